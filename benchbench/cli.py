@@ -1,0 +1,127 @@
+"""The `benchbench` command: run, validate, list."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from benchbench.errors import BenchbenchError, SuiteError
+
+# NVML and torch must number GPUs the same way (docs/methodology.md).
+os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+
+EXIT_FAILED_RESULTS = 1
+EXIT_BAD_INPUT = 2
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _fail(exc: BenchbenchError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="benchbench")
+def main() -> None:
+    """Benchmark language models on task suites and compare quality and cost.
+
+    \b
+    benchbench run suites/quickstart.yaml     run a suite, print a comparison
+    benchbench validate my-suite.yaml         check a suite without running it
+    benchbench list                           task types, metrics, bundled suites
+    """
+
+
+@main.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", default="results", show_default=True,
+              help="Results folder (a SQLite store inside; runs accumulate there).")
+@click.option("--limit", type=click.IntRange(min=1), help="Use at most N examples per task.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Override the suite's runtime.device.")
+@click.option("--models", help="Comma-separated model names from the suite to run.")
+@click.option("--tasks", help="Comma-separated task names from the suite to run.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def run(suite: str, output: str, limit: int | None, device: str | None, models: str | None,
+        tasks: str | None, progress: bool) -> None:
+    """Run SUITE (a YAML file) and print a comparison table.
+
+    Every model x task is stored as it finishes; a model that cannot be loaded is
+    recorded as 'unavailable' with the reason and the others still run. Exit code 0 when
+    every result is ok, 1 when some are not (they are stored with their reason), 2 for
+    an invalid suite or options.
+    """
+    from benchbench.results import comparison_table, load_results
+    from benchbench.runner import Runner
+    from benchbench.suite import load_suite
+
+    try:
+        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device)
+        runner = Runner(chosen, output, progress=progress, command=" ".join(sys.argv))
+    except BenchbenchError as exc:
+        _fail(exc)
+    summary = runner.run()
+    frame = load_results(output)
+    frame = frame[frame["run_id"] == summary.run_id]
+    click.echo("\n" + comparison_table(frame))
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
+    click.echo(f"\nresults: {summary.database} (run {summary.run_id}: {counts})")
+    for _, row in frame[frame["status"] != "ok"].iterrows():
+        click.echo(f"  {row['model']} / {row['task']}: {row['status']}: "
+                   f"{str(row['reason']).splitlines()[0]}")
+    if not summary.all_ok:
+        sys.exit(EXIT_FAILED_RESULTS)
+
+
+@main.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+def validate(suite: str) -> None:
+    """Check SUITE without running it: keys, types, task types, metrics, local paths."""
+    from benchbench.suite import load_suite
+
+    try:
+        parsed = load_suite(suite)
+    except SuiteError as exc:
+        _fail(exc)
+    click.echo(f"{suite}: ok ({len(parsed.models)} models, {len(parsed.tasks)} tasks: "
+               f"{', '.join(t.name for t in parsed.tasks)})")
+
+
+@main.command(name="list")
+def list_() -> None:
+    """Show task types (fields, options, metrics), metrics, packaged models and bundled suites."""
+    from benchbench.metrics import METRICS, PERPLEXITY_METRICS
+    from benchbench.models.packaged import PACKAGED_MODELS
+    from benchbench.tasks import TASK_TYPES
+
+    click.echo("Task types:")
+    for name, task in TASK_TYPES.items():
+        click.echo(f"  {name}: {task.description}")
+        click.echo(f"    fields:  {', '.join(f + ('' if k.required else ' (optional)') for f, k in task.fields.items())}")
+        click.echo(f"    metrics: {', '.join(task.metrics)}")
+        for option, spec in task.options.items():
+            default = "" if spec.default is None else f" [default: {spec.default!r}]"
+            click.echo(f"    option {option}: {spec.help or spec.describe_type()}{default}")
+    click.echo("\nMetrics:")
+    for name, metric in METRICS.items():
+        click.echo(f"  {name}: {metric.description}")
+    click.echo("  acc_norm: accuracy when each choice's log-likelihood is divided by its length in characters")
+    for name in PERPLEXITY_METRICS:
+        click.echo(f"  {name}: corpus figure from summed log-likelihoods (lower is better)")
+    click.echo("\nPackaged models (source: packaged:NAME):")
+    for name, entry in PACKAGED_MODELS.items():
+        click.echo(f"  {name}: {entry.description} [pip: {entry.pip_name}]")
+    suites_dir = Path(__file__).resolve().parent.parent / "suites"
+    click.echo(f"\nBundled suites ({suites_dir}):")
+    for path in sorted(suites_dir.glob("*.yaml")) if suites_dir.is_dir() else []:
+        click.echo(f"  {path.name}")
+
+
+if __name__ == "__main__":
+    main()

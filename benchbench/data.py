@@ -1,0 +1,98 @@
+"""Load a task's examples: a hub dataset or a local file, through `datasets`.
+
+Columns are renamed to the task's canonical field names (``fields`` in the suite), and
+the selection (first N, or N sampled with a seed) is deterministic, so that the same
+suite always scores the same examples. The fingerprint of the selected rows goes into
+the settings signature: a changed data file is a different result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from benchbench.errors import DatasetUnavailable
+from benchbench.schema import Key
+from benchbench.suite import DatasetSpec
+
+_BUILDERS = {"json": "json", "jsonl": "json", "csv": "csv", "tsv": "csv", "parquet": "parquet",
+             "text": "text"}
+
+
+@dataclass(frozen=True)
+class Examples:
+    """The selected rows, in canonical field names, and a fingerprint of their content."""
+
+    rows: list[dict[str, Any]]
+    fingerprint: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def load_examples(spec: DatasetSpec, task_fields: dict[str, Key], seed: int,
+                  task_name: str = "") -> Examples:
+    """Load, rename and select the examples a task will score."""
+    dataset = _load(spec, task_name)
+    rows = _select(dataset, spec, seed)
+    renamed = [_rename(row, spec, task_fields, task_name, dataset.column_names) for row in rows]
+    digest = hashlib.sha256(json.dumps(renamed, sort_keys=True, default=str).encode()).hexdigest()
+    return Examples(rows=renamed, fingerprint=digest[:16])
+
+
+def _load(spec: DatasetSpec, task_name: str) -> Any:
+    import datasets
+
+    datasets.disable_progress_bars()
+    where = f"task {task_name!r}: dataset {spec.path!r}"
+    try:
+        if spec.format == "hub":
+            return datasets.load_dataset(spec.path, spec.name, split=spec.split,
+                                         revision=spec.revision)
+        kwargs: dict[str, Any] = {}
+        if spec.format == "tsv":
+            kwargs = {"delimiter": "\t", "quoting": 3}  # csv.QUOTE_NONE: TSV quotes are text
+        if spec.format == "text":
+            kwargs = {"sample_by": "line"}
+        return datasets.load_dataset(_BUILDERS[spec.format], data_files=spec.path, split="train",
+                                     **kwargs)
+    except ValueError as exc:
+        if "split" in str(exc).lower() and spec.format == "hub":
+            raise DatasetUnavailable(f"{where}: {exc}. Set dataset.split to one of the "
+                                     "splits it names") from exc
+        raise DatasetUnavailable(f"{where} could not be read: {_first_line(exc)}") from exc
+    except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFound, ...)
+        hint = (" (the hub is unreachable or the id is wrong; use a local file or run online)"
+                if spec.format == "hub" else "")
+        raise DatasetUnavailable(f"{where} is unavailable: {type(exc).__name__}: "
+                                 f"{_first_line(exc)}{hint}") from exc
+
+
+def _select(dataset: Any, spec: DatasetSpec, seed: int) -> list[dict[str, Any]]:
+    count = len(dataset) if spec.limit is None else min(spec.limit, len(dataset))
+    if spec.sample == "random":
+        dataset = dataset.shuffle(seed=spec.seed if spec.seed is not None else seed)
+    return [dict(row) for row in dataset.select(range(count))]
+
+
+def _rename(row: dict[str, Any], spec: DatasetSpec, task_fields: dict[str, Key], task_name: str,
+            columns: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field_spec in task_fields.items():
+        column = spec.fields.get(name, name)
+        if column in row:
+            out[name] = row[column]
+        elif field_spec.required:
+            raise DatasetUnavailable(
+                f"task {task_name!r}: dataset {spec.path!r} has no column {column!r} for field "
+                f"{name!r}; its columns are {columns}. Map it in the suite: "
+                f"dataset.fields.{name}: <column>")
+        else:
+            out[name] = field_spec.default
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

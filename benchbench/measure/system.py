@@ -1,0 +1,47 @@
+"""The environment a result was measured in, and process memory."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+from importlib import metadata
+from typing import Any
+
+import torch
+
+_LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "gguf", "numpy",
+              "scikit-learn", "benchbench")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Versions, platform and device facts, recorded with every run."""
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+        "cuda_available": torch.cuda.is_available(),
+        "libraries": {name: _version(name) for name in _LIBRARIES},
+    }
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        env |= {"gpu_name": props.name, "gpu_memory_gib": round(props.total_memory / 1024**3, 2),
+                "cuda_version": torch.version.cuda}
+    return env
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 1024**2

@@ -1,0 +1,193 @@
+"""Load a model with the Auto class a task needs, on the requested device and dtype.
+
+Architecture differences (encoder / encoder-decoder / decoder-only) end here: tasks ask
+for a *head* ("causal-lm", "sequence-classification", ...) and get a LoadedModel whose
+info records family, architecture, parameter count, dtype, device and load time.
+Any failure to find or read a checkpoint becomes :class:`ModelUnavailable` with the
+reason, so the runner can record it and go on with the other models.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from benchbench.errors import ModelUnavailable
+from benchbench.models.reference import ModelLocation, locate
+from benchbench.suite import ModelSpec
+
+HEADS = {
+    "causal-lm": "AutoModelForCausalLM",
+    "seq2seq-lm": "AutoModelForSeq2SeqLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+}
+DEFAULT_MAX_LENGTH = 2048  # lm-evaluation-harness's fallback when nothing declares a length
+_TOKENIZER_INFINITY = 1000000000000000019884624838656
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the results record about a loaded model."""
+
+    name: str
+    source: str
+    location_kind: str
+    gguf_file: str | None
+    revision: str | None
+    head: str
+    family: str
+    model_type: str
+    architecture: str
+    parameters: int
+    dtype: str
+    device: str
+    max_length: int
+    load_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    model: Any
+    tokenizer: Any
+    info: ModelInfo
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device(self.info.device)
+
+
+def resolve_device(requested: str) -> str:
+    """'auto' -> cuda when a GPU is visible, else cpu. Asking for cuda without one is an error."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ModelUnavailable("device 'cuda' was requested but torch sees no CUDA GPU; "
+                               "use --device cpu or auto")
+    return requested
+
+
+def resolve_dtype(requested: str | None, device: str) -> Any:
+    """'auto' keeps the checkpoint's dtype, except half precision on CPU becomes float32."""
+    if requested in _DTYPES:
+        return _DTYPES[requested]
+    return "auto" if device != "cpu" else torch.float32
+
+
+def _pretrained_kwargs(spec: ModelSpec, where: ModelLocation) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+    if spec.revision:
+        kwargs["revision"] = spec.revision
+    if where.gguf_file:
+        kwargs["gguf_file"] = where.gguf_file
+    return kwargs
+
+
+def _unavailable(spec: ModelSpec, what: str, exc: BaseException) -> ModelUnavailable:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = ""
+    if "gguf" in str(exc).lower() and isinstance(exc, ImportError):
+        hint = " (install the gguf extra: pip install 'benchbench[gguf]')"
+    return ModelUnavailable(f"cannot load {what} for model {spec.name!r} from {spec.source!r}: "
+                            f"{type(exc).__name__}: {first_line}{hint}")
+
+
+_LOAD_ERRORS = (OSError, ValueError, ImportError, KeyError, RuntimeError, EnvironmentError)
+
+
+def inspect_config(spec: ModelSpec) -> tuple[Any, str]:
+    """The model's config and family, read without loading weights."""
+    from transformers import AutoConfig
+
+    where = locate(spec.source, spec.gguf_file)
+    try:
+        config = AutoConfig.from_pretrained(where.pretrained, **_pretrained_kwargs(spec, where))
+    except _LOAD_ERRORS as exc:
+        raise _unavailable(spec, "config", exc) from exc
+    return config, family_of(config)
+
+
+def family_of(config: Any) -> str:
+    """encoder, encoder-decoder or decoder-only, from the config alone."""
+    if getattr(config, "is_encoder_decoder", False):
+        return "encoder-decoder"
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    architectures = getattr(config, "architectures", None) or []
+    if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
+        return "decoder-only"
+    if architectures:
+        return "encoder"
+    return "decoder-only" if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES else "encoder"
+
+
+def context_length(config: Any, tokenizer: Any) -> int:
+    """The model's maximum sequence length, resolved as lm-evaluation-harness does."""
+    text_config = getattr(config, "text_config", None) or config
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(text_config, attr, None)
+        if value is not None:
+            return int(value)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if limit is not None and limit != _TOKENIZER_INFINITY:
+        return int(limit)
+    return DEFAULT_MAX_LENGTH
+
+
+def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "auto",
+               model_kwargs: dict[str, Any] | None = None) -> LoadedModel:
+    """Load tokenizer and model with the Auto class for `head`; time the whole load."""
+    import transformers
+
+    started = time.perf_counter()
+    where = locate(spec.source, spec.gguf_file)
+    kwargs = _pretrained_kwargs(spec, where)
+    dtype = resolve_dtype(spec.dtype or default_dtype, device)
+    try:
+        tokenizer = _load_tokenizer(spec, where, kwargs)
+    except _LOAD_ERRORS as exc:
+        raise _unavailable(spec, "tokenizer", exc) from exc
+    auto_class = getattr(transformers, HEADS[head])
+    try:
+        model = auto_class.from_pretrained(where.pretrained, dtype=dtype, **kwargs,
+                                           **(model_kwargs or {}))
+    except _LOAD_ERRORS as exc:
+        raise _unavailable(spec, f"{HEADS[head]} weights", exc) from exc
+    model.to(device)
+    model.eval()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    config = model.config
+    info = ModelInfo(
+        name=spec.name, source=spec.source, location_kind=where.kind, gguf_file=where.gguf_file,
+        revision=spec.revision, head=head, family=family_of(config),
+        model_type=str(config.model_type),
+        architecture=type(model).__name__,
+        parameters=sum(p.numel() for p in model.parameters()),
+        dtype=str(next(model.parameters()).dtype).replace("torch.", ""), device=device,
+        max_length=context_length(config, tokenizer),
+        load_seconds=time.perf_counter() - started)
+    return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, info=info)
+
+
+def _load_tokenizer(spec: ModelSpec, where: ModelLocation, kwargs: dict[str, Any]) -> Any:
+    from transformers import AutoTokenizer
+
+    if spec.tokenizer:
+        tokenizer_where = locate(spec.tokenizer)
+        kwargs = {**kwargs, "gguf_file": tokenizer_where.gguf_file} if tokenizer_where.gguf_file \
+            else {k: v for k, v in kwargs.items() if k != "gguf_file"}
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_where.pretrained, **kwargs)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(where.pretrained, **kwargs)
+    if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
+        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out; any id will do
+    return tokenizer

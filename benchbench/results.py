@@ -1,0 +1,74 @@
+"""Reading the store back: ``load_results`` as a DataFrame, and the terminal comparison.
+
+One row per model x task (the latest attempt for that suite, model and task, unless
+``all_attempts=True``). Columns are documented in docs/results.md: identity columns,
+``status``/``reason``, one column per metric, one per measurement, model facts, and the
+``signature`` and ``settings`` that make a figure comparable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchbench.store import Store, database_path
+
+IDENTITY = ["suite", "model", "task", "task_type", "status", "reason"]
+MODEL_COLUMNS = ["parameters", "family", "architecture", "dtype", "device"]
+
+
+def load_results(path: str | Path = "results", all_attempts: bool = False) -> pd.DataFrame:
+    """The results folder (or its .sqlite file) as one row per model x task."""
+    db = database_path(path)
+    if not db.exists():
+        raise FileNotFoundError(f"no benchbench results at {db}; run `benchbench run SUITE "
+                                f"--output {Path(path)}` first")
+    store = Store(path)
+    try:
+        records = store.results()
+    finally:
+        store.close()
+    frame = pd.DataFrame([_flatten(r) for r in records])
+    if frame.empty:
+        return pd.DataFrame(columns=IDENTITY)
+    if not all_attempts:
+        frame = frame.drop_duplicates(subset=["suite", "model", "task"], keep="last")
+    return frame.reset_index(drop=True)
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    info = record["model_info"]
+    row: dict[str, Any] = {
+        "suite": record["suite_name"], "model": record["model_name"], "task": record["task_name"],
+        "task_type": record["task_type"], "status": record["status"], "reason": record["reason"],
+        "run_id": record["run_id"], "result_id": record["result_id"],
+        "signature": record["signature"], "started_at": record["started_at"],
+        "finished_at": record["finished_at"],
+    }
+    row |= {name: info.get(name) for name in MODEL_COLUMNS}
+    row |= {name: (float("nan") if v is None else v) for name, v in record["metrics"].items()}
+    row |= {name: v for name, v in record["measurements"].items()}
+    row |= {"examples": record["counts"].get("examples"), "settings": record["settings"]}
+    return row
+
+
+def comparison_table(frame: pd.DataFrame) -> str:
+    """One block per task: models as rows, that task's metrics and speed as columns."""
+    blocks = []
+    for task, group in frame.groupby("task", sort=False):
+        metric_columns = sorted({k for s in group["result_id"] for k in _metric_names(frame, s)})
+        columns = ["model", "status", *metric_columns, "examples", "examples_per_second", "load_seconds"]
+        shown = group[[c for c in columns if c in group.columns]].copy()
+        shown = shown.rename(columns={"examples_per_second": "ex/s", "load_seconds": "load_s"})
+        blocks.append(f"task: {task} ({group['task_type'].iloc[0]})\n"
+                      + shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return "\n\n".join(blocks)
+
+
+def _metric_names(frame: pd.DataFrame, result_id: int) -> list[str]:
+    from benchbench.metrics import DIRECTION
+
+    row = frame[frame["result_id"] == result_id].iloc[0]
+    return [name for name in DIRECTION if name in frame.columns and pd.notna(row.get(name))]

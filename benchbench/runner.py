@@ -1,0 +1,169 @@
+"""Run a suite: for each model, load it once per head, run its tasks, store each result.
+
+One model's failure (unreachable checkpoint, out of memory, a bug in a task) is recorded
+for that model x task with its reason, and the run goes on with the rest. Results and
+per-example predictions are written to the store while the run goes.
+"""
+
+from __future__ import annotations
+
+import gc
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from benchbench.data import Examples, load_examples
+from benchbench.errors import DatasetUnavailable, ModelUnavailable, TaskConfigError
+from benchbench.measure import Stopwatch, TaskMeasurement, environment, peak_rss_mib
+from benchbench.models.loading import LoadedModel, inspect_config, load_model, resolve_device
+from benchbench.signature import signature_fields, signature_hash
+from benchbench.store import Store
+from benchbench.suite import ModelSpec, Suite, TaskSpec
+from benchbench.tasks import TASK_TYPES, ExampleResult
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    database: str
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_ok(self) -> bool:
+        return set(self.statuses) <= {"ok"}
+
+
+class Runner:
+    def __init__(self, suite: Suite, output: str, progress: bool = True, command: str = "",
+                 log: Log = tqdm.write) -> None:
+        self.suite, self.progress, self.command, self.log = suite, progress, command, log
+        self.device = resolve_device(suite.runtime.device)
+        self.store = Store(output)
+        self.run_id = uuid.uuid4().hex[:12]
+        self.summary = RunSummary(self.run_id, str(self.store.path))
+
+    def run(self) -> RunSummary:
+        suite = self.suite
+        self.store.begin_run(self.run_id, suite.name, suite.path, self.command, environment(self.device))
+        status = "interrupted"
+        try:
+            examples = {task.name: self._examples(task) for task in suite.tasks}
+            total = sum(len(e) for e in examples.values() if isinstance(e, Examples)) * len(suite.models)
+            with tqdm(total=total, unit="ex", disable=not self.progress, dynamic_ncols=True) as bar:
+                for model in suite.models:
+                    self._run_model(model, examples, bar)
+            status = "finished"
+        finally:
+            self.store.finish_run(self.run_id, status)
+            self.store.close()
+        return self.summary
+
+    def _examples(self, task: TaskSpec) -> Examples | DatasetUnavailable:
+        try:
+            return load_examples(task.dataset, TASK_TYPES[task.type].fields, self.suite.runtime.seed, task.name)
+        except DatasetUnavailable as exc:
+            self.log(f"task {task.name}: {exc}")
+            return exc
+
+    def _run_model(self, model: ModelSpec, examples: dict[str, Any], bar: tqdm) -> None:
+        try:
+            config, family = inspect_config(model)
+        except ModelUnavailable as exc:
+            for task in self.suite.tasks:
+                self._record_failure(model, task, "unavailable", str(exc))
+            return
+        loaded: LoadedModel | None = None
+        try:
+            for task in self.suite.tasks:
+                bar.set_description(f"{model.name} / {task.name}")
+                loaded = self._run_task(model, task, config, family, loaded, examples[task.name], bar)
+        finally:
+            del loaded
+            _release_memory()
+
+    def _run_task(self, model: ModelSpec, task: TaskSpec, config: Any, family: str,
+                  loaded: LoadedModel | None, examples: Any, bar: tqdm) -> LoadedModel | None:
+        """Run one model x task; return the loaded model for reuse by the next task."""
+        if isinstance(examples, DatasetUnavailable):
+            self._record_failure(model, task, "unavailable", str(examples))
+            return loaded
+        task_type = TASK_TYPES[task.type]
+        options = model.options_for(task)
+        try:
+            head = task_type.head(options, config, family)
+            if loaded is None or loaded.info.head != head:
+                loaded = None
+                _release_memory()
+                loaded = load_model(model, head, self.device, self.suite.runtime.dtype)
+                self.log(f"model {model.name}: loaded {loaded.info.architecture} "
+                         f"({loaded.info.parameters / 1e6:.1f}M parameters, {loaded.info.dtype}, "
+                         f"{loaded.info.device}) in {loaded.info.load_seconds:.1f} s")
+            settings = task_type.settings(loaded, options, task.metrics, examples.rows)
+        except ModelUnavailable as exc:
+            self._record_failure(model, task, "unavailable", str(exc))
+            bar.update(len(examples))
+            return None
+        except TaskConfigError as exc:
+            self._record_failure(model, task, "error", str(exc))
+            bar.update(len(examples))
+            return loaded
+        self._score(model, task, loaded, options, settings, examples, bar)
+        return loaded
+
+    def _score(self, model: ModelSpec, task: TaskSpec, loaded: LoadedModel, options: dict[str, Any],
+               settings: dict[str, Any], examples: Examples, bar: tqdm) -> None:
+        task_type = TASK_TYPES[task.type]
+        fields = signature_fields(model, task, options, examples.fingerprint, loaded.info.device,
+                                  loaded.info.dtype)
+        result_id = self.store.begin_result(self.run_id, signature_hash(fields), self.suite.name,
+                                            model.name, task.name, task.type)
+        batch_size = task.batch_size or self.suite.runtime.batch_size
+        results: list[ExampleResult] = []
+        try:
+            with Stopwatch(loaded.info.device) as watch:
+                for batch in task_type.predict(loaded, examples.rows, settings, batch_size):
+                    self.store.add_predictions(result_id, [r.to_dict() for r in batch])
+                    results.extend(batch)
+                    bar.update(len(batch))
+            results.sort(key=lambda r: r.index)
+            metrics = task_type.score(results, settings, task.metrics)
+        except torch.cuda.OutOfMemoryError as exc:
+            self._fail(result_id, model, task, "oom", f"out of GPU memory: {exc}".splitlines()[0])
+            return
+        except Exception as exc:  # one task's bug must not lose the run
+            detail = traceback.format_exc(limit=-3)
+            self._fail(result_id, model, task, "error", f"{type(exc).__name__}: {exc}\n{detail}")
+            return
+        measurement = TaskMeasurement.from_values(loaded.info.load_seconds, watch.seconds, len(results),
+                                                  peak_rss_mib(), loaded.info.device)
+        self.store.finish_result(
+            result_id, "ok", metrics=metrics, measurements=measurement.to_dict(),
+            settings={"signature": fields, "resolved": settings, "batch_size": batch_size},
+            counts={"examples": len(results)}, model_info=loaded.info.to_dict())
+        self._count("ok")
+
+    def _fail(self, result_id: int, model: ModelSpec, task: TaskSpec, status: str, reason: str) -> None:
+        self.log(f"{model.name} / {task.name}: {status}: {reason.splitlines()[0]}")
+        self.store.finish_result(result_id, status, reason)
+        self._count(status)
+
+    def _record_failure(self, model: ModelSpec, task: TaskSpec, status: str, reason: str) -> None:
+        fields = {"model": model.source, "task": task.name}
+        result_id = self.store.begin_result(self.run_id, signature_hash(fields), self.suite.name,
+                                            model.name, task.name, task.type)
+        self._fail(result_id, model, task, status, reason)
+
+    def _count(self, status: str) -> None:
+        self.summary.statuses[status] = self.summary.statuses.get(status, 0) + 1
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

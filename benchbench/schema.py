@@ -1,0 +1,93 @@
+"""A tiny declarative schema for YAML mappings, with errors a user can act on.
+
+Suites are small, hand-written files; the errors matter more than the machinery. Each
+mapping is described by a plain dict of :class:`Key` entries, which `benchbench list`
+and docs/suites.md can show as they are.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from benchbench.errors import SuiteError
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               dict: "a mapping", list: "a list"}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One allowed key: its type(s), default, whether required, allowed values."""
+
+    types: tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    choices: tuple[Any, ...] = ()
+    help: str = ""
+    nullable: bool = True
+
+    def describe_type(self) -> str:
+        return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+
+
+def key(types: type | tuple[type, ...], default: Any = None, *, required: bool = False,
+        choices: tuple[Any, ...] = (), help: str = "") -> Key:
+    """Shorthand constructor used by the schemas of suites and task options."""
+    return Key(types if isinstance(types, tuple) else (types,), default, required, choices, help)
+
+
+def _matches(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, int) and float in types:
+        return True
+    return isinstance(value, types)
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """'did you mean X?' for a misspelt name, or a list of the valid names."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "valid keys: " + ", ".join(sorted(options))
+
+
+def check_mapping(value: Any, schema: dict[str, Key], file: str, path: str) -> dict[str, Any]:
+    """Validate `value` against `schema`; return a dict with defaults filled in."""
+    where = path or "(top level)"
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise SuiteError(file, where, f"expected a mapping, got {type(value).__name__}",
+                         "write it as 'key: value' lines")
+    for name in value:
+        if name not in schema:
+            raise SuiteError(file, _join(path, str(name)), "unknown key",
+                             did_you_mean(str(name), list(schema)))
+    checked: dict[str, Any] = {}
+    for name, spec in schema.items():
+        key_path = _join(path, name)
+        if name not in value or value[name] is None:
+            if spec.required:
+                raise SuiteError(file, key_path, "required key is missing",
+                                 f"add '{name}:' ({spec.help or spec.describe_type()})")
+            checked[name] = spec.default() if callable(spec.default) else spec.default
+            continue
+        item = value[name]
+        if not _matches(item, spec.types):
+            raise SuiteError(file, key_path,
+                             f"expected {spec.describe_type()}, got {type(item).__name__} {item!r}",
+                             spec.help or f"give {spec.describe_type()}")
+        if spec.choices and item not in spec.choices:
+            choices = ", ".join(str(c) for c in spec.choices)
+            hint = did_you_mean(str(item), [str(c) for c in spec.choices])
+            raise SuiteError(file, key_path, f"{item!r} is not one of: {choices}",
+                             hint if "did you mean" in hint else f"use one of: {choices}")
+        checked[name] = item
+    return checked
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name

@@ -1,0 +1,283 @@
+"""Suite files: YAML -> validated dataclasses.
+
+A suite names the models to compare, the tasks to run on each, and runtime settings.
+Every problem is reported as one :class:`SuiteError` naming the file, the key and the
+fix. Relative paths resolve against the suite file's folder, so a suite can be run from
+anywhere. See docs/suites.md for the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchbench.errors import SuiteError
+from benchbench.schema import Key, check_mapping, did_you_mean, key
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+LOCAL_FORMATS = ("json", "jsonl", "csv", "tsv", "parquet", "text")
+FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv",
+                 ".parquet": "parquet", ".txt": "text", ".raw": "text"}
+
+TOP_SCHEMA = {
+    "name": key(str, required=True, help="a short name for the suite"),
+    "description": key(str, ""),
+    "runtime": key(dict, dict),
+    "models": key(list, required=True, help="a list of models, each with 'name' and 'source'"),
+    "tasks": key(list, required=True, help="a list of tasks, each with 'name', 'type', 'dataset'"),
+}
+RUNTIME_SCHEMA = {
+    "device": key(str, "auto", choices=DEVICES),
+    "dtype": key(str, "auto", choices=DTYPES, help="default dtype for models that set none"),
+    "batch_size": key(int, 8, help="examples (or windows) per forward pass"),
+    "seed": key(int, 1234, help="seed for sampling examples and for generation"),
+}
+MODEL_SCHEMA = {
+    "name": key(str, required=True, help="display name, unique in the suite"),
+    "source": key(str, required=True,
+                  help="a hub id (org/name), a local folder, a .gguf file, or packaged:NAME"),
+    "revision": key(str, None, help="hub revision (branch, tag or commit)"),
+    "dtype": key(str, None, choices=DTYPES),
+    "gguf_file": key(str, None, help="file name of the .gguf inside a folder or hub repo"),
+    "tokenizer": key(str, None, help="tokenizer source when it differs from the model's"),
+    "trust_remote_code": key(bool, False, help="true only for repos whose code you trust"),
+    "task_options": key(dict, dict,
+                        help="options per task name or task type, merged over the task's own"),
+}
+TASK_SCHEMA = {
+    "name": key(str, required=True, help="task name, unique in the suite"),
+    "type": key(str, required=True),
+    "dataset": key(dict, required=True, help="where the examples come from"),
+    "metrics": key(list, None, help="metric names; default: the task type's usual metrics"),
+    "options": key(dict, dict),
+    "batch_size": key(int, None),
+}
+DATASET_SCHEMA = {
+    "path": key(str, required=True, help="a hub dataset id or a local file/folder"),
+    "name": key(str, None, help="hub dataset configuration name"),
+    "split": key(str, "test"),
+    "revision": key(str, None),
+    "format": key(str, "auto", choices=("auto", "hub") + LOCAL_FORMATS),
+    "fields": key(dict, dict, help="task field -> dataset column, e.g. {text: sentence}"),
+    "limit": key(int, None, help="use at most this many examples"),
+    "sample": key(str, "first", choices=("first", "random")),
+    "seed": key(int, None, help="seed for sample: random (default: runtime.seed)"),
+}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    source: str
+    revision: str | None = None
+    dtype: str | None = None
+    gguf_file: str | None = None
+    tokenizer: str | None = None
+    trust_remote_code: bool = False
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def options_for(self, task: "TaskSpec") -> dict[str, Any]:
+        """Task options with this model's overrides (by task type, then task name) merged in."""
+        merged = dict(task.options)
+        merged.update(self.task_options.get(task.type, {}))
+        merged.update(self.task_options.get(task.name, {}))
+        return merged
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    path: str
+    format: str = "auto"
+    name: str | None = None
+    split: str = "test"
+    revision: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None
+    sample: str = "first"
+    seed: int | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.format != "hub"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    type: str
+    dataset: DatasetSpec
+    metrics: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    runtime: Runtime
+    models: tuple[ModelSpec, ...]
+    tasks: tuple[TaskSpec, ...]
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
+               limit: int | None = None, device: str | None = None) -> "Suite":
+        """The suite restricted/overridden by command-line choices (names are checked)."""
+        chosen_models = _pick(self.models, models, self.path, "--models")
+        chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks")
+        if limit is not None:
+            chosen_tasks = tuple(
+                dataclasses.replace(t, dataset=dataclasses.replace(
+                    t.dataset, limit=min(limit, t.dataset.limit or limit)))
+                for t in chosen_tasks)
+        runtime = dataclasses.replace(self.runtime, device=device) if device else self.runtime
+        return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
+
+
+def _pick(items: tuple, names: list[str] | None, file: str, flag: str) -> tuple:
+    if not names:
+        return items
+    known = [item.name for item in items]
+    for name in names:
+        if name not in known:
+            raise SuiteError(file, flag, f"no entry named {name!r}", did_you_mean(name, known))
+    return tuple(item for item in items if item.name in names)
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file. Raises SuiteError with file, key and fix."""
+    file = str(path)
+    suite_path = Path(path)
+    if not suite_path.is_file():
+        raise SuiteError(file, "", "suite file not found",
+                         "give the path of a .yaml suite (see `benchbench list` for bundled ones)")
+    try:
+        raw = yaml.safe_load(suite_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SuiteError(file, where, f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                         "check indentation and quoting at that line") from None
+    except UnicodeDecodeError:
+        raise SuiteError(file, "", "not a UTF-8 text file", "save the suite as UTF-8") from None
+    return parse_suite(raw, suite_path)
+
+
+def parse_suite(raw: Any, suite_path: Path) -> Suite:
+    """Validate an already-parsed YAML document (the file path is for messages and paths)."""
+    file = str(suite_path)
+    base = suite_path.resolve().parent
+    top = check_mapping(raw, TOP_SCHEMA, file, "")
+    runtime = Runtime(**check_mapping(top["runtime"], RUNTIME_SCHEMA, file, "runtime"))
+    models = tuple(_parse_model(m, file, f"models[{i}]", base)
+                   for i, m in enumerate(top["models"]))
+    tasks = tuple(_parse_task(t, file, f"tasks[{i}]", base) for i, t in enumerate(top["tasks"]))
+    for label, items in (("models", models), ("tasks", tasks)):
+        if not items:
+            raise SuiteError(file, label, "the list is empty", f"add at least one entry to {label}")
+        names = [item.name for item in items]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SuiteError(file, label, f"duplicate name(s): {', '.join(dupes)}",
+                             "give every entry a unique 'name'")
+    for i, model in enumerate(models):
+        _check_task_options(model, tasks, file, f"models[{i}].task_options")
+    return Suite(name=top["name"], description=top["description"], path=file,
+                 runtime=runtime, models=models, tasks=tasks)
+
+
+def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
+    from benchbench.models.reference import resolve_source_path
+
+    values = check_mapping(raw, MODEL_SCHEMA, file, path)
+    values["source"] = resolve_source_path(values["source"], base, file, f"{path}.source")
+    if values["tokenizer"]:
+        values["tokenizer"] = resolve_source_path(values["tokenizer"], base, file, f"{path}.tokenizer")
+    return ModelSpec(**values)
+
+
+def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
+    from benchbench.tasks import TASK_TYPES
+
+    values = check_mapping(raw, TASK_SCHEMA, file, path)
+    task_type = TASK_TYPES.get(values["type"])
+    if task_type is None:
+        raise SuiteError(file, f"{path}.type", f"unknown task type {values['type']!r}",
+                         did_you_mean(values["type"], list(TASK_TYPES)).replace("keys", "types"))
+    dataset = _parse_dataset(values["dataset"], file, f"{path}.dataset", base, task_type.fields)
+    metrics = values["metrics"] or []  # empty: the task type's defaults
+    for j, metric in enumerate(metrics):
+        if metric not in task_type.metrics:
+            raise SuiteError(file, f"{path}.metrics[{j}]",
+                             f"{metric!r} is not a metric of task type {values['type']!r}",
+                             did_you_mean(str(metric), list(task_type.metrics)).replace("keys", "metrics"))
+    options = check_mapping(values["options"], task_type.options, file, f"{path}.options")
+    if values["batch_size"] is not None and values["batch_size"] < 1:
+        raise SuiteError(file, f"{path}.batch_size", "must be at least 1", "use a positive integer")
+    return TaskSpec(name=values["name"], type=values["type"], dataset=dataset,
+                    metrics=tuple(metrics), options=options, batch_size=values["batch_size"])
+
+
+def _parse_dataset(raw: Any, file: str, path: str, base: Path,
+                   task_fields: dict[str, Key]) -> DatasetSpec:
+    values = check_mapping(raw, DATASET_SCHEMA, file, path)
+    fields = values["fields"]
+    for name, column in fields.items():
+        if name not in task_fields:
+            raise SuiteError(file, f"{path}.fields.{name}", "not a field of this task type",
+                             did_you_mean(str(name), list(task_fields)).replace("keys", "fields"))
+        if not isinstance(column, str):
+            raise SuiteError(file, f"{path}.fields.{name}", "expected a column name (string)",
+                             f"write e.g. '{name}: sentence'")
+    if values["limit"] is not None and values["limit"] < 1:
+        raise SuiteError(file, f"{path}.limit", "must be at least 1", "use a positive integer or drop it")
+    values["format"], values["path"] = _resolve_dataset_location(values, base, file, path)
+    return DatasetSpec(**values)
+
+
+def _resolve_dataset_location(values: dict[str, Any], base: Path, file: str,
+                              path: str) -> tuple[str, str]:
+    """Decide hub vs local file, and make local paths absolute against the suite folder."""
+    fmt, location = values["format"], values["path"]
+    candidate = (base / location).expanduser()
+    looks_local = (location.startswith((".", "/", "~")) or Path(location).suffix in FILE_SUFFIXES
+                   or candidate.exists())
+    if fmt == "hub" or (fmt == "auto" and not looks_local):
+        return "hub", location
+    if not candidate.exists():
+        raise SuiteError(file, f"{path}.path", f"local dataset {str(candidate)!r} does not exist",
+                         "paths are relative to the suite file's folder; "
+                         "use format: hub for a hub dataset id")
+    if fmt == "auto":
+        fmt = FILE_SUFFIXES.get(candidate.suffix)
+        if fmt is None:
+            raise SuiteError(file, f"{path}.format", f"cannot tell the format of {candidate.name!r}",
+                             f"set format: to one of {', '.join(LOCAL_FORMATS)}")
+    return fmt, str(candidate.resolve())
+
+
+def _check_task_options(model: ModelSpec, tasks: tuple[TaskSpec, ...], file: str, path: str) -> None:
+    from benchbench.tasks import TASK_TYPES
+
+    targets = {t.name: t.type for t in tasks} | {t.type: t.type for t in tasks}
+    for target, options in model.task_options.items():
+        if target not in targets:
+            raise SuiteError(file, f"{path}.{target}", "names no task or task type in this suite",
+                             did_you_mean(str(target), list(targets)).replace("keys", "names"))
+        check_mapping(options, TASK_TYPES[targets[target]].options, file, f"{path}.{target}")

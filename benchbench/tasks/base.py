@@ -1,0 +1,54 @@
+"""The small protocol every task type implements, and the per-example record it yields."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Protocol
+
+from benchbench.models.loading import LoadedModel
+from benchbench.schema import Key
+
+
+@dataclass
+class ExampleResult:
+    """One scored example: what went in, what came out, the gold answer, and the numbers
+    the metrics are computed from (so figures can be recomputed from stored rows)."""
+
+    index: int
+    input: str
+    prediction: Any
+    reference: Any
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TaskType(Protocol):
+    """A task type: how examples become model inputs, predictions and metrics.
+
+    `fields` are the canonical example fields (the suite maps dataset columns onto them);
+    `metrics` the metric names it can report; `options` its option schema.
+    """
+
+    name: str
+    description: str
+    fields: dict[str, Key]
+    metrics: tuple[str, ...]
+    options: dict[str, Key]
+
+    def head(self, options: dict[str, Any], config: Any, family: str) -> str:
+        """Which model head (models.HEADS key) this task needs for this model."""
+
+    def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
+                 rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Options resolved against the model and data: recorded with the figures and
+        passed to predict. Raises TaskConfigError when the combination cannot work."""
+
+    def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
+                batch_size: int) -> Iterator[list[ExampleResult]]:
+        """Yield scored examples batch by batch (the runner stores each batch at once)."""
+
+    def score(self, results: list[ExampleResult], settings: dict[str, Any],
+              metrics: tuple[str, ...]) -> dict[str, float]:
+        """Corpus-level metrics from the per-example results (`metrics` empty: defaults)."""

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from benchbench.errors import ModelUnavailable
+from benchbench.models.gguf_cache import converted_folder
 from benchbench.models.reference import ModelLocation, locate
 from benchbench.suite import ModelSpec
 
@@ -27,6 +28,7 @@ HEADS = {
 }
 DEFAULT_MAX_LENGTH = 2048  # lm-evaluation-harness's fallback when nothing declares a length
 _TOKENIZER_INFINITY = 1000000000000000019884624838656
+_LOAD_ERRORS = (OSError, ValueError, ImportError, KeyError, RuntimeError)
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -38,6 +40,7 @@ class ModelInfo:
     source: str
     location_kind: str
     gguf_file: str | None
+    loaded_from: str
     revision: str | None
     head: str
     family: str
@@ -100,14 +103,23 @@ def _unavailable(spec: ModelSpec, what: str, exc: BaseException) -> ModelUnavail
                             f"{type(exc).__name__}: {first_line}{hint}")
 
 
-_LOAD_ERRORS = (OSError, ValueError, ImportError, KeyError, RuntimeError, EnvironmentError)
+def _materialize(spec: ModelSpec) -> ModelLocation:
+    """Where to load from; a GGUF checkpoint is converted once to a cached folder."""
+    where = locate(spec.source, spec.gguf_file)
+    if not where.gguf_file or where.kind == "hub":
+        return where
+    try:
+        folder = converted_folder(where.pretrained, where.gguf_file, spec.trust_remote_code)
+    except _LOAD_ERRORS as exc:
+        raise _unavailable(spec, "GGUF checkpoint", exc) from exc
+    return ModelLocation(where.kind, str(folder), None, original_gguf=where.gguf_file)
 
 
 def inspect_config(spec: ModelSpec) -> tuple[Any, str]:
     """The model's config and family, read without loading weights."""
     from transformers import AutoConfig
 
-    where = locate(spec.source, spec.gguf_file)
+    where = _materialize(spec)
     try:
         config = AutoConfig.from_pretrained(where.pretrained, **_pretrained_kwargs(spec, where))
     except _LOAD_ERRORS as exc:
@@ -148,7 +160,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     import transformers
 
     started = time.perf_counter()
-    where = locate(spec.source, spec.gguf_file)
+    where = _materialize(spec)
     kwargs = _pretrained_kwargs(spec, where)
     dtype = resolve_dtype(spec.dtype or default_dtype, device)
     try:
@@ -167,7 +179,8 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         torch.cuda.synchronize()
     config = model.config
     info = ModelInfo(
-        name=spec.name, source=spec.source, location_kind=where.kind, gguf_file=where.gguf_file,
+        name=spec.name, source=spec.source, location_kind=where.kind,
+        gguf_file=where.original_gguf or where.gguf_file, loaded_from=where.pretrained,
         revision=spec.revision, head=head, family=family_of(config),
         model_type=str(config.model_type),
         architecture=type(model).__name__,

@@ -18,6 +18,7 @@ class ModelLocation:
     kind: str  # "hub" | "folder" | "gguf" | "packaged"
     pretrained: str
     gguf_file: str | None = None
+    original_gguf: str | None = None  # set when a GGUF file was converted to `pretrained`
 
 
 def resolve_source_path(source: str, base: Path, file: str, key: str) -> str:

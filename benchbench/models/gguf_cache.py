@@ -1,0 +1,68 @@
+"""Convert a GGUF checkpoint once into a plain transformers folder, and reuse it.
+
+transformers reads .gguf files with the pure-Python `gguf` reader and dequantises the
+weights; parsing the metadata of a large-vocabulary file takes ~30 s, and config,
+tokenizer and weights each parse it again (Gemma-3-270M: ~140 s per load on 2 cores).
+The first load converts (tokenizer + float32 weights, saved with save_pretrained);
+later loads read the folder in about a second. Converted weights are the dequantised
+GGUF tensors bit for bit (tests compare logits).
+
+Cache location: $BENCHBENCH_CACHE/gguf/<key>, default ~/.cache/benchbench. The key covers
+the file's path, size and mtime and the transformers version, so a changed file or
+library converts again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+_COMPLETE = "benchbench-converted"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BENCHBENCH_CACHE", Path.home() / ".cache" / "benchbench"))
+
+
+def _key(gguf_path: Path) -> str:
+    import transformers
+
+    stat = gguf_path.stat()
+    text = f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def converted_folder(folder: str, gguf_file: str, trust_remote_code: bool = False) -> Path:
+    """A transformers folder holding the dequantised GGUF model and its tokenizer."""
+    gguf_path = Path(folder) / gguf_file
+    target = cache_root() / "gguf" / f"{gguf_path.stem}-{_key(gguf_path)}"
+    if (target / _COMPLETE).exists():
+        return target
+    import transformers
+
+    kwargs = {"gguf_file": gguf_file, "trust_remote_code": trust_remote_code}
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+    except ValueError:  # encoder-decoder GGUF (T5)
+        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+    model.hf_quantizer = None  # weights are dequantised already; save them as plain tensors
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / _COMPLETE).write_text(str(gguf_path.resolve()) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

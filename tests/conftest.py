@@ -1,0 +1,117 @@
+"""Shared fixtures: tiny random-weight models of each family, built offline in a temp dir.
+
+Every model uses one small byte-level BPE tokenizer trained here on a few sentences, so
+no test needs the hub. Weights are random (seeded): the tests check arithmetic and
+plumbing, not quality.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "A good film is a joy; a bad one is a long evening.",
+    "positive negative review sentiment label answer",
+    "Bread needs flour, water, salt and time.",
+    "The lighthouse keeper wrote the weather in his log every night.",
+]
+
+
+def build_tokenizer(folder: Path):
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 20, vocab_size=320, min_frequency=1,
+                            special_tokens=["<pad>", "<s>", "</s>", "<unk>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>",
+                                        eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def _save(model, folder: Path) -> Path:
+    build_tokenizer(folder)
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory) -> Path:
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=320, n_positions=64, n_embd=32, n_layer=2, n_head=2,
+                        bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    return _save(GPT2LMHeadModel(config), tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(1)
+    config = LlamaConfig(vocab_size=320, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    return _save(LlamaForCausalLM(config), tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_classifier(tmp_path_factory) -> Path:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(2)
+    config = BertConfig(vocab_size=320, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, pad_token_id=0,
+                        id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    return _save(BertForSequenceClassification(config), tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory) -> Path:
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(3)
+    config = T5Config(vocab_size=320, d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=2,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=2)
+    return _save(T5ForConditionalGeneration(config), tmp_path_factory.mktemp("tiny-t5"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test sets not present at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def sentiment_file(tmp_path) -> Path:
+    import json
+
+    rows = [("a good film, a joy", "positive"), ("a bad one, a long evening", "negative"),
+            ("the quick brown fox", "positive"), ("bread needs time", "negative"),
+            ("the lighthouse keeper wrote", "positive"), ("flour water salt", "negative")]
+    path = tmp_path / "sentiment.jsonl"
+    path.write_text("".join(json.dumps({"sentence": t, "label": l}) + "\n" for t, l in rows))
+    return path
+
+
+@pytest.fixture
+def corpus_file(tmp_path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(CORPUS) + "\n")
+    return path

@@ -131,6 +131,7 @@ class Runner:
                     self.store.add_predictions(result_id, [r.to_dict() for r in batch])
                     results.extend(batch)
                     bar.update(len(batch))
+            bar.update(max(0, len(examples) - len(results)))  # joined documents: rows > results
             results.sort(key=lambda r: r.index)
             metrics = task_type.score(results, settings, task.metrics)
         except torch.cuda.OutOfMemoryError as exc:

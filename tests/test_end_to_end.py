@@ -1,0 +1,104 @@
+"""The CLI end to end on tiny models: run, store, load_results, one bad model recorded."""
+
+from __future__ import annotations
+
+import math
+
+from click.testing import CliRunner
+
+from benchbench import load_results
+from benchbench.cli import main
+from benchbench.store import Store
+from helpers import write_suite
+
+
+def _suite(tmp_path, gpt2, bert, sentiment, corpus):
+    return write_suite(tmp_path, {
+        "name": "e2e",
+        "runtime": {"device": "cpu", "batch_size": 2},
+        "models": [
+            {"name": "gpt2-tiny", "source": str(gpt2)},
+            {"name": "bert-tiny", "source": str(bert)},
+            {"name": "ghost", "source": "no-such-org/no-such-model-xyz"},
+        ],
+        "tasks": [
+            {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus)},
+             "options": {"max_length": 8}},
+            {"name": "sentiment", "type": "classification",
+             "dataset": {"path": str(sentiment), "fields": {"text": "sentence"}},
+             "options": {"choices": {"positive": " positive", "negative": " negative"}}},
+        ],
+    })
+
+
+def test_run_stores_every_model_and_task(tmp_path, tiny_gpt2, tiny_bert_classifier, sentiment_file, corpus_file):
+    suite = _suite(tmp_path, tiny_gpt2, tiny_bert_classifier, sentiment_file, corpus_file)
+    out = tmp_path / "results"
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 1, result.output  # ghost is unavailable, bert cannot do perplexity
+    assert "task: ppl (perplexity)" in result.output and "task: sentiment (classification)" in result.output
+
+    frame = load_results(out).set_index(["model", "task"])
+    assert len(frame) == 6
+    ok = frame[frame["status"] == "ok"]
+    assert sorted(ok.index) == [("bert-tiny", "sentiment"), ("gpt2-tiny", "ppl"), ("gpt2-tiny", "sentiment")]
+    for metric in ("word_perplexity", "bits_per_byte", "token_perplexity"):
+        assert math.isfinite(frame.loc[("gpt2-tiny", "ppl"), metric])
+    assert 0 <= frame.loc[("gpt2-tiny", "sentiment"), "acc_norm"] <= 1
+    assert frame.loc[("bert-tiny", "sentiment"), "settings"]["resolved"]["method"] == "head"
+    assert frame.loc[("bert-tiny", "ppl"), "status"] == "error"
+    assert "decoder-only" in frame.loc[("bert-tiny", "ppl"), "reason"]
+    assert (frame.loc["ghost", "status"] == "unavailable").all()
+    assert frame.loc[("gpt2-tiny", "ppl"), "examples"] == 5
+    assert frame.loc[("gpt2-tiny", "ppl"), "family"] == "decoder-only"
+    assert frame.loc[("gpt2-tiny", "ppl"), "examples_per_second"] > 0
+
+    store = Store(out)
+    result_id = int(frame.loc[("gpt2-tiny", "sentiment"), "result_id"])
+    predictions = store.predictions(result_id)
+    store.close()
+    assert [p["example_index"] for p in predictions] == list(range(6))
+    assert predictions[0]["reference"] == "positive" and "loglikelihoods" in predictions[0]["details"]
+
+
+def test_limit_and_task_selection_and_accumulation(tmp_path, tiny_gpt2, tiny_bert_classifier,
+                                                    sentiment_file, corpus_file):
+    suite = _suite(tmp_path, tiny_gpt2, tiny_bert_classifier, sentiment_file, corpus_file)
+    out = tmp_path / "results"
+    args = ["run", str(suite), "-o", str(out), "--no-progress", "--models", "gpt2-tiny",
+            "--tasks", "sentiment", "--limit", "3"]
+    for _ in range(2):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    latest = load_results(out)
+    assert len(latest) == 1 and latest.loc[0, "examples"] == 3
+    every = load_results(out, all_attempts=True)
+    assert len(every) == 2 and every["signature"].nunique() == 1  # same settings, same signature
+
+
+def test_changed_option_changes_signature(tmp_path, tiny_gpt2, tiny_bert_classifier, sentiment_file, corpus_file):
+    suite = _suite(tmp_path, tiny_gpt2, tiny_bert_classifier, sentiment_file, corpus_file)
+    out = tmp_path / "results"
+    base = ["run", str(suite), "-o", str(out), "--no-progress", "--models", "gpt2-tiny", "--tasks", "ppl"]
+    CliRunner().invoke(main, base)
+    CliRunner().invoke(main, base + ["--limit", "2"])
+    assert load_results(out, all_attempts=True)["signature"].nunique() == 2
+
+
+def test_missing_dataset_column_is_recorded_not_raised(tmp_path, tiny_gpt2, sentiment_file):
+    suite = write_suite(tmp_path, {
+        "name": "cols", "models": [{"name": "g", "source": str(tiny_gpt2)}],
+        "tasks": [{"name": "s", "type": "classification", "dataset": {"path": str(sentiment_file)}}]})
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 1
+    row = load_results(out).iloc[0]
+    assert row["status"] == "unavailable"
+    assert "no column 'text'" in row["reason"] and "dataset.fields.text" in row["reason"]
+
+
+def test_list_shows_registries():
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 0
+    for text in ("perplexity", "classification", "acc_norm", "packaged:NAME", "quickstart.yaml"):
+        assert text in result.output

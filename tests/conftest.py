@@ -39,56 +39,47 @@ def build_tokenizer(folder: Path):
     return tokenizer
 
 
-def _save(model, folder: Path) -> Path:
+def _build(factory, name: str, seed: int, model_class: str, config_class: str, **config) -> Path:
+    """Save a seeded random-weight model of `model_class` with the shared tokenizer."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    folder = factory.mktemp(name)
     build_tokenizer(folder)
+    model = getattr(transformers, model_class)(getattr(transformers, config_class)(**config))
     model.save_pretrained(folder)
     return folder
 
 
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> Path:
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=320, n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                        bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    return _save(GPT2LMHeadModel(config), tmp_path_factory.mktemp("tiny-gpt2"))
+    return _build(tmp_path_factory, "tiny-gpt2", 0, "GPT2LMHeadModel", "GPT2Config",
+                  vocab_size=320, n_positions=64, n_embd=32, n_layer=2, n_head=2,
+                  bos_token_id=1, eos_token_id=2, pad_token_id=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(1)
-    config = LlamaConfig(vocab_size=320, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    return _save(LlamaForCausalLM(config), tmp_path_factory.mktemp("tiny-llama"))
+    return _build(tmp_path_factory, "tiny-llama", 1, "LlamaForCausalLM", "LlamaConfig",
+                  vocab_size=320, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                  bos_token_id=1, eos_token_id=2, pad_token_id=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_bert_classifier(tmp_path_factory) -> Path:
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(2)
-    config = BertConfig(vocab_size=320, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, pad_token_id=0,
-                        id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
-    return _save(BertForSequenceClassification(config), tmp_path_factory.mktemp("tiny-bert"))
+    return _build(tmp_path_factory, "tiny-bert", 2, "BertForSequenceClassification", "BertConfig",
+                  vocab_size=320, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=64, max_position_embeddings=128, pad_token_id=0,
+                  id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
 
 
 @pytest.fixture(scope="session")
 def tiny_t5(tmp_path_factory) -> Path:
-    import torch
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    torch.manual_seed(3)
-    config = T5Config(vocab_size=320, d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=2,
-                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=2)
-    return _save(T5ForConditionalGeneration(config), tmp_path_factory.mktemp("tiny-t5"))
+    return _build(tmp_path_factory, "tiny-t5", 3, "T5ForConditionalGeneration", "T5Config",
+                  vocab_size=320, d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=2,
+                  decoder_start_token_id=0, pad_token_id=0, eos_token_id=2)
 
 
 @pytest.fixture

@@ -82,8 +82,9 @@ def _rename(row: dict[str, Any], spec: DatasetSpec, task_fields: dict[str, Key],
     out: dict[str, Any] = {}
     for name, field_spec in task_fields.items():
         column = spec.fields.get(name, name)
-        if column in row:
-            out[name] = row[column]
+        found, value = _lookup(row, column)
+        if found:
+            out[name] = value
         elif field_spec.required:
             raise DatasetUnavailable(
                 f"task {task_name!r}: dataset {spec.path!r} has no column {column!r} for field "
@@ -92,6 +93,18 @@ def _rename(row: dict[str, Any], spec: DatasetSpec, task_fields: dict[str, Key],
         else:
             out[name] = field_spec.default
     return out
+
+
+def _lookup(row: dict[str, Any], column: str) -> tuple[bool, Any]:
+    """A column, or a nested value by dotted path ("translation.de", "answers.text")."""
+    if column in row:
+        return True, row[column]
+    value: Any = row
+    for part in column.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
 
 
 def _first_line(exc: BaseException) -> str:

@@ -49,6 +49,8 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     }
     row |= {name: info.get(name) for name in MODEL_COLUMNS}
     row |= {name: (float("nan") if v is None else v) for name, v in record["metrics"].items()}
+    for name, interval in record["intervals"].items():
+        row |= {f"{name}_ci_low": interval["low"], f"{name}_ci_high": interval["high"]}
     row |= {name: v for name, v in record["measurements"].items()}
     row |= {"examples": record["counts"].get("examples"), "settings": record["settings"]}
     return row

@@ -95,6 +95,8 @@ class Runner:
             return loaded
         task_type = TASK_TYPES[task.type]
         options = model.options_for(task)
+        if "seed" in options and options["seed"] is None:
+            options["seed"] = self.suite.runtime.seed
         try:
             head = task_type.head(options, config, family)
             if loaded is None or loaded.info.head != head:
@@ -105,6 +107,9 @@ class Runner:
                          f"({loaded.info.parameters / 1e6:.1f}M parameters, {loaded.info.dtype}, "
                          f"{loaded.info.device}) in {loaded.info.load_seconds:.1f} s")
             settings = task_type.settings(loaded, options, task.metrics, examples.rows)
+            settings |= {"metric_options": task.metric_options,
+                         "bootstrap": {"resamples": self.suite.runtime.bootstrap_resamples,
+                                       "seed": self.suite.runtime.seed}}
         except ModelUnavailable as exc:
             self._record_failure(model, task, "unavailable", str(exc))
             bar.update(len(examples))
@@ -133,7 +138,7 @@ class Runner:
                     bar.update(len(batch))
             bar.update(max(0, len(examples) - len(results)))  # joined documents: rows > results
             results.sort(key=lambda r: r.index)
-            metrics = task_type.score(results, settings, task.metrics)
+            scored = task_type.score(results, settings, task.metrics)
         except torch.cuda.OutOfMemoryError as exc:
             self._fail(result_id, model, task, "oom", f"out of GPU memory: {exc}".splitlines()[0])
             return
@@ -144,8 +149,10 @@ class Runner:
         measurement = TaskMeasurement.from_values(loaded.info.load_seconds, watch.seconds, len(results),
                                                   peak_rss_mib(), loaded.info.device)
         self.store.finish_result(
-            result_id, "ok", metrics=metrics, measurements=measurement.to_dict(),
-            settings={"signature": fields, "resolved": settings, "batch_size": batch_size},
+            result_id, "ok", metrics=scored.scores, measurements=measurement.to_dict(),
+            intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
+            settings={"signature": fields, "resolved": settings, "batch_size": batch_size,
+                      "metric_signatures": scored.signatures},
             counts={"examples": len(results)}, model_info=loaded.info.to_dict())
         self._count("ok")
 

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS results (
     result_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     signature TEXT NOT NULL, suite_name TEXT NOT NULL, model_name TEXT NOT NULL,
     task_name TEXT NOT NULL, task_type TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
-    metrics TEXT NOT NULL DEFAULT '{}', measurements TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}', intervals TEXT NOT NULL DEFAULT '{}', measurements TEXT NOT NULL DEFAULT '{}',
     settings TEXT NOT NULL DEFAULT '{}', counts TEXT NOT NULL DEFAULT '{}',
     model_info TEXT NOT NULL DEFAULT '{}', started_at TEXT NOT NULL, finished_at TEXT);
 CREATE INDEX IF NOT EXISTS results_by_signature ON results(signature);
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS predictions (
 """
 
 STATUSES = ("running", "ok", "unavailable", "error", "oom")
+_JSON_COLUMNS = ("metrics", "intervals", "measurements", "settings", "counts", "model_info")
 
 
 def now() -> str:
@@ -125,12 +126,12 @@ class Store:
 
     def finish_result(self, result_id: int, status: str, reason: str | None = None,
                       **fields: dict[str, Any]) -> None:
-        """Record the outcome; `fields` are any of metrics, measurements, settings, counts,
-        model_info (dicts stored as JSON)."""
+        """Record the outcome; `fields` are any of the JSON columns (metrics, intervals,
+        measurements, settings, counts, model_info)."""
         assert status in STATUSES, status
         columns = ["status=?", "reason=?", "finished_at=?"]
         values: list[Any] = [status, reason, now()]
-        for name in ("metrics", "measurements", "settings", "counts", "model_info"):
+        for name in _JSON_COLUMNS:
             if name in fields:
                 columns.append(f"{name}=?")
                 values.append(to_json(fields[name]))
@@ -154,6 +155,6 @@ class Store:
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    for name in ("metrics", "measurements", "settings", "counts", "model_info"):
+    for name in _JSON_COLUMNS:
         row[name] = json.loads(row[name]) if row[name] else {}
     return row

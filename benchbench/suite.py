@@ -36,6 +36,7 @@ RUNTIME_SCHEMA = {
     "dtype": key(str, "auto", choices=DTYPES, help="default dtype for models that set none"),
     "batch_size": key(int, 8, help="examples (or windows) per forward pass"),
     "seed": key(int, 1234, help="seed for sampling examples and for generation"),
+    "bootstrap_resamples": key(int, 1000, help="resamples for 95% confidence intervals; 0 turns them off"),
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),
@@ -55,6 +56,7 @@ TASK_SCHEMA = {
     "dataset": key(dict, required=True, help="where the examples come from"),
     "metrics": key(list, None, help="metric names; default: the task type's usual metrics"),
     "options": key(dict, dict),
+    "metric_options": key(dict, dict, help="per metric name, its options, e.g. {bleu: {tokenize: zh}}"),
     "batch_size": key(int, None),
 }
 DATASET_SCHEMA = {
@@ -76,6 +78,7 @@ class Runtime:
     dtype: str = "auto"
     batch_size: int = 8
     seed: int = 1234
+    bootstrap_resamples: int = 1000
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class TaskSpec:
     dataset: DatasetSpec
     metrics: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_size: int | None = None
 
 
@@ -213,6 +217,7 @@ def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
 
 
 def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
+    from benchbench.metrics import EVALUATE_PREFIX, METRICS
     from benchbench.tasks import TASK_TYPES
 
     values = check_mapping(raw, TASK_SCHEMA, file, path)
@@ -223,15 +228,25 @@ def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
     dataset = _parse_dataset(values["dataset"], file, f"{path}.dataset", base, task_type.fields)
     metrics = values["metrics"] or []  # empty: the task type's defaults
     for j, metric in enumerate(metrics):
-        if metric not in task_type.metrics:
+        if metric not in task_type.metrics and not str(metric).startswith(EVALUATE_PREFIX):
             raise SuiteError(file, f"{path}.metrics[{j}]",
                              f"{metric!r} is not a metric of task type {values['type']!r}",
-                             did_you_mean(str(metric), list(task_type.metrics)).replace("keys", "metrics"))
+                             did_you_mean(str(metric), list(task_type.metrics)).replace("keys", "metrics")
+                             + " (or evaluate:NAME for a Hugging Face evaluate module)")
     options = check_mapping(values["options"], task_type.options, file, f"{path}.options")
+    metric_options = {}
+    for metric, given in values["metric_options"].items():
+        where = f"{path}.metric_options.{metric}"
+        if metric not in task_type.metrics:
+            raise SuiteError(file, where, f"{metric!r} is not a metric of task type {values['type']!r}",
+                             did_you_mean(str(metric), list(task_type.metrics)).replace("keys", "metrics"))
+        schema = METRICS[metric].options if metric in METRICS else {}
+        checked = check_mapping(given, schema, file, where)
+        metric_options[metric] = {k: v for k, v in checked.items() if given and k in given}
     if values["batch_size"] is not None and values["batch_size"] < 1:
         raise SuiteError(file, f"{path}.batch_size", "must be at least 1", "use a positive integer")
-    return TaskSpec(name=values["name"], type=values["type"], dataset=dataset,
-                    metrics=tuple(metrics), options=options, batch_size=values["batch_size"])
+    return TaskSpec(name=values["name"], type=values["type"], dataset=dataset, metrics=tuple(metrics),
+                    options=options, metric_options=metric_options, batch_size=values["batch_size"])
 
 
 def _parse_dataset(raw: Any, file: str, path: str, base: Path,

@@ -38,7 +38,7 @@ def test_head_maps_labels_by_name_case_insensitively(tiny_bert_classifier):
         expected_ids = loaded.model(**encoded).logits.argmax(-1).tolist()
     assert [r.details["class_id"] for r in results] == expected_ids
     assert [r.prediction for r in results] == [settings["label_map"][str(i)] for i in expected_ids]
-    figures = TASK.score(results, settings, ())
+    figures = TASK.score(results, settings, ()).scores
     hits = sum(r.prediction == r.reference for r in results)
     assert figures["accuracy"] == pytest.approx(hits / len(ROWS))
     assert set(figures) == {"accuracy", "macro_f1"}
@@ -72,7 +72,7 @@ def test_choices_pick_the_most_likely_continuation(tiny_gpt2):
         assert result.details["loglikelihoods"] == pytest.approx(sums, rel=1e-5)
         assert result.prediction == max(sums, key=sums.get)
         assert result.details["prediction_norm"] == max(norms, key=norms.get)
-    figures = TASK.score(results, settings, ())
+    figures = TASK.score(results, settings, ()).scores
     assert set(figures) == {"accuracy", "acc_norm", "macro_f1"}
 
 

@@ -100,7 +100,7 @@ def test_task_matches_hand_computation(tiny_gpt2):
     expected = _hand_loglikelihood(loaded.model, tokens, loaded.tokenizer.bos_token_id, 8)
     assert results[0].details["tokens"] == len(tokens)
     assert results[0].details["loglikelihood"] == pytest.approx(expected, rel=1e-5)
-    figures = task.score(results, settings, ())
+    figures = task.score(results, settings, ()).scores
     assert figures["token_perplexity"] == pytest.approx(math.exp(-expected / len(tokens)), rel=1e-5)
     assert figures["bits_per_byte"] == pytest.approx(-expected / len(text.encode()) / math.log(2), rel=1e-5)
     assert figures["word_perplexity"] == pytest.approx(math.exp(-expected / len(text.split())), rel=1e-5)

@@ -1,49 +1,79 @@
-"""Metric registry: name -> function(predictions, references, **options) -> dict.
-
-Usable from suites (``metrics: [accuracy, macro_f1]``) and from Python::
+"""Metric registry: name -> Metric. Usable from suites and from Python::
 
     from benchbench import metrics
-    metrics.compute("accuracy", ["pos", "neg"], ["pos", "pos"])  # {'accuracy': 0.5}
+    metrics.compute("bleu", ["the cat sat"], [["the cat sat", "a cat sat"]])
+    # {'bleu': 100.0, 'signature': 'nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:...'}
 
-`references` has one entry per example. Corpus metrics computed from per-example
-totals (perplexity family) live in :mod:`benchbench.metrics.perplexity`.
+`references` has one entry per example: a string (or label), or the list of all its
+references. Every metric also gives per-example statistics, from which
+``compute_with_intervals`` derives 95% bootstrap intervals. Corpus perplexities are
+computed by the perplexity task from summed log-likelihoods (metrics.perplexity).
+Any Hugging Face `evaluate` module can be used as ``evaluate:NAME`` (it needs the hub).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from benchbench.metrics.classification import accuracy, macro_f1, matthews_corrcoef
+from benchbench.metrics import classification, rouge, sacrebleu_scores, squad
+from benchbench.metrics.base import Metric, MetricResult, References
+from benchbench.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval
+from benchbench.metrics.external import EVALUATE_PREFIX, evaluate_module
 from benchbench.metrics.perplexity import PERPLEXITY_METRICS
 
-
-@dataclass(frozen=True)
-class Metric:
-    fn: Callable[..., dict[str, float]]
-    description: str
-    higher_is_better: bool = True
-
-
 METRICS: dict[str, Metric] = {
-    "accuracy": Metric(accuracy, "fraction of examples whose prediction equals the reference"),
-    "macro_f1": Metric(macro_f1, "unweighted mean of per-label F1 (scikit-learn, average='macro')"),
-    "mcc": Metric(matthews_corrcoef, "Matthews correlation coefficient (scikit-learn)"),
+    "accuracy": Metric(classification.accuracy, "fraction of predictions equal to the reference label",
+                       ("accuracy",)),
+    "macro_f1": Metric(classification.macro_f1, "unweighted mean of per-label F1 (scikit-learn)", ("macro_f1",)),
+    "mcc": Metric(classification.matthews_corrcoef, "Matthews correlation coefficient (scikit-learn)", ("mcc",)),
+    "bleu": Metric(sacrebleu_scores.bleu, "sacreBLEU corpus BLEU, 0-100", ("bleu",),
+                   options=sacrebleu_scores.BLEU_OPTIONS),
+    "chrf": Metric(sacrebleu_scores.chrf, "sacreBLEU chrF (char order 6, beta 2), 0-100", ("chrf",),
+                   options=sacrebleu_scores.CHRF_OPTIONS),
+    "chrf++": Metric(sacrebleu_scores.chrf_plus_plus, "sacreBLEU chrF++ (chrF with word bigrams), 0-100",
+                     ("chrf++",), options=sacrebleu_scores.CHRF_OPTIONS),
+    "ter": Metric(sacrebleu_scores.ter, "sacreBLEU translation edit rate, lower is better", ("ter",),
+                  higher_is_better=False, options=sacrebleu_scores.TER_OPTIONS),
+    "rouge": Metric(rouge.rouge, "rouge-score ROUGE-1/2/L/Lsum F-measure", rouge.ROUGE_TYPES,
+                    options=rouge.OPTIONS),
+    "exact_match": Metric(squad.exact_match, "official SQuAD v1.1 exact match, 0-100", ("exact_match",)),
+    "f1": Metric(squad.f1, "official SQuAD v1.1 token F1 (Counter-based), 0-100", ("f1",)),
 }
 
-# Lower-is-better corpus metrics reported by the perplexity task.
-DIRECTION: dict[str, bool] = {name: m.higher_is_better for name, m in METRICS.items()}
+# Whether a higher score is better, for every score name a result can carry.
+DIRECTION: dict[str, bool] = {out: m.higher_is_better for m in METRICS.values() for out in m.outputs}
 DIRECTION.update({name: False for name in PERPLEXITY_METRICS})
 DIRECTION["acc_norm"] = True
 
 
-def compute(name: str, predictions: Sequence[Any], references: Sequence[Any], **options: Any) -> dict[str, float]:
-    """Compute one registered metric; raises KeyError naming the known metrics."""
+def _resolve(name: str) -> Metric:
+    if name.startswith(EVALUATE_PREFIX):
+        return evaluate_module(name[len(EVALUATE_PREFIX):])
     if name not in METRICS:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}, or evaluate:NAME")
+    return METRICS[name]
+
+
+def score(name: str, predictions: Sequence[Any], references: References, **options: Any) -> MetricResult:
+    """The full MetricResult (scores, signature, per-example statistics)."""
+    metric = _resolve(name)
     if len(predictions) != len(references):
         raise ValueError(f"{name}: {len(predictions)} predictions but {len(references)} references")
-    return METRICS[name].fn(predictions, references, **options)
+    return metric.fn(predictions, references, **options)
 
 
-__all__ = ["METRICS", "DIRECTION", "Metric", "compute", "PERPLEXITY_METRICS"]
+def compute(name: str, predictions: Sequence[Any], references: References, **options: Any) -> dict[str, Any]:
+    """Scores of one metric plus its ``signature``."""
+    result = score(name, predictions, references, **options)
+    return {**result.scores, "signature": result.signature}
+
+
+def compute_with_intervals(name: str, predictions: Sequence[Any], references: References,
+                           resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                           **options: Any) -> tuple[MetricResult, dict[str, Interval]]:
+    result = score(name, predictions, references, **options)
+    return result, result.intervals(resamples, seed)
+
+
+__all__ = ["METRICS", "DIRECTION", "EVALUATE_PREFIX", "Metric", "MetricResult", "Interval", "compute", "score",
+           "compute_with_intervals", "PERPLEXITY_METRICS"]

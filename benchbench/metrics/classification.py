@@ -1,34 +1,80 @@
-"""Classification metrics, delegated to scikit-learn (the reference implementations)."""
+"""Classification metrics: scikit-learn for the figures (the reference implementations),
+a confusion-matrix form of the same formulas for the bootstrap intervals."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 from sklearn import metrics as sk
 
+from benchbench.metrics.base import MetricResult
+from benchbench.metrics.bootstrap import mean_of, with_count
 
-def _labels(predictions: Sequence[Any], references: Sequence[Any],
-            labels: Sequence[Any] | None) -> list[Any]:
-    # Compare as strings so 1 and "1" from different sources are one label.
+
+def _label_list(predictions: Sequence[Any], references: Sequence[Any],
+                labels: Sequence[Any] | None) -> list[str]:
+    # Labels compare as strings, so 1 and "1" from different sources are one label.
     return sorted({str(x) for x in (labels if labels is not None else [*references, *predictions])})
 
 
-def accuracy(predictions: Sequence[Any], references: Sequence[Any], **_: Any) -> dict[str, float]:
-    if not references:
-        return {"accuracy": float("nan")}
-    hits = sum(str(p) == str(r) for p, r in zip(predictions, references))
-    return {"accuracy": hits / len(references)}
+def _confusion_stats(predictions: Sequence[Any], references: Sequence[Any], labels: list[str]) -> np.ndarray:
+    """Per example a one-hot row over (reference, prediction) pairs; its sums are the
+    confusion matrix. Labels outside `labels` get an extra 'other' index."""
+    index = {label: i for i, label in enumerate(labels)}
+    size = len(labels) + 1
+    pairs = [index.get(str(r), len(labels)) * size + index.get(str(p), len(labels))
+             for p, r in zip(predictions, references)]
+    stats = np.zeros((len(pairs), size * size))
+    stats[np.arange(len(pairs)), pairs] = 1.0
+    return stats
 
 
-def macro_f1(predictions: Sequence[Any], references: Sequence[Any],
-             labels: Sequence[Any] | None = None, **_: Any) -> dict[str, float]:
+def _macro_f1_from_confusion(n_labels: int):
+    def score(sums: np.ndarray) -> np.ndarray:
+        size = n_labels + 1
+        confusion = sums.reshape(-1, size, size)
+        true_positive = np.diagonal(confusion, axis1=1, axis2=2)[:, :n_labels]
+        actual = confusion.sum(axis=2)[:, :n_labels]
+        predicted = confusion.sum(axis=1)[:, :n_labels]
+        denominator = actual + predicted
+        f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
+        return f1.mean(axis=1)
+    return score
+
+
+def _mcc_from_confusion(sums: np.ndarray) -> np.ndarray:
+    size = int(round(np.sqrt(sums.shape[1])))
+    confusion = sums.reshape(-1, size, size)
+    t, p = confusion.sum(axis=2), confusion.sum(axis=1)
+    correct = np.trace(confusion, axis1=1, axis2=2)
+    n = confusion.sum(axis=(1, 2))
+    cov_tp = correct * n - (t * p).sum(axis=1)
+    cov_pp = n * n - (p * p).sum(axis=1)
+    cov_tt = n * n - (t * t).sum(axis=1)
+    denominator = np.sqrt(cov_tt * cov_pp)
+    return np.divide(cov_tp, denominator, out=np.zeros_like(cov_tp), where=denominator > 0)
+
+
+def accuracy(predictions: Sequence[Any], references: Sequence[Any], **_: Any) -> MetricResult:
+    hits = np.array([str(p) == str(r) for p, r in zip(predictions, references)], dtype=np.float64)
+    score = float(hits.mean()) if len(hits) else float("nan")
+    return MetricResult({"accuracy": score}, "exact label match", {"accuracy": (with_count(hits), mean_of())})
+
+
+def macro_f1(predictions: Sequence[Any], references: Sequence[Any], labels: Sequence[Any] | None = None,
+             **_: Any) -> MetricResult:
     """Macro-F1 over `labels` (default: every label seen); a label never predicted scores 0."""
-    value = sk.f1_score([str(r) for r in references], [str(p) for p in predictions],
-                        labels=_labels(predictions, references, labels), average="macro",
-                        zero_division=0)
-    return {"macro_f1": float(value)}
+    label_list = _label_list(predictions, references, labels)
+    value = sk.f1_score([str(r) for r in references], [str(p) for p in predictions], labels=label_list,
+                        average="macro", zero_division=0)
+    stats = _confusion_stats(predictions, references, label_list)
+    return MetricResult({"macro_f1": float(value)}, f"sklearn f1_score average=macro labels={label_list}",
+                        {"macro_f1": (stats, _macro_f1_from_confusion(len(label_list)))})
 
 
-def matthews_corrcoef(predictions: Sequence[Any], references: Sequence[Any], **_: Any) -> dict[str, float]:
+def matthews_corrcoef(predictions: Sequence[Any], references: Sequence[Any],
+                      labels: Sequence[Any] | None = None, **_: Any) -> MetricResult:
     value = sk.matthews_corrcoef([str(r) for r in references], [str(p) for p in predictions])
-    return {"mcc": float(value)}
+    stats = _confusion_stats(predictions, references, _label_list(predictions, references, labels))
+    return MetricResult({"mcc": float(value)}, "sklearn matthews_corrcoef", {"mcc": (stats, _mcc_from_confusion)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol
 
+from benchbench.metrics.bootstrap import Interval
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import Key
 
@@ -22,6 +23,36 @@ class ExampleResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class TaskScores:
+    """A task's corpus-level figures, their 95% intervals, and each metric's signature."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    signatures: dict[str, str] = field(default_factory=dict)
+
+    def add(self, other: "TaskScores") -> None:
+        self.scores |= other.scores
+        self.intervals |= other.intervals
+        self.signatures |= other.signatures
+
+
+def score_metrics(names: tuple[str, ...] | list[str], predictions: list[Any], references: list[Any],
+                  settings: dict[str, Any], **extra: Any) -> TaskScores:
+    """Registry metrics over the predictions, with intervals (settings['bootstrap']) and
+    the suite's per-metric options (settings['metric_options'])."""
+    from benchbench import metrics
+
+    bootstrap = settings.get("bootstrap", {"resamples": 1000, "seed": 12345})
+    out = TaskScores()
+    for name in names:
+        options = {**extra, **settings.get("metric_options", {}).get(name, {})}
+        result = metrics.score(name, predictions, references, **options)
+        intervals = result.intervals(bootstrap["resamples"], bootstrap["seed"]) if bootstrap["resamples"] else {}
+        out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}))
+    return out
 
 
 class TaskType(Protocol):
@@ -50,5 +81,5 @@ class TaskType(Protocol):
         """Yield scored examples batch by batch (the runner stores each batch at once)."""
 
     def score(self, results: list[ExampleResult], settings: dict[str, Any],
-              metrics: tuple[str, ...]) -> dict[str, float]:
+              metrics: tuple[str, ...]) -> TaskScores:
         """Corpus-level metrics from the per-example results (`metrics` empty: defaults)."""

@@ -16,10 +16,9 @@ from typing import Any, Iterator
 import torch
 
 from benchbench.errors import TaskConfigError
-from benchbench.metrics import compute
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
-from benchbench.tasks.base import ExampleResult
+from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
 from benchbench.tasks.loglikelihood import score_requests
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
@@ -84,19 +83,20 @@ class Classification:
                 yield _predict_choices(loaded, batch, settings, batch_size)
 
     def score(self, results: list[ExampleResult], settings: dict[str, Any],
-              metrics: tuple[str, ...]) -> dict[str, float]:
+              metrics: tuple[str, ...]) -> TaskScores:
         wanted = metrics or (_HEAD_DEFAULT_METRICS if settings["method"] == "head"
                              else _CHOICE_DEFAULT_METRICS)
         references = [r.reference for r in results]
-        figures: dict[str, float] = {}
-        for name in wanted:
-            if name == "acc_norm":
-                figures |= {"acc_norm": compute("accuracy", [r.details["prediction_norm"] for r in results],
-                                                references)["accuracy"]}
-            else:
-                figures |= compute(name, [r.prediction for r in results], references,
-                                   labels=settings["labels"])
-        return figures
+        registry = [name for name in wanted if name != "acc_norm"]
+        scored = score_metrics(registry, [r.prediction for r in results], references, settings,
+                               labels=settings["labels"])
+        if "acc_norm" in wanted:
+            normed = score_metrics(["accuracy"], [r.details["prediction_norm"] for r in results],
+                                   references, settings)
+            scored.add(TaskScores({"acc_norm": normed.scores["accuracy"]},
+                                  {"acc_norm": normed.intervals["accuracy"]} if normed.intervals else {},
+                                  {"acc_norm": "accuracy of argmax(loglikelihood / len(choice))"}))
+        return scored
 
 
 def _label_set(options: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import numpy as np
+
 from benchbench.errors import TaskConfigError
 from benchbench.metrics.perplexity import PERPLEXITY_METRICS, count_bytes, count_words, corpus_perplexity
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
-from benchbench.tasks.base import ExampleResult
+from benchbench.metrics.bootstrap import bootstrap_interval
+from benchbench.tasks.base import ExampleResult, TaskScores
 from benchbench.tasks.loglikelihood import score_requests
 
 Window = tuple[list[int], list[int]]
@@ -136,8 +139,28 @@ class Perplexity:
         return results
 
     def score(self, results: list[ExampleResult], settings: dict[str, Any],
-              metrics: tuple[str, ...]) -> dict[str, float]:
-        totals = {k: sum(r.details[k] for r in results) for k in ("loglikelihood", "tokens", "words", "bytes")}
-        figures = corpus_perplexity(totals["loglikelihood"], totals["tokens"], totals["words"],
-                                    totals["bytes"])
-        return {name: value for name, value in figures.items() if name in (metrics or figures)}
+              metrics: tuple[str, ...]) -> TaskScores:
+        columns = ("loglikelihood", "tokens", "words", "bytes")
+        stats = np.array([[r.details[c] for c in columns] for r in results], dtype=np.float64)
+        totals = stats.sum(axis=0)
+        figures = corpus_perplexity(*(float(t) for t in totals))
+        wanted = [name for name in figures if name in (metrics or figures)]
+        bootstrap = settings.get("bootstrap", {"resamples": 0, "seed": 0})
+        intervals = {}
+        for name in wanted if bootstrap["resamples"] else []:
+            interval = bootstrap_interval(stats, lambda sums, n=name: _vectorised(n, sums),
+                                          bootstrap["resamples"], bootstrap["seed"])
+            if interval is not None:
+                intervals[name] = interval
+        signature = (f"rolling windows max_length={settings['max_length']} stride={settings['stride']} "
+                     f"prefix={settings['prefix']} documents={settings['documents']}")
+        return TaskScores({n: figures[n] for n in wanted}, intervals, {n: signature for n in wanted})
+
+
+def _vectorised(name: str, sums: np.ndarray) -> np.ndarray:
+    """The corpus figure `name` for each row of resampled (loglikelihood, tokens, words, bytes) sums."""
+    loglik, tokens, words, nbytes = sums.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"token_perplexity": np.exp(-loglik / tokens), "word_perplexity": np.exp(-loglik / words),
+                "byte_perplexity": np.exp(-loglik / nbytes),
+                "bits_per_byte": -loglik / nbytes / np.log(2)}[name]

@@ -1,0 +1,88 @@
+"""BLEU, chrF, chrF++ and TER through sacrebleu's corpus-level scorers.
+
+All references are kept: sacrebleu takes one stream per reference, so the per-example
+lists are transposed (an example with fewer references gets None in the extra streams,
+which sacrebleu skips). The score is sacrebleu's `corpus_score` to the digit, and the
+signature is sacrebleu's own string. Intervals resample sacrebleu's per-sentence
+statistics (the same statistics its own --confidence uses).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from benchbench.errors import TaskConfigError
+from benchbench.metrics.base import MetricResult, References, as_reference_lists
+from benchbench.schema import key
+
+BLEU_OPTIONS = {
+    "tokenize": key(str, None, help="13a (default), intl, zh, char, none; ja-mecab/ko-mecab need sacrebleu[ja,ko]"),
+    "lowercase": key(bool, False),
+    "smooth_method": key(str, "exp", choices=("exp", "floor", "add-k", "none")),
+    "smooth_value": key(float, None),
+    "max_ngram_order": key(int, 4),
+    "effective_order": key(bool, False),
+}
+CHRF_OPTIONS = {
+    "char_order": key(int, 6),
+    "beta": key(int, 2),
+    "lowercase": key(bool, False),
+    "whitespace": key(bool, False),
+    "eps_smoothing": key(bool, False),
+}
+TER_OPTIONS = {
+    "normalized": key(bool, False),
+    "no_punct": key(bool, False),
+    "asian_support": key(bool, False),
+    "case_sensitive": key(bool, False),
+}
+
+
+def transpose_references(references: References) -> list[list[str | None]]:
+    """Per-example reference lists -> sacrebleu's reference streams."""
+    per_example = as_reference_lists(references)
+    width = max((len(r) for r in per_example), default=1)
+    return [[refs[i] if i < len(refs) else None for refs in per_example] for i in range(width)]
+
+
+def _build(class_name: str, options: dict[str, Any]) -> Any:
+    import sacrebleu.metrics
+
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        return getattr(sacrebleu.metrics, class_name)(**given)
+    except Exception as exc:  # e.g. a tokenizer whose model must be downloaded
+        raise TaskConfigError(f"sacrebleu {class_name} with options {given} cannot be built: "
+                              f"{type(exc).__name__}: {exc}") from exc
+
+
+def _score(name: str, class_name: str, predictions: Sequence[str], references: References,
+           options: dict[str, Any]) -> MetricResult:
+    metric = _build(class_name, options)
+    hypotheses = [str(p) for p in predictions]
+    streams = transpose_references(references)
+    score = metric.corpus_score(hypotheses, streams)
+    stats = np.asarray(metric._extract_corpus_statistics(hypotheses, streams), dtype=np.float64)
+
+    def from_sums(sums: np.ndarray) -> np.ndarray:
+        return np.array([metric._compute_score_from_stats(list(row)).score for row in sums])
+
+    return MetricResult({name: float(score.score)}, str(metric.get_signature()), {name: (stats, from_sums)})
+
+
+def bleu(predictions: Sequence[str], references: References, **options: Any) -> MetricResult:
+    return _score("bleu", "BLEU", predictions, references, options)
+
+
+def chrf(predictions: Sequence[str], references: References, **options: Any) -> MetricResult:
+    return _score("chrf", "CHRF", predictions, references, options)
+
+
+def chrf_plus_plus(predictions: Sequence[str], references: References, **options: Any) -> MetricResult:
+    return _score("chrf++", "CHRF", predictions, references, {**options, "word_order": 2})
+
+
+def ter(predictions: Sequence[str], references: References, **options: Any) -> MetricResult:
+    return _score("ter", "TER", predictions, references, options)

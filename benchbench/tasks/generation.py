@@ -1,0 +1,143 @@
+"""Batched, deterministic text generation for every model family.
+
+- decoder-only: the prompt (optionally wrapped in the tokenizer's chat template) is
+  left-padded; only the newly generated tokens are decoded, then cut at the first stop
+  sequence. Prompts longer than the window minus max_new_tokens are left-truncated.
+- encoder-decoder: the rendered source goes to the encoder (truncated to the model's
+  length); a forced first target token (NLLB/M2M language code) is set when asked.
+
+Examples are sorted by token length (longest first) so batches waste little padding.
+The generation config is built from the task settings alone (greedy unless num_beams or
+do_sample say otherwise), so a model's own generation_config (e.g. beam search,
+no_repeat_ngram_size in BART-CNN's) does not silently change the comparison; it is
+recorded in the settings. Greedy and beam outputs do not depend on the batch size
+(tests check it); sampling is seeded per batch, so it is reproducible for one batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from benchbench.errors import TaskConfigError
+from benchbench.models.loading import LoadedModel
+from benchbench.schema import key
+
+GENERATION_OPTIONS = {
+    "max_new_tokens": key(int, None, help="tokens to generate at most (default per task type)"),
+    "num_beams": key(int, 1),
+    "do_sample": key(bool, False),
+    "temperature": key(float, None),
+    "top_p": key(float, None),
+    "top_k": key(int, None),
+    "seed": key(int, None, help="seed for sampling (default: runtime.seed)"),
+    "stop": key(list, None, help="stop sequences; output is cut at the first (default per task type)"),
+    "chat_template": key(bool, False, help="decoder-only: wrap the prompt in the tokenizer's chat template"),
+    "system_prompt": key(str, None, help="with chat_template: a system message"),
+}
+
+
+def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
+    try:
+        return template.format(**{**extra, **row})
+    except (KeyError, IndexError) as exc:
+        names = ", ".join("{" + n + "}" for n in [*row, *extra])
+        raise TaskConfigError(f"prompt {template!r} uses {exc}, which is not available; "
+                              f"available: {names}") from None
+
+
+def apply_chat_template(loaded: LoadedModel, prompt: str, system_prompt: str | None) -> str:
+    tokenizer = loaded.tokenizer
+    if not getattr(tokenizer, "chat_template", None):
+        raise TaskConfigError(f"chat_template is true but the tokenizer of {loaded.info.name!r} has none")
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + \
+        [{"role": "user", "content": prompt}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Token ids with the tokenizer's default special tokens, unless the text already
+    starts with BOS (chat templates write it themselves)."""
+    bos = tokenizer.bos_token
+    special = {"add_special_tokens": False} if bos and text.startswith(bos) else {}
+    return tokenizer(text, **special)["input_ids"]
+
+
+def cut_at_stop(text: str, stops: list[str]) -> str:
+    positions = [text.find(s) for s in stops if s and s in text]
+    return text[:min(positions)] if positions else text
+
+
+def generation_settings(loaded: LoadedModel, options: dict[str, Any], default_max_new_tokens: int,
+                        default_stop: list[str], seed: int) -> dict[str, Any]:
+    """The generation options resolved for this model (recorded with the figures)."""
+    if options["num_beams"] < 1:
+        raise TaskConfigError("num_beams must be at least 1")
+    return {
+        "max_new_tokens": options["max_new_tokens"] or default_max_new_tokens,
+        "num_beams": options["num_beams"], "do_sample": options["do_sample"],
+        "temperature": options["temperature"], "top_p": options["top_p"], "top_k": options["top_k"],
+        "seed": options["seed"] if options["seed"] is not None else seed,
+        "stop": list(options["stop"]) if options["stop"] is not None else default_stop,
+        "chat_template": options["chat_template"], "system_prompt": options["system_prompt"],
+        "padding_side": "left" if loaded.info.family == "decoder-only" else "right",
+        "model_generation_config_ignored": _model_generation_defaults(loaded),
+    }
+
+
+def _model_generation_defaults(loaded: LoadedModel) -> dict[str, Any]:
+    config = getattr(loaded.model, "generation_config", None)
+    if config is None:
+        return {}
+    diff = config.to_diff_dict()
+    return {k: v for k, v in diff.items() if k in ("num_beams", "do_sample", "length_penalty", "min_length",
+                                                    "no_repeat_ngram_size", "max_length", "early_stopping",
+                                                    "temperature", "top_p", "top_k", "repetition_penalty")}
+
+
+def _generation_config(loaded: LoadedModel, settings: dict[str, Any], forced_bos: int | None) -> Any:
+    from transformers import GenerationConfig
+
+    model_config = getattr(loaded.model, "generation_config", None)
+    eos = getattr(model_config, "eos_token_id", None) or loaded.tokenizer.eos_token_id
+    sampling = {k: settings[k] for k in ("temperature", "top_p", "top_k") if settings[k] is not None}
+    return GenerationConfig(
+        max_new_tokens=settings["max_new_tokens"], num_beams=settings["num_beams"],
+        do_sample=settings["do_sample"], **(sampling if settings["do_sample"] else {}),
+        eos_token_id=eos, pad_token_id=loaded.tokenizer.pad_token_id,
+        bos_token_id=getattr(model_config, "bos_token_id", None),
+        decoder_start_token_id=getattr(model_config, "decoder_start_token_id", None),
+        forced_bos_token_id=forced_bos)
+
+
+@torch.inference_mode()
+def generate(loaded: LoadedModel, prompts: list[str], settings: dict[str, Any],
+             forced_bos: int | None = None) -> list[str]:
+    """Generate for one batch of rendered prompts; returns the decoded, stop-cut outputs."""
+    tokenizer = loaded.tokenizer
+    config = _generation_config(loaded, settings, forced_bos)
+    if loaded.info.family == "decoder-only":
+        limit = max(1, loaded.info.max_length - settings["max_new_tokens"])
+        encoded = [encode_prompt(tokenizer, p)[-limit:] for p in prompts]
+        width = max(len(e) for e in encoded)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
+        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
+    else:
+        batch = tokenizer(prompts, padding=True, truncation=True, max_length=loaded.info.max_length,
+                          return_tensors="pt")
+        ids, mask, width = batch["input_ids"], batch["attention_mask"], 0
+    if settings["do_sample"]:
+        torch.manual_seed(settings["seed"])
+    output = loaded.model.generate(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device),
+                                   generation_config=config)
+    new_tokens = output[:, width:] if loaded.info.family == "decoder-only" else output
+    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [cut_at_stop(t, settings["stop"]).strip() for t in texts]
+
+
+def length_order(loaded: LoadedModel, prompts: list[str]) -> list[int]:
+    """Indices of prompts, longest (in tokens) first."""
+    lengths = [len(encode_prompt(loaded.tokenizer, p)) for p in prompts]
+    return sorted(range(len(prompts)), key=lambda i: -lengths[i])

@@ -1,0 +1,164 @@
+"""Generation tasks scored against references: translation and summarization.
+
+One implementation, configured per task type: the fields, the default prompt for each
+model family, default metrics, max_new_tokens and stop sequences. Decoder-only models
+see a prompt template (optionally through their chat template); encoder-decoder models
+see the rendered source (e.g. ``"translate English to German: {source}"`` for T5, set
+per model with ``task_options``). Only generated text is scored. Translation also sets
+NLLB/M2M's forced target-language token and source language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from benchbench.errors import TaskConfigError
+from benchbench.models.loading import LoadedModel
+from benchbench.schema import Key, key
+from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
+from benchbench.tasks.generation import (GENERATION_OPTIONS, apply_chat_template, generate,
+                                         generation_settings, length_order, render)
+
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+                  "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "cs": "Czech",
+                  "pl": "Polish", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ar": "Arabic",
+                  "hi": "Hindi", "tr": "Turkish", "sv": "Swedish", "fi": "Finnish", "ro": "Romanian"}
+NLLB_CODES = {"en": "eng_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "it": "ita_Latn",
+              "pt": "por_Latn", "nl": "nld_Latn", "ru": "rus_Cyrl", "uk": "ukr_Cyrl", "cs": "ces_Latn",
+              "pl": "pol_Latn", "zh": "zho_Hans", "ja": "jpn_Jpan", "ko": "kor_Hang", "ar": "arb_Arab",
+              "hi": "hin_Deva", "tr": "tur_Latn", "sv": "swe_Latn", "fi": "fin_Latn", "ro": "ron_Latn"}
+
+
+# Every text metric applies to every generation task; each type has its own defaults.
+TEXT_METRICS = ("bleu", "chrf", "chrf++", "ter", "rouge", "exact_match", "f1")
+
+
+def as_text(value: Any) -> str:
+    """A field that may hold a list of sentences (SciTLDR's source) as one string."""
+    return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def as_references(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    decoder_prompt: str
+    encoder_decoder_prompt: str
+    metrics: tuple[str, ...]
+    max_new_tokens: int
+    stop: tuple[str, ...]
+
+
+class TextToText:
+    """A generation task whose outputs are scored against one or more references."""
+
+    fields = {
+        "source": key((str, list), required=True, help="the text to translate or summarize"),
+        "reference": key((str, list), required=True, help="one reference, or a list of references"),
+    }
+
+    def __init__(self, name: str, description: str, metrics: tuple[str, ...], defaults: Defaults,
+                 extra_options: dict[str, Key] | None = None) -> None:
+        self.name, self.description, self.metrics, self.defaults = name, description, metrics, defaults
+        self.options = {"prompt": key(str, None, help="prompt template; {source} and task fields"),
+                        **GENERATION_OPTIONS, **(extra_options or {})}
+
+    def head(self, options: dict[str, Any], config: Any, family: str) -> str:
+        if family == "encoder":
+            raise TaskConfigError(f"{self.name} needs a model that generates text (decoder-only or "
+                                  "encoder-decoder); this model is an encoder")
+        return "causal-lm" if family == "decoder-only" else "seq2seq-lm"
+
+    def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
+                 rows: list[dict[str, Any]]) -> dict[str, Any]:
+        decoder = loaded.info.family == "decoder-only"
+        prompt = options["prompt"] or (self.defaults.decoder_prompt if decoder
+                                       else self.defaults.encoder_decoder_prompt)
+        settings = {"prompt": prompt, "prompt_variables": self._variables(options),
+                    **generation_settings(loaded, options, self.defaults.max_new_tokens,
+                                          list(self.defaults.stop) if decoder else [], options["seed"] or 0)}
+        settings |= self._model_specific(loaded, options)
+        if rows:
+            render(prompt, self._row_fields(rows[0]), settings["prompt_variables"])  # fail early on bad templates
+        return settings
+
+    def _variables(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _model_specific(self, loaded: LoadedModel, options: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _row_fields(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {"source": as_text(row["source"])}
+
+    def _reference(self, row: dict[str, Any]) -> list[str]:
+        return as_references(row["reference"])
+
+    def prompts(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+        prompts = [render(settings["prompt"], self._row_fields(row), settings["prompt_variables"]) for row in rows]
+        if settings["chat_template"] and loaded.info.family == "decoder-only":
+            prompts = [apply_chat_template(loaded, p, settings["system_prompt"]) for p in prompts]
+        return prompts
+
+    def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
+                batch_size: int) -> Iterator[list[ExampleResult]]:
+        prompts = self.prompts(loaded, rows, settings)
+        order = length_order(loaded, prompts)
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            outputs = generate(loaded, [prompts[i] for i in batch], settings, settings.get("forced_bos_token_id"))
+            yield [ExampleResult(index=i, input=prompts[i], prediction=text, reference=self._reference(rows[i]))
+                   for i, text in zip(batch, outputs)]
+
+    def score(self, results: list[ExampleResult], settings: dict[str, Any], metrics: tuple[str, ...]) -> TaskScores:
+        return score_metrics(metrics or self.defaults.metrics, [r.prediction for r in results],
+                             [r.reference for r in results], settings)
+
+
+class Translation(TextToText):
+    def __init__(self) -> None:
+        super().__init__(
+            "translation", "translate a source text; sacreBLEU BLEU/chrF/chrF++/TER against all references",
+            TEXT_METRICS,
+            Defaults(decoder_prompt="Translate the following text from {source_language} to "
+                                    "{target_language}.\n{source_language}: {source}\n{target_language}:",
+                     encoder_decoder_prompt="{source}", metrics=("bleu", "chrf"), max_new_tokens=128,
+                     stop=("\n",)),
+            {"source_lang": key(str, None, help="source language code, e.g. en"),
+             "target_lang": key(str, None, help="target language code, e.g. de"),
+             "forced_bos_token": key(str, "auto", help="NLLB/M2M first target token: auto, none, or a token")})
+
+    def _variables(self, options: dict[str, Any]) -> dict[str, Any]:
+        source, target = options.get("source_lang"), options.get("target_lang")
+        return {"source_language": LANGUAGE_NAMES.get(source or "", source or "the source language"),
+                "target_language": LANGUAGE_NAMES.get(target or "", target or "the target language")}
+
+    def _model_specific(self, loaded: LoadedModel, options: dict[str, Any]) -> dict[str, Any]:
+        """NLLB / M2M100: source language on the tokenizer, forced first target token."""
+        if loaded.info.family != "encoder-decoder" or options["forced_bos_token"] == "none":
+            return {"forced_bos_token": None, "forced_bos_token_id": None}
+        tokenizer, target = loaded.tokenizer, options.get("target_lang")
+        candidates = ([options["forced_bos_token"]] if options["forced_bos_token"] != "auto"
+                      else [t for t in (target, NLLB_CODES.get(target or ""), f"__{target}__") if t])
+        vocab = tokenizer.get_vocab()
+        token = next((c for c in candidates if c in vocab), None)
+        if options["forced_bos_token"] != "auto" and token is None:
+            raise TaskConfigError(f"forced_bos_token {options['forced_bos_token']!r} is not in the tokenizer's vocabulary")
+        if token is not None and hasattr(tokenizer, "src_lang") and options.get("source_lang"):
+            source = options["source_lang"]
+            tokenizer.src_lang = next((c for c in (source, NLLB_CODES.get(source), f"__{source}__")
+                                       if c and c in vocab), tokenizer.src_lang)
+        return {"forced_bos_token": token, "forced_bos_token_id": vocab[token] if token else None,
+                "tokenizer_src_lang": getattr(tokenizer, "src_lang", None)}
+
+
+class Summarization(TextToText):
+    def __init__(self) -> None:
+        super().__init__(
+            "summarization", "summarize a document; ROUGE-1/2/L/Lsum (rouge-score) against all references",
+            TEXT_METRICS,
+            Defaults(decoder_prompt="Summarize the following text in one or two sentences.\n\n{source}\n\nSummary:",
+                     encoder_decoder_prompt="{source}", metrics=("rouge",), max_new_tokens=128, stop=("\n\n",)))

@@ -82,6 +82,22 @@ def tiny_t5(tmp_path_factory) -> Path:
                   decoder_start_token_id=0, pad_token_id=0, eos_token_id=2)
 
 
+@pytest.fixture(scope="session")
+def tiny_bart(tmp_path_factory) -> Path:
+    return _build(tmp_path_factory, "tiny-bart", 4, "BartForConditionalGeneration", "BartConfig",
+                  vocab_size=320, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+                  decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                  max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                  decoder_start_token_id=2, tie_word_embeddings=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_qa(tmp_path_factory) -> Path:
+    return _build(tmp_path_factory, "tiny-bert-qa", 5, "BertForQuestionAnswering", "BertConfig",
+                  vocab_size=320, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=64, max_position_embeddings=512, pad_token_id=0)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

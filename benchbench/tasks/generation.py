@@ -134,7 +134,9 @@ def generate(loaded: LoadedModel, prompts: list[str], settings: dict[str, Any],
                                    generation_config=config)
     new_tokens = output[:, width:] if loaded.info.family == "decoder-only" else output
     texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    return [cut_at_stop(t, settings["stop"]).strip() for t in texts]
+    # Leading whitespace is dropped before the stop sequences apply: a model that starts its
+    # answer with a newline would otherwise be cut to nothing by a "\n" stop.
+    return [cut_at_stop(t.lstrip(), settings["stop"]).strip() for t in texts]
 
 
 def length_order(loaded: LoadedModel, prompts: list[str]) -> list[int]:

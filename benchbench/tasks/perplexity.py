@@ -59,7 +59,8 @@ class Perplexity:
     fields = {"text": key(str, required=True, help="the document text")}
     metrics = PERPLEXITY_METRICS
     options = {
-        "max_length": key(int, None, help="window length in tokens (default: the model's context length)"),
+        "max_length": key(int, None, help="window length in tokens (default, and upper bound: the model's "
+                                          "context length)"),
         "stride": key(int, None, help="tokens predicted per window after the first "
                                       "(default: max_length, i.e. disjoint windows)"),
         "prefix": key(str, "bos", choices=("bos", "eos", "none"),
@@ -76,7 +77,8 @@ class Perplexity:
     def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
         tokenizer = loaded.tokenizer
-        max_length = options["max_length"] or loaded.info.max_length
+        model_limit = loaded.info.max_length
+        max_length = min(options["max_length"] or model_limit, model_limit)
         stride = options["stride"] or max_length
         if not 1 <= stride <= max_length:
             raise TaskConfigError(f"perplexity: stride {stride} must be between 1 and max_length {max_length}")
@@ -87,7 +89,7 @@ class Perplexity:
             raise TaskConfigError(f"perplexity: the tokenizer has no {options['prefix']} token; "
                                   "set options.prefix: none")
         return {
-            "max_length": max_length, "stride": stride, "windows": "disjoint" if stride == max_length
+            "max_length": max_length, "model_max_length": model_limit, "stride": stride, "windows": "disjoint" if stride == max_length
             else "overlapping", "prefix": options["prefix"], "prefix_token_id": prefix_token,
             "prefix_token": None if prefix_token is None else tokenizer.convert_ids_to_tokens(prefix_token),
             "documents": "joined" if options["join"] is not None else "separate",

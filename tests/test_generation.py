@@ -1,0 +1,100 @@
+"""Generation tasks on tiny models: outputs independent of batch size, stop sequences,
+prompts, forced BOS, and end-to-end scoring."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchbench.errors import TaskConfigError
+from benchbench.tasks import TASK_TYPES
+from benchbench.tasks.generation import cut_at_stop
+from helpers import load
+
+SOURCES = ["The quick brown fox jumps over the lazy dog.", "A good film.",
+           "The lighthouse keeper wrote the weather in his log every night, and bread needs time.",
+           "Bread needs flour, water, salt and time.", "positive negative review", "a",
+           "The quick brown fox", "A good film is a joy; a bad one is a long evening."]
+ROWS = [{"source": s, "reference": [s.lower(), s]} for s in SOURCES]
+
+
+def _options(task_type: str, **overrides):
+    task = TASK_TYPES[task_type]
+    return {name: spec.default for name, spec in task.options.items()} | {"seed": 0} | overrides
+
+
+def _run(loaded, task_type, rows, options, batch_size):
+    task = TASK_TYPES[task_type]
+    settings = task.settings(loaded, options, (), rows)
+    results = sorted((r for b in task.predict(loaded, rows, settings, batch_size) for r in b), key=lambda r: r.index)
+    return settings, results
+
+
+@pytest.mark.parametrize("fixture,head", [("tiny_gpt2", "causal-lm"), ("tiny_llama", "causal-lm"),
+                                          ("tiny_t5", "seq2seq-lm"), ("tiny_bart", "seq2seq-lm")])
+def test_greedy_outputs_do_not_depend_on_batch_size(fixture, head, request):
+    loaded = load(request.getfixturevalue(fixture), head)
+    options = _options("summarization", max_new_tokens=12, prompt="{source} Summary:", stop=[])
+    _, single = _run(loaded, "summarization", ROWS, options, 1)
+    _, batched = _run(loaded, "summarization", ROWS, options, 16)
+    assert [r.prediction for r in single] == [r.prediction for r in batched]
+    assert any(r.prediction for r in single)  # the models do generate something
+
+
+def test_beam_search_does_not_depend_on_batch_size(tiny_t5):
+    loaded = load(tiny_t5, "seq2seq-lm")
+    options = _options("translation", max_new_tokens=8, num_beams=3)
+    assert [r.prediction for r in _run(loaded, "translation", ROWS, options, 1)[1]] == \
+           [r.prediction for r in _run(loaded, "translation", ROWS, options, 8)[1]]
+
+
+def test_decoder_only_scores_only_new_text_and_cuts_at_stop(tiny_gpt2):
+    loaded = load(tiny_gpt2)
+    options = _options("translation", source_lang="en", target_lang="de", max_new_tokens=10, stop=[])
+    settings, results = _run(loaded, "translation", ROWS[:3], options, 4)
+    assert settings["prompt"].startswith("Translate the following text from {source_language}")
+    assert results[0].input.startswith("Translate the following text from English to German.")
+    for result in results:
+        assert not result.prediction.startswith("Translate")  # the prompt is not part of the output
+    assert cut_at_stop("Hallo Welt\nEnglish: next", ["\n"]) == "Hallo Welt"
+    assert cut_at_stop("a b c", ["x", "b"]) == "a "
+
+
+def test_sampling_is_reproducible_with_a_seed(tiny_llama):
+    loaded = load(tiny_llama)
+    options = _options("summarization", max_new_tokens=8, do_sample=True, temperature=1.0, seed=3, stop=[])
+    first = [r.prediction for r in _run(loaded, "summarization", ROWS, options, 4)[1]]
+    second = [r.prediction for r in _run(loaded, "summarization", ROWS, options, 4)[1]]
+    assert first == second
+
+
+def test_prompt_with_unknown_field_is_a_clear_error(tiny_gpt2):
+    loaded = load(tiny_gpt2)
+    with pytest.raises(TaskConfigError, match=r"\{article\}"):
+        TASK_TYPES["summarization"].settings(loaded, _options("summarization", prompt="{article}"), (), ROWS)
+
+
+def test_forced_bos_token_for_multilingual_models(tiny_bart):
+    loaded = load(tiny_bart, "seq2seq-lm")
+    vocab = loaded.tokenizer.get_vocab()
+    token = next(t for t in vocab if t.isalpha() and len(t) > 2)
+    settings = TASK_TYPES["translation"].settings(loaded, _options("translation", forced_bos_token=token), (), ROWS)
+    assert settings["forced_bos_token_id"] == vocab[token]
+    with pytest.raises(TaskConfigError, match="not in the tokenizer"):
+        TASK_TYPES["translation"].settings(loaded, _options("translation", forced_bos_token="__xx__"), (), ROWS)
+    assert TASK_TYPES["translation"].settings(loaded, _options("translation", target_lang="de"), (), ROWS)[
+        "forced_bos_token_id"] is None  # auto: no language token in this vocabulary
+
+
+def test_encoder_cannot_generate(tiny_bert_classifier):
+    with pytest.raises(TaskConfigError, match="encoder"):
+        TASK_TYPES["translation"].head(_options("translation"), None, "encoder")
+
+
+def test_generation_task_scores_with_intervals(tiny_t5):
+    loaded = load(tiny_t5, "seq2seq-lm")
+    task = TASK_TYPES["translation"]
+    settings, results = _run(loaded, "translation", ROWS, _options("translation", max_new_tokens=6), 4)
+    settings |= {"bootstrap": {"resamples": 200, "seed": 1}, "metric_options": {}}
+    scored = task.score(results, settings, ("bleu", "chrf", "ter"))
+    assert set(scored.scores) == {"bleu", "chrf", "ter"} and set(scored.intervals) == {"bleu", "chrf", "ter"}
+    assert "nrefs:2" in scored.signatures["bleu"]

@@ -102,3 +102,35 @@ def test_list_shows_registries():
     assert result.exit_code == 0
     for text in ("perplexity", "classification", "acc_norm", "packaged:NAME", "quickstart.yaml"):
         assert text in result.output
+
+
+def test_generation_tasks_end_to_end_with_nested_fields(tmp_path, tiny_t5, tiny_gpt2, tiny_bert_qa):
+    import json
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"translation": {"en": s, "de": s.upper()}, "answers": {"text": [s[:5]]},
+                                        "question": "what?", "context": s}) + "\n"
+                            for s in ["a good film", "the quick brown fox", "bread needs time"]))
+    suite = write_suite(tmp_path, {
+        "name": "gen", "runtime": {"bootstrap_resamples": 50},
+        "models": [{"name": "t5", "source": str(tiny_t5)}, {"name": "gpt2", "source": str(tiny_gpt2)},
+                   {"name": "bert-qa", "source": str(tiny_bert_qa)}],
+        "tasks": [
+            {"name": "mt", "type": "translation", "options": {"max_new_tokens": 5},
+             "dataset": {"path": str(data), "fields": {"source": "translation.en", "reference": "translation.de"}},
+             "metrics": ["bleu", "chrf"], "metric_options": {"bleu": {"lowercase": True}}},
+            {"name": "qa", "type": "qa", "options": {"max_new_tokens": 4},
+             "dataset": {"path": str(data), "fields": {"answers": "answers.text"}}},
+        ]})
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
+    frame = load_results(out).set_index(["model", "task"])
+    assert result.exit_code == 1  # bert-qa cannot translate
+    assert frame.loc[("bert-qa", "mt"), "status"] == "error"
+    for key in [("t5", "mt"), ("gpt2", "mt"), ("t5", "qa"), ("gpt2", "qa"), ("bert-qa", "qa")]:
+        assert frame.loc[key, "status"] == "ok", frame.loc[key, "reason"]
+    row = frame.loc[("t5", "mt")]
+    assert "case:lc" in row["settings"]["metric_signatures"]["bleu"]
+    assert row["bleu_ci_low"] <= row["bleu"] <= row["bleu_ci_high"]
+    assert frame.loc[("bert-qa", "qa"), "settings"]["resolved"]["method"] == "extractive"
+    assert frame.loc[("gpt2", "qa"), "settings"]["resolved"]["method"] == "generative"

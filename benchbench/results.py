@@ -28,9 +28,10 @@ def load_results(path: str | Path = "results", all_attempts: bool = False) -> pd
     store = Store(path)
     try:
         records = store.results()
+        environments = {run["run_id"]: run["environment"] for run in store.runs()}
     finally:
         store.close()
-    frame = pd.DataFrame([_flatten(r) for r in records])
+    frame = pd.DataFrame([_flatten(r) | {"environment": environments.get(r["run_id"], {})} for r in records])
     if frame.empty:
         return pd.DataFrame(columns=IDENTITY)
     if not all_attempts:

@@ -52,6 +52,7 @@ def test_run_stores_every_model_and_task(tmp_path, tiny_gpt2, tiny_bert_classifi
     assert frame.loc[("gpt2-tiny", "ppl"), "examples"] == 5
     assert frame.loc[("gpt2-tiny", "ppl"), "family"] == "decoder-only"
     assert frame.loc[("gpt2-tiny", "ppl"), "examples_per_second"] > 0
+    assert frame.loc[("gpt2-tiny", "ppl"), "environment"]["libraries"]["torch"]
 
     store = Store(out)
     result_id = int(frame.loc[("gpt2-tiny", "sentiment"), "result_id"])

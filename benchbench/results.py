@@ -52,7 +52,11 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     row |= {name: (float("nan") if v is None else v) for name, v in record["metrics"].items()}
     for name, interval in record["intervals"].items():
         row |= {f"{name}_ci_low": interval["low"], f"{name}_ci_high": interval["high"]}
-    row |= {name: v for name, v in record["measurements"].items()}
+    for name, value in record["measurements"].items():
+        if isinstance(value, dict):  # batch_latency, gpu: flattened with a prefix
+            row |= {f"{name}_{k}": v for k, v in value.items() if not isinstance(v, (list, dict))}
+        else:
+            row[name] = value
     row |= {"examples": record["counts"].get("examples"), "settings": record["settings"]}
     return row
 

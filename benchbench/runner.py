@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from benchbench.data import Examples, load_examples
 from benchbench.errors import DatasetUnavailable, ModelUnavailable, TaskConfigError
-from benchbench.measure import Stopwatch, TaskMeasurement, environment, peak_rss_mib
+from benchbench.measure import TaskMeter, environment
 from benchbench.models.loading import LoadedModel, inspect_config, load_model, resolve_device
 from benchbench.signature import signature_fields, signature_hash
 from benchbench.store import Store
@@ -131,9 +131,10 @@ class Runner:
         batch_size = task.batch_size or self.suite.runtime.batch_size
         results: list[ExampleResult] = []
         try:
-            with Stopwatch(loaded.info.device) as watch:
-                for batch in task_type.predict(loaded, examples.rows, settings, batch_size):
+            with TaskMeter(loaded.info.device) as meter:
+                for batch in meter.timed(task_type.predict(loaded, examples.rows, settings, batch_size)):
                     self.store.add_predictions(result_id, [r.to_dict() for r in batch])
+                    meter.count([r.details for r in batch])
                     results.extend(batch)
                     bar.update(len(batch))
             bar.update(max(0, len(examples) - len(results)))  # joined documents: rows > results
@@ -146,8 +147,7 @@ class Runner:
             detail = traceback.format_exc(limit=-3)
             self._fail(result_id, model, task, "error", f"{type(exc).__name__}: {exc}\n{detail}")
             return
-        measurement = TaskMeasurement.from_values(loaded.info.load_seconds, watch.seconds, len(results),
-                                                  peak_rss_mib(), loaded.info.device)
+        measurement = meter.measurement(loaded.info.load_seconds)
         self.store.finish_result(
             result_id, "ok", metrics=scored.scores, measurements=measurement.to_dict(),
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 _LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "gguf", "numpy",
-              "scikit-learn", "benchbench")
+              "scikit-learn", "sacrebleu", "rouge-score", "nvidia-ml-py", "benchbench")
 
 
 def _version(package: str) -> str | None:
@@ -35,9 +35,16 @@ def environment(device: str) -> dict[str, Any]:
         "libraries": {name: _version(name) for name in _LIBRARIES},
     }
     if device == "cuda":
-        props = torch.cuda.get_device_properties(0)
+        props = torch.cuda.get_device_properties(torch.cuda.current_device())
         env |= {"gpu_name": props.name, "gpu_memory_gib": round(props.total_memory / 1024**3, 2),
-                "cuda_version": torch.version.cuda}
+                "cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version(),
+                "cuda_device_order": os.environ.get("CUDA_DEVICE_ORDER")}
+        try:
+            from benchbench.measure.nvml import gpu_facts
+
+            env |= gpu_facts(torch.cuda.current_device())
+        except Exception as exc:  # NVML missing or not usable: say so, keep torch's facts
+            env["nvml"] = f"unavailable: {exc}"
     return env
 
 

@@ -1,16 +1,26 @@
-"""Wall-clock timing with perf_counter, synchronising CUDA first so GPU work is counted."""
+"""Timing of a task: batch latencies (CUDA events on a GPU, perf_counter on CPU), token
+throughput, process and GPU memory, gathered by one TaskMeter the runner wraps around
+a task."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator, TypeVar
 
 import torch
 
+from benchbench.measure.nvml import GpuMeasurement, GpuSampler
+from benchbench.measure.stats import LatencyStats
+from benchbench.measure.system import peak_rss_mib
+
+MIB = 1024 * 1024
+T = TypeVar("T")
+
 
 class Stopwatch:
-    """Context manager: ``with Stopwatch(device) as sw: ...; sw.seconds``."""
+    """Context manager: ``with Stopwatch(device) as sw: ...; sw.seconds``. Synchronises
+    CUDA before and after, so GPU work queued inside is counted."""
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
@@ -31,24 +41,144 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self._start
 
 
+class BatchClock:
+    """Marks the start and end of each batch; durations are read once at the end
+    (CUDA events are only synchronised then, so timing adds no stalls)."""
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device == "cuda"
+        self._marks: list[tuple[Any, Any]] = []
+        self._open: Any = None
+
+    def _mark(self) -> Any:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def start(self) -> None:
+        self._open = self._mark()
+
+    def stop(self) -> None:
+        self._marks.append((self._open, self._mark()))
+
+    def discard(self) -> None:
+        self._open = None
+
+    def seconds(self) -> list[float]:
+        if self.cuda:
+            torch.cuda.synchronize()
+            return [a.elapsed_time(b) / 1000.0 for a, b in self._marks]
+        return [b - a for a, b in self._marks]
+
+    @property
+    def method(self) -> str:
+        return "cuda-events" if self.cuda else "perf_counter"
+
+
 @dataclass(frozen=True)
 class TaskMeasurement:
-    """Cost of one model x task: how long loading and scoring took and at what rate."""
+    """Cost of one model x task (docs/methodology.md says how each field is taken)."""
 
     load_seconds: float
     task_seconds: float
     examples: int
     examples_per_second: float
+    prompt_tokens: int | None
+    generated_tokens: int | None
+    prompt_tokens_per_second: float | None
+    generated_tokens_per_second: float | None
+    batch_latency: dict[str, Any] | None
+    warmup_batches: int
+    timer: str
     peak_rss_mib: float
-    gpu_memory: str  # why GPU memory is absent, until NVML sampling records it
-
-    @classmethod
-    def from_values(cls, load_seconds: float, task_seconds: float, examples: int,
-                    peak_rss_mib: float, device: str) -> "TaskMeasurement":
-        rate = examples / task_seconds if task_seconds > 0 else float("nan")
-        reason = ("not measured: device is cpu" if device == "cpu"
-                  else "not measured yet: NVML sampling is not implemented in this version")
-        return cls(load_seconds, task_seconds, examples, rate, peak_rss_mib, reason)
+    torch_max_allocated_mib: float | None
+    torch_max_reserved_mib: float | None
+    gpu: dict[str, Any] | None
+    gpu_note: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class TaskMeter:
+    """Wraps one task: ``with TaskMeter(device) as meter:``, iterate ``meter.timed(batches)``
+    and ``meter.count(details)`` each batch; ``meter.measurement(load_seconds)`` after."""
+
+    def __init__(self, device: str, warmup_batches: int = 1, sample_gpu: bool = True) -> None:
+        self.device, self.warmup_batches = device, warmup_batches
+        self.clock = BatchClock(device)
+        self.watch = Stopwatch(device)
+        self.examples = 0
+        self.prompt_tokens = 0
+        self.generated_tokens = 0
+        self._counted = {"prompt_tokens": False, "generated_tokens": False}
+        self._sampler: GpuSampler | None = None
+        self.gpu_note = ""
+        self._sample_gpu = sample_gpu
+
+    def __enter__(self) -> "TaskMeter":
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            if self._sample_gpu:
+                try:
+                    self._sampler = GpuSampler(torch.cuda.current_device())
+                    self._sampler.__enter__()
+                except Exception as exc:  # no NVML bindings, or NVML cannot talk to the driver
+                    self._sampler, self.gpu_note = None, f"NVML unavailable: {exc}"
+            else:
+                self.gpu_note = "NVML sampling turned off"
+        else:
+            self.gpu_note = "not measured: the device is cpu"
+        self.watch.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.watch.__exit__(*exc)
+        if self._sampler is not None:
+            self._sampler.__exit__(*exc)
+
+    def timed(self, batches: Iterable[T]) -> Iterator[T]:
+        """Yield the batches of a task, timing the production of each one."""
+        iterator = iter(batches)
+        while True:
+            self.clock.start()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                self.clock.discard()
+                return
+            self.clock.stop()
+            yield batch
+
+    def count(self, details: list[dict[str, Any]]) -> None:
+        self.examples += len(details)
+        for key in ("prompt_tokens", "generated_tokens"):
+            values = [d[key] for d in details if key in d]
+            if values:
+                self._counted[key] = True
+                setattr(self, key, getattr(self, key) + sum(values))
+
+    def measurement(self, load_seconds: float) -> TaskMeasurement:
+        seconds = self.watch.seconds
+        latencies = self.clock.seconds()[self.warmup_batches:]
+        stats = LatencyStats.from_seconds(latencies)
+        gpu: GpuMeasurement | None = self._sampler.result if self._sampler else None
+        cuda = self.device == "cuda"
+
+        def rate(count: int, counted: bool) -> float | None:
+            return count / seconds if counted and seconds > 0 else None
+
+        return TaskMeasurement(
+            load_seconds=load_seconds, task_seconds=seconds, examples=self.examples,
+            examples_per_second=self.examples / seconds if seconds > 0 else float("nan"),
+            prompt_tokens=self.prompt_tokens if self._counted["prompt_tokens"] else None,
+            generated_tokens=self.generated_tokens if self._counted["generated_tokens"] else None,
+            prompt_tokens_per_second=rate(self.prompt_tokens, self._counted["prompt_tokens"]),
+            generated_tokens_per_second=rate(self.generated_tokens, self._counted["generated_tokens"]),
+            batch_latency=stats.to_dict() if stats else None, warmup_batches=self.warmup_batches,
+            timer=self.clock.method, peak_rss_mib=peak_rss_mib(),
+            torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,
+            torch_max_reserved_mib=torch.cuda.max_memory_reserved() / MIB if cuda else None,
+            gpu=gpu.to_dict() if gpu else None, gpu_note=self.gpu_note)

@@ -139,11 +139,12 @@ def _predict_head(loaded: LoadedModel, batch: list[tuple[int, dict[str, Any]]],
     logits = model(**encoded).logits.float()
     probabilities = torch.softmax(logits, dim=-1)
     results = []
-    for (index, row), class_id, probs in zip(batch, logits.argmax(dim=-1).tolist(), probabilities):
+    lengths = encoded["attention_mask"].sum(dim=1).tolist()
+    for (index, row), class_id, probs, n in zip(batch, logits.argmax(dim=-1).tolist(), probabilities, lengths):
         prediction = settings["label_map"][str(class_id)]
         results.append(ExampleResult(
             index=index, input=_show_input(row), prediction=prediction, reference=str(row["label"]),
-            details={"class_id": class_id, "confidence": float(probs[class_id])}))
+            details={"class_id": class_id, "confidence": float(probs[class_id]), "prompt_tokens": int(n)}))
     return results
 
 
@@ -160,11 +161,12 @@ def _predict_choices(loaded: LoadedModel, batch: list[tuple[int, dict[str, Any]]
         mine = scores[n * len(labels):(n + 1) * len(labels)]
         sums = [s.total for s in mine]
         normed = [s.total / max(1, len(text.lstrip())) for s, text in zip(mine, choice_texts)]
+        read = sum(len(ctx) + len(cont) - 1 for ctx, cont in requests[n * len(labels):(n + 1) * len(labels)])
         results.append(ExampleResult(
             index=index, input=_show_input(row), prediction=labels[sums.index(max(sums))],
             reference=str(row["label"]),
             details={"loglikelihoods": dict(zip(labels, sums)),
-                     "prediction_norm": labels[normed.index(max(normed))]}))
+                     "prediction_norm": labels[normed.index(max(normed))], "prompt_tokens": read}))
     return results
 
 

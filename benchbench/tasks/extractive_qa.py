@@ -41,6 +41,7 @@ class Answer:
     start: int
     end: int
     score: float
+    prompt_tokens: int = 0
 
 
 def windows_for(loaded: LoadedModel, questions: list[str], contexts: list[str], max_seq_len: int,
@@ -126,7 +127,9 @@ def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[st
     logits = window_logits(loaded, windows, batch_size)
     sequence_index = 1 if loaded.tokenizer.padding_side == "right" else 0
     candidates: list[list[Answer]] = [[] for _ in questions]
+    read = [0] * len(questions)
     for window, (start, end) in zip(windows, logits):
+        read[window.example] += len(window.input_ids)
         pool = candidates[window.example]
         for s, e, score in best_spans(start, end, window.undesired, settings["max_answer_len"],
                                       settings["top_candidates"]):
@@ -137,4 +140,5 @@ def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[st
                 same.score += score
             else:
                 pool.append(Answer(text, first, last, score))
-    return [max(pool, key=lambda a: a.score) if pool else Answer("", 0, 0, 0.0) for pool in candidates]
+    best = [max(pool, key=lambda a: a.score) if pool else Answer("", 0, 0, 0.0) for pool in candidates]
+    return [Answer(a.text, a.start, a.end, a.score, n) for a, n in zip(best, read)]

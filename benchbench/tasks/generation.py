@@ -16,6 +16,7 @@ recorded in the settings. Greedy and beam outputs do not depend on the batch siz
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -111,10 +112,17 @@ def _generation_config(loaded: LoadedModel, settings: dict[str, Any], forced_bos
         forced_bos_token_id=forced_bos)
 
 
+@dataclass(frozen=True)
+class Generated:
+    text: str  # decoded new text, cut at the first stop sequence
+    prompt_tokens: int  # tokens the model read (after truncation)
+    generated_tokens: int  # tokens the model produced, up to and including EOS
+
+
 @torch.inference_mode()
 def generate(loaded: LoadedModel, prompts: list[str], settings: dict[str, Any],
-             forced_bos: int | None = None) -> list[str]:
-    """Generate for one batch of rendered prompts; returns the decoded, stop-cut outputs."""
+             forced_bos: int | None = None) -> list[Generated]:
+    """Generate for one batch of rendered prompts."""
     tokenizer = loaded.tokenizer
     config = _generation_config(loaded, settings, forced_bos)
     if loaded.info.family == "decoder-only":
@@ -132,11 +140,21 @@ def generate(loaded: LoadedModel, prompts: list[str], settings: dict[str, Any],
         torch.manual_seed(settings["seed"])
     output = loaded.model.generate(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device),
                                    generation_config=config)
-    new_tokens = output[:, width:] if loaded.info.family == "decoder-only" else output
+    new_tokens = output[:, width:] if loaded.info.family == "decoder-only" else output[:, 1:]
     texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    produced = _lengths_until_eos(new_tokens, config.eos_token_id)
     # Leading whitespace is dropped before the stop sequences apply: a model that starts its
     # answer with a newline would otherwise be cut to nothing by a "\n" stop.
-    return [cut_at_stop(t.lstrip(), settings["stop"]).strip() for t in texts]
+    return [Generated(cut_at_stop(t.lstrip(), settings["stop"]).strip(), int(n_in), n_out)
+            for t, n_in, n_out in zip(texts, mask.sum(dim=1).tolist(), produced)]
+
+
+def _lengths_until_eos(tokens: torch.Tensor, eos: int | list[int] | None) -> list[int]:
+    """Per row, the number of generated tokens up to and including the first EOS."""
+    eos_ids = torch.tensor(eos if isinstance(eos, list) else [eos] if eos is not None else [], dtype=tokens.dtype)
+    is_eos = torch.isin(tokens.cpu(), eos_ids)
+    first = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, torch.full((len(tokens),), tokens.shape[1]))
+    return first.tolist()
 
 
 def length_order(loaded: LoadedModel, prompts: list[str]) -> list[int]:

@@ -133,7 +133,8 @@ class Perplexity:
             loglik = sum(s.total for s in window_scores)
             tokens = sum(s.tokens for s in window_scores)
             empty = not text.strip()
-            details = {"loglikelihood": loglik, "tokens": tokens, "windows": len(windows),
+            read = sum(min(len(ctx) + len(cont) - 1, loaded.info.max_length) for ctx, cont in windows)
+            details = {"loglikelihood": loglik, "tokens": tokens, "windows": len(windows), "prompt_tokens": read,
                        "words": 0 if empty else count_words(text),
                        "bytes": count_bytes(text), "skipped_empty": empty}
             results.append(ExampleResult(index=index, input=text, prediction=loglik,

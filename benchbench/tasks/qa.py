@@ -77,5 +77,6 @@ class QuestionAnswering(TextToText):
                                       settings, batch_size)
             yield [ExampleResult(index=begin + j, input=f"{f['question']}\n\n{f['context']}", prediction=a.text,
                                  reference=self._reference(row),
-                                 details={"start": a.start, "end": a.end, "score": a.score})
+                                 details={"start": a.start, "end": a.end, "score": a.score,
+                                          "prompt_tokens": a.prompt_tokens})
                    for j, (f, row, a) in enumerate(zip(fields, chunk, answers))]

@@ -110,8 +110,9 @@ class TextToText:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             outputs = generate(loaded, [prompts[i] for i in batch], settings, settings.get("forced_bos_token_id"))
-            yield [ExampleResult(index=i, input=prompts[i], prediction=text, reference=self._reference(rows[i]))
-                   for i, text in zip(batch, outputs)]
+            yield [ExampleResult(index=i, input=prompts[i], prediction=out.text, reference=self._reference(rows[i]),
+                                 details={"prompt_tokens": out.prompt_tokens, "generated_tokens": out.generated_tokens})
+                   for i, out in zip(batch, outputs)]
 
     def score(self, results: list[ExampleResult], settings: dict[str, Any], metrics: tuple[str, ...]) -> TaskScores:
         return score_metrics(metrics or self.defaults.metrics, [r.prediction for r in results],

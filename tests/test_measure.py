@@ -1,0 +1,140 @@
+"""Measurement: latency statistics, the CPU path, and the NVML sampler against a fake
+pynvml (the real one runs when a GPU is present)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from benchbench.measure import LatencyStats, TaskMeter
+from benchbench.measure.nvml import GpuSampler, physical_gpu_index
+
+
+def test_latency_statistics_by_hand():
+    stats = LatencyStats.from_seconds([0.010, 0.020, 0.030, 0.040, 0.100])
+    assert stats.count == 5
+    assert stats.mean_ms == pytest.approx(40.0)
+    assert stats.p50_ms == pytest.approx(30.0)
+    assert stats.p90_ms == pytest.approx(40 + 0.6 * 60)  # linear interpolation between 40 and 100
+    assert stats.stdev_ms == pytest.approx(np.std([10, 20, 30, 40, 100], ddof=1))
+    assert (stats.min_ms, stats.max_ms) == (pytest.approx(10.0), pytest.approx(100.0))
+    assert LatencyStats.from_seconds([]) is None
+    assert LatencyStats.from_seconds([0.5]).stdev_ms == 0.0
+
+
+def test_task_meter_on_cpu_times_batches_and_excludes_warmup():
+    def batches():
+        for pause in (0.05, 0.01, 0.01, 0.01):
+            time.sleep(pause)
+            yield [{"prompt_tokens": 10, "generated_tokens": 2}, {"prompt_tokens": 5, "generated_tokens": 1}]
+
+    with TaskMeter("cpu", warmup_batches=1) as meter:
+        for batch in meter.timed(batches()):
+            meter.count(batch)
+    result = meter.measurement(load_seconds=1.5)
+    assert result.examples == 8 and result.prompt_tokens == 60 and result.generated_tokens == 12
+    assert result.batch_latency["count"] == 3  # the first (warm-up) batch is excluded
+    assert 5 <= result.batch_latency["p50_ms"] < 40
+    assert result.task_seconds >= 0.08
+    assert result.prompt_tokens_per_second == pytest.approx(60 / result.task_seconds)
+    assert result.timer == "perf_counter" and result.load_seconds == 1.5
+    assert result.gpu is None and "cpu" in result.gpu_note
+    assert result.torch_max_reserved_mib is None and result.peak_rss_mib > 0
+
+
+def test_token_rates_absent_when_a_task_does_not_count_them():
+    with TaskMeter("cpu") as meter:
+        for batch in meter.timed([[{"x": 1}]]):
+            meter.count(batch)
+    result = meter.measurement(0.0)
+    assert result.prompt_tokens is None and result.generated_tokens_per_second is None
+
+
+class _FakeNvml(types.SimpleNamespace):
+    """Just the pynvml calls the sampler makes; memory grows while sampled."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, pid: int, energy_supported: bool = True):
+        super().__init__()
+        self.pid, self.used, self.energy, self.energy_supported = pid, 1000 * 2**20, 5_000, energy_supported
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return ("handle", index)
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        self.used += 10 * 2**20
+        return types.SimpleNamespace(used=self.used, total=80 * 2**30)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        return [types.SimpleNamespace(pid=self.pid, usedGpuMemory=self.used - 500 * 2**20),
+                types.SimpleNamespace(pid=4242, usedGpuMemory=100 * 2**20)]
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        return 250_000  # mW
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        if not self.energy_supported:
+            raise self.NVMLError("not supported")
+        self.energy += 12_345
+        return self.energy
+
+
+@pytest.mark.parametrize("energy_supported", [True, False])
+def test_gpu_sampler_with_fake_nvml(monkeypatch, energy_supported):
+    import os
+
+    fake = _FakeNvml(os.getpid(), energy_supported)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    with GpuSampler(0, interval_s=0.005) as sampler:
+        time.sleep(0.05)
+    result = sampler.result
+    assert result.samples >= 3
+    assert result.device_peak_mib == fake.used / 2**20  # memory only grew: the last reading is the peak
+    assert result.process_peak_mib == result.device_peak_mib - 500
+    assert result.device_peak_mib > result.device_baseline_mib
+    assert result.mean_power_w == pytest.approx(250.0)
+    assert result.other_processes == [4242]
+    if energy_supported:
+        assert result.energy_j == pytest.approx(12.345)
+    else:
+        assert result.energy_j is None and "not supported" in result.energy_note
+
+
+def test_missing_nvml_bindings_are_explained(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    with pytest.raises(ImportError, match=r"benchbench\[nvml\]"):
+        GpuSampler(0)
+
+
+def test_visible_devices_map_to_physical_index(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
+    assert physical_gpu_index(0) == 3 and physical_gpu_index(1) == 1
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert physical_gpu_index(2) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_real_gpu_sampler_sees_allocations():
+    pytest.importorskip("pynvml")
+    with TaskMeter("cuda") as meter:
+        for batch in meter.timed([[{}]]):
+            x = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+            time.sleep(0.1)
+            meter.count(batch)
+    result = meter.measurement(0.0)
+    assert result.gpu is not None and result.torch_max_reserved_mib >= 512
+    assert result.gpu["process_peak_mib"] >= result.torch_max_reserved_mib
+    del x

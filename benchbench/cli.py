@@ -47,9 +47,11 @@ def main() -> None:
               help="Override the suite's runtime.device.")
 @click.option("--models", help="Comma-separated model names from the suite to run.")
 @click.option("--tasks", help="Comma-separated task names from the suite to run.")
+@click.option("--no-weights", is_flag=True,
+              help="Build each model from its config with random weights: speed and memory only, no quality.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, models: str | None,
-        tasks: str | None, progress: bool) -> None:
+        tasks: str | None, no_weights: bool, progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
 
     Every model x task is stored as it finishes; a model that cannot be loaded is
@@ -62,7 +64,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
     from benchbench.suite import load_suite
 
     try:
-        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device)
+        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights)
         runner = Runner(chosen, output, progress=progress, command=" ".join(sys.argv))
     except BenchbenchError as exc:
         _fail(exc)

@@ -19,11 +19,13 @@ from tqdm.auto import tqdm
 from benchbench.data import Examples, load_examples
 from benchbench.errors import DatasetUnavailable, ModelUnavailable, TaskConfigError
 from benchbench.measure import TaskMeter, environment
+from benchbench.measure.probe import generation_probe
 from benchbench.models.loading import LoadedModel, inspect_config, load_model, resolve_device
 from benchbench.signature import signature_fields, signature_hash
 from benchbench.store import Store
 from benchbench.suite import ModelSpec, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES, ExampleResult
+from benchbench.tasks.base import TaskScores
 
 Log = Callable[[str], None]
 
@@ -102,7 +104,8 @@ class Runner:
             if loaded is None or loaded.info.head != head:
                 loaded = None
                 _release_memory()
-                loaded = load_model(model, head, self.device, self.suite.runtime.dtype)
+                loaded = load_model(model, head, self.device, self.suite.runtime.dtype,
+                                    no_weights=self.suite.runtime.no_weights)
                 self.log(f"model {model.name}: loaded {loaded.info.architecture} "
                          f"({loaded.info.parameters / 1e6:.1f}M parameters, {loaded.info.dtype}, "
                          f"{loaded.info.device}) in {loaded.info.load_seconds:.1f} s")
@@ -125,7 +128,7 @@ class Runner:
                settings: dict[str, Any], examples: Examples, bar: tqdm) -> None:
         task_type = TASK_TYPES[task.type]
         fields = signature_fields(model, task, options, examples.fingerprint, loaded.info.device,
-                                  loaded.info.dtype)
+                                  loaded.info.dtype) | {"random_weights": loaded.info.random_weights}
         result_id = self.store.begin_result(self.run_id, signature_hash(fields), self.suite.name,
                                             model.name, task.name, task.type)
         batch_size = task.batch_size or self.suite.runtime.batch_size
@@ -133,13 +136,15 @@ class Runner:
         try:
             with TaskMeter(loaded.info.device) as meter:
                 for batch in meter.timed(task_type.predict(loaded, examples.rows, settings, batch_size)):
-                    self.store.add_predictions(result_id, [r.to_dict() for r in batch])
+                    if not loaded.info.random_weights:  # outputs of random weights mean nothing
+                        self.store.add_predictions(result_id, [r.to_dict() for r in batch])
                     meter.count([r.details for r in batch])
                     results.extend(batch)
                     bar.update(len(batch))
             bar.update(max(0, len(examples) - len(results)))  # joined documents: rows > results
             results.sort(key=lambda r: r.index)
-            scored = task_type.score(results, settings, task.metrics)
+            scored = TaskScores() if loaded.info.random_weights else task_type.score(results, settings, task.metrics)
+            probe = self._probe(loaded, settings, results, batch_size)
         except torch.cuda.OutOfMemoryError as exc:
             self._fail(result_id, model, task, "oom", f"out of GPU memory: {exc}".splitlines()[0])
             return
@@ -147,14 +152,27 @@ class Runner:
             detail = traceback.format_exc(limit=-3)
             self._fail(result_id, model, task, "error", f"{type(exc).__name__}: {exc}\n{detail}")
             return
-        measurement = meter.measurement(loaded.info.load_seconds)
+        measurement = meter.measurement(loaded.info.load_seconds).to_dict() | {"latency_probe": probe}
+        note = "quality metrics omitted: random weights (--no-weights)" if loaded.info.random_weights else None
         self.store.finish_result(
-            result_id, "ok", metrics=scored.scores, measurements=measurement.to_dict(),
+            result_id, "ok", note, metrics=scored.scores, measurements=measurement,
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
             settings={"signature": fields, "resolved": settings, "batch_size": batch_size,
                       "metric_signatures": scored.signatures},
             counts={"examples": len(results)}, model_info=loaded.info.to_dict())
         self._count("ok")
+
+    def _probe(self, loaded: LoadedModel, settings: dict[str, Any], results: list[ExampleResult],
+               batch_size: int) -> dict[str, Any] | None:
+        """Fixed-length generation latency (generation tasks; runtime.latency_probe)."""
+        runtime = self.suite.runtime
+        wanted = runtime.latency_probe == "on" or (runtime.latency_probe == "auto" and loaded.info.device == "cuda")
+        if not wanted or "max_new_tokens" not in settings or not results:
+            return None
+        lengths = sorted(r.details.get("prompt_tokens", 0) for r in results)
+        seed_tokens = loaded.tokenizer(results[0].input, add_special_tokens=False)["input_ids"] or [0]
+        return generation_probe(loaded, seed_tokens, max(1, lengths[len(lengths) // 2]), runtime.probe_new_tokens,
+                                [1, batch_size], repeats=runtime.probe_repeats)
 
     def _fail(self, result_id: int, model: ModelSpec, task: TaskSpec, status: str, reason: str) -> None:
         self.log(f"{model.name} / {task.name}: {status}: {reason.splitlines()[0]}")

@@ -37,6 +37,11 @@ RUNTIME_SCHEMA = {
     "batch_size": key(int, 8, help="examples (or windows) per forward pass"),
     "seed": key(int, 1234, help="seed for sampling examples and for generation"),
     "bootstrap_resamples": key(int, 1000, help="resamples for 95% confidence intervals; 0 turns them off"),
+    "latency_probe": key(str, "auto", choices=("auto", "on", "off"),
+                         help="fixed-length generation latency probe; auto: on for cuda, off for cpu"),
+    "probe_new_tokens": key(int, 32, help="tokens the latency probe generates"),
+    "probe_repeats": key(int, 5, help="timed repeats of the latency probe (after 2 warm-up calls)"),
+    "no_weights": key(bool, False, help="random weights from the config: speed and memory only"),
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),
@@ -79,6 +84,10 @@ class Runtime:
     batch_size: int = 8
     seed: int = 1234
     bootstrap_resamples: int = 1000
+    latency_probe: str = "auto"
+    probe_new_tokens: int = 32
+    probe_repeats: int = 5
+    no_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +150,7 @@ class Suite:
         return dataclasses.asdict(self)
 
     def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
-               limit: int | None = None, device: str | None = None) -> "Suite":
+               limit: int | None = None, device: str | None = None, no_weights: bool = False) -> "Suite":
         """The suite restricted/overridden by command-line choices (names are checked)."""
         chosen_models = _pick(self.models, models, self.path, "--models")
         chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks")
@@ -151,6 +160,8 @@ class Suite:
                     t.dataset, limit=min(limit, t.dataset.limit or limit)))
                 for t in chosen_tasks)
         runtime = dataclasses.replace(self.runtime, device=device) if device else self.runtime
+        if no_weights:
+            runtime = dataclasses.replace(runtime, no_weights=True)
         return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
 
 

@@ -138,3 +138,50 @@ def test_real_gpu_sampler_sees_allocations():
     assert result.gpu is not None and result.torch_max_reserved_mib >= 512
     assert result.gpu["process_peak_mib"] >= result.torch_max_reserved_mib
     del x
+
+
+@pytest.mark.parametrize("fixture,head", [("tiny_gpt2", "causal-lm"), ("tiny_t5", "seq2seq-lm")])
+def test_generation_probe_fixed_lengths(fixture, head, request):
+    from benchbench.measure.probe import generation_probe
+    from helpers import load
+
+    loaded = load(request.getfixturevalue(fixture), head)
+    probe = generation_probe(loaded, [5, 6, 7], prompt_tokens=10, new_tokens=6, batch_sizes=[1, 3], repeats=2, warmup=1)
+    assert set(probe) >= {"batch_1", "batch_3"} and probe["new_tokens"] == 6
+    for key in ("batch_1", "batch_3"):
+        figures = probe[key]
+        assert figures["prefill"]["count"] == 2 and figures["total"]["mean_ms"] > 0
+        assert figures["per_token_ms"] == pytest.approx(figures["decode_ms"] / 5)
+
+
+def test_no_weights_run_measures_without_quality(tmp_path, tiny_gpt2, corpus_file):
+    from click.testing import CliRunner
+
+    from benchbench import load_results
+    from benchbench.cli import main
+    from benchbench.store import Store
+    from helpers import write_suite
+
+    data = tmp_path / "mt.jsonl"
+    data.write_text('{"source": "a good film", "reference": "x"}\n{"source": "bread", "reference": "y"}\n')
+    suite = write_suite(tmp_path, {
+        "name": "perf", "runtime": {"latency_probe": "on", "probe_new_tokens": 4, "probe_repeats": 2},
+        "models": [{"name": "g", "source": str(tiny_gpt2)}],
+        "tasks": [{"name": "mt", "type": "translation", "dataset": {"path": str(data)}, "options": {"max_new_tokens": 4}},
+                  {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)}}]})
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress", "--no-weights"])
+    assert result.exit_code == 0, result.output
+    frame = load_results(out).set_index("task")
+    assert (frame["status"] == "ok").all()
+    assert "random weights" in frame.loc["mt", "reason"]
+    assert "bleu" not in frame.columns and "word_perplexity" not in frame.columns
+    assert frame.loc["mt", "examples_per_second"] > 0 and frame.loc["mt", "generated_tokens"] > 0
+    assert frame.loc["mt", "settings"]["signature"]["random_weights"] is True
+    store = Store(out)
+    record = next(r for r in store.results() if r["task_name"] == "mt")
+    assert store.predictions(record["result_id"]) == []
+    assert record["model_info"]["random_weights"] is True
+    assert record["measurements"]["latency_probe"]["batch_1"]["per_token_ms"] > 0
+    assert record["measurements"]["gpu"] is None and "cpu" in record["measurements"]["gpu_note"]
+    store.close()

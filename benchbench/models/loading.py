@@ -50,6 +50,7 @@ class ModelInfo:
     dtype: str
     device: str
     max_length: int
+    random_weights: bool
     load_seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,8 +156,11 @@ def context_length(config: Any, tokenizer: Any) -> int:
 
 
 def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "auto",
-               model_kwargs: dict[str, Any] | None = None) -> LoadedModel:
-    """Load tokenizer and model with the Auto class for `head`; time the whole load."""
+               no_weights: bool = False) -> LoadedModel:
+    """Load tokenizer and model with the Auto class for `head`; time the whole load.
+
+    With `no_weights`, the model is built from its config with random weights (for
+    speed and memory of a model whose checkpoint is not at hand)."""
     import transformers
 
     started = time.perf_counter()
@@ -169,8 +173,13 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         raise _unavailable(spec, "tokenizer", exc) from exc
     auto_class = getattr(transformers, HEADS[head])
     try:
-        model = auto_class.from_pretrained(where.pretrained, dtype=dtype, **kwargs,
-                                           **(model_kwargs or {}))
+        if no_weights:
+            config = transformers.AutoConfig.from_pretrained(where.pretrained, **kwargs)
+            if dtype == "auto":  # the checkpoint's dtype, as from_pretrained would use
+                dtype = getattr(config, "dtype", None) or torch.float32
+            model = auto_class.from_config(config, dtype=dtype, trust_remote_code=spec.trust_remote_code)
+        else:
+            model = auto_class.from_pretrained(where.pretrained, dtype=dtype, **kwargs)
     except _LOAD_ERRORS as exc:
         raise _unavailable(spec, f"{HEADS[head]} weights", exc) from exc
     model.to(device)
@@ -186,7 +195,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         architecture=type(model).__name__,
         parameters=sum(p.numel() for p in model.parameters()),
         dtype=str(next(model.parameters()).dtype).replace("torch.", ""), device=device,
-        max_length=context_length(config, tokenizer),
+        max_length=context_length(config, tokenizer), random_weights=no_weights,
         load_seconds=time.perf_counter() - started)
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, info=info)
 

@@ -153,6 +153,9 @@ class Runner:
             self._fail(result_id, model, task, "error", f"{type(exc).__name__}: {exc}\n{detail}")
             return
         measurement = meter.measurement(loaded.info.load_seconds).to_dict() | {"latency_probe": probe}
+        if measurement["gpu"] and measurement["gpu"]["other_processes"]:
+            self.log(f"warning: {model.name} / {task.name}: other processes used the GPU during the task "
+                     f"(pids {measurement['gpu']['other_processes']}); device-wide memory includes theirs")
         note = "quality metrics omitted: random weights (--no-weights)" if loaded.info.random_weights else None
         self.store.finish_result(
             result_id, "ok", note, metrics=scored.scores, measurements=measurement,
@@ -166,7 +169,7 @@ class Runner:
                batch_size: int) -> dict[str, Any] | None:
         """Fixed-length generation latency (generation tasks; runtime.latency_probe)."""
         runtime = self.suite.runtime
-        wanted = runtime.latency_probe == "on" or (runtime.latency_probe == "auto" and loaded.info.device == "cuda")
+        wanted = runtime.latency_probe is True or (runtime.latency_probe == "auto" and loaded.info.device == "cuda")
         if not wanted or "max_new_tokens" not in settings or not results:
             return None
         lengths = sorted(r.details.get("prompt_tokens", 0) for r in results)

@@ -165,7 +165,7 @@ def test_no_weights_run_measures_without_quality(tmp_path, tiny_gpt2, corpus_fil
     data = tmp_path / "mt.jsonl"
     data.write_text('{"source": "a good film", "reference": "x"}\n{"source": "bread", "reference": "y"}\n')
     suite = write_suite(tmp_path, {
-        "name": "perf", "runtime": {"latency_probe": "on", "probe_new_tokens": 4, "probe_repeats": 2},
+        "name": "perf", "runtime": {"latency_probe": True, "probe_new_tokens": 4, "probe_repeats": 2},
         "models": [{"name": "g", "source": str(tiny_gpt2)}],
         "tasks": [{"name": "mt", "type": "translation", "dataset": {"path": str(data)}, "options": {"max_new_tokens": 4}},
                   {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)}}]})

@@ -203,13 +203,12 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
 def _load_tokenizer(spec: ModelSpec, where: ModelLocation, kwargs: dict[str, Any]) -> Any:
     from transformers import AutoTokenizer
 
-    if spec.tokenizer:
-        tokenizer_where = locate(spec.tokenizer)
-        kwargs = {**kwargs, "gguf_file": tokenizer_where.gguf_file} if tokenizer_where.gguf_file \
-            else {k: v for k, v in kwargs.items() if k != "gguf_file"}
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_where.pretrained, **kwargs)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(where.pretrained, **kwargs)
+    if spec.tokenizer:  # another source, resolved (and GGUF-converted) like a model source
+        where = _materialize(ModelSpec(name=spec.name, source=spec.tokenizer))
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
+        if where.gguf_file:
+            kwargs["gguf_file"] = where.gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(where.pretrained, **kwargs)
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked out; any id will do
     return tokenizer

@@ -47,11 +47,13 @@ def main() -> None:
               help="Override the suite's runtime.device.")
 @click.option("--models", help="Comma-separated model names from the suite to run.")
 @click.option("--tasks", help="Comma-separated task names from the suite to run.")
+@click.option("--fresh", is_flag=True,
+              help="Recompute everything, even results already in the store with the same settings.")
 @click.option("--no-weights", is_flag=True,
               help="Build each model from its config with random weights: speed and memory only, no quality.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, models: str | None,
-        tasks: str | None, no_weights: bool, progress: bool) -> None:
+        tasks: str | None, fresh: bool, no_weights: bool, progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
 
     Every model x task is stored as it finishes; a model that cannot be loaded is
@@ -65,15 +67,17 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
 
     try:
         chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights)
-        runner = Runner(chosen, output, progress=progress, command=" ".join(sys.argv))
+        runner = Runner(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)
     summary = runner.run()
-    frame = load_results(output)
-    frame = frame[frame["run_id"] == summary.run_id]
+    frame = load_results(output, all_attempts=True)
+    frame = frame[frame["result_id"].isin(summary.result_ids)]
     click.echo("\n" + comparison_table(frame))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
-    click.echo(f"\nresults: {summary.database} (run {summary.run_id}: {counts})")
+    reuse = f"; {summary.reused} reused, {summary.resumed_examples} examples resumed" \
+        if summary.reused or summary.resumed_examples else ""
+    click.echo(f"\nresults: {summary.database} (run {summary.run_id}: {counts}{reuse})")
     for _, row in frame[frame["status"] != "ok"].iterrows():
         click.echo(f"  {row['model']} / {row['task']}: {row['status']}: "
                    f"{str(row['reason']).splitlines()[0]}")

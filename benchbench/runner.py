@@ -31,10 +31,24 @@ Log = Callable[[str], None]
 
 
 @dataclass
+class TaskPlan:
+    """A model x task to run: its merged options, signature and examples."""
+
+    task: TaskSpec
+    options: dict[str, Any]
+    fields: dict[str, Any]
+    signature: str
+    examples: Examples
+
+
+@dataclass
 class RunSummary:
     run_id: str
     database: str
     statuses: dict[str, int] = field(default_factory=dict)
+    result_ids: list[int] = field(default_factory=list)  # this run's results, reused ones included
+    reused: int = 0  # finished results found in the store and not recomputed
+    resumed_examples: int = 0  # examples of interrupted results that were not recomputed
 
     @property
     def all_ok(self) -> bool:
@@ -43,8 +57,8 @@ class RunSummary:
 
 class Runner:
     def __init__(self, suite: Suite, output: str, progress: bool = True, command: str = "",
-                 log: Log = tqdm.write) -> None:
-        self.suite, self.progress, self.command, self.log = suite, progress, command, log
+                 log: Log = tqdm.write, fresh: bool = False) -> None:
+        self.suite, self.progress, self.command, self.log, self.fresh = suite, progress, command, log, fresh
         self.device = resolve_device(suite.runtime.device)
         self.store = Store(output)
         self.run_id = uuid.uuid4().hex[:12]
@@ -74,33 +88,60 @@ class Runner:
             return exc
 
     def _run_model(self, model: ModelSpec, examples: dict[str, Any], bar: tqdm) -> None:
+        pending = []
+        for task in self.suite.tasks:
+            plan = self._plan(model, task, examples[task.name])
+            if plan is None:
+                bar.update(len(examples[task.name]) if isinstance(examples[task.name], Examples) else 0)
+            else:
+                pending.append(plan)
+        if not pending:
+            return
         try:
             config, family = inspect_config(model)
         except ModelUnavailable as exc:
-            for task in self.suite.tasks:
-                self._record_failure(model, task, "unavailable", str(exc))
+            for plan in pending:
+                self._record_failure(model, plan.task, "unavailable", str(exc))
             return
         loaded: LoadedModel | None = None
         try:
-            for task in self.suite.tasks:
-                bar.set_description(f"{model.name} / {task.name}")
-                loaded = self._run_task(model, task, config, family, loaded, examples[task.name], bar)
+            for plan in pending:
+                bar.set_description(f"{model.name} / {plan.task.name}")
+                loaded = self._run_task(model, plan, config, family, loaded, bar)
         finally:
             del loaded
             _release_memory()
 
-    def _run_task(self, model: ModelSpec, task: TaskSpec, config: Any, family: str,
-                  loaded: LoadedModel | None, examples: Any, bar: tqdm) -> LoadedModel | None:
-        """Run one model x task; return the loaded model for reuse by the next task."""
+    def _plan(self, model: ModelSpec, task: TaskSpec, examples: Any) -> "TaskPlan | None":
+        """What to run for a model x task; None when a finished result can be reused."""
         if isinstance(examples, DatasetUnavailable):
             self._record_failure(model, task, "unavailable", str(examples))
-            return loaded
-        task_type = TASK_TYPES[task.type]
+            return None
         options = model.options_for(task)
         if "seed" in options and options["seed"] is None:
             options["seed"] = self.suite.runtime.seed
+        runtime = self.suite.runtime
+        fields = signature_fields(model, task, options, examples.fingerprint, self.device,
+                                  model.dtype or runtime.dtype) | {"random_weights": runtime.no_weights}
+        signature = signature_hash(fields)
+        if not self.fresh:
+            finished = self.store.find_result(signature, ("ok",))
+            if finished is not None:
+                self.log(f"{model.name} / {task.name}: reusing finished result {finished['result_id']} "
+                         f"(same settings signature; --fresh recomputes)")
+                self.summary.result_ids.append(finished["result_id"])
+                self.summary.reused += 1
+                self._count("ok")
+                return None
+        return TaskPlan(task, options, fields, signature, examples)
+
+    def _run_task(self, model: ModelSpec, plan: "TaskPlan", config: Any, family: str,
+                  loaded: LoadedModel | None, bar: tqdm) -> LoadedModel | None:
+        """Run one model x task; return the loaded model for reuse by the next task."""
+        task, examples = plan.task, plan.examples
+        task_type = TASK_TYPES[task.type]
         try:
-            head = task_type.head(options, config, family)
+            head = task_type.head(plan.options, config, family)
             if loaded is None or loaded.info.head != head:
                 loaded = None
                 _release_memory()
@@ -109,7 +150,7 @@ class Runner:
                 self.log(f"model {model.name}: loaded {loaded.info.architecture} "
                          f"({loaded.info.parameters / 1e6:.1f}M parameters, {loaded.info.dtype}, "
                          f"{loaded.info.device}) in {loaded.info.load_seconds:.1f} s")
-            settings = task_type.settings(loaded, options, task.metrics, examples.rows)
+            settings = task_type.settings(loaded, plan.options, task.metrics, examples.rows)
             settings |= {"metric_options": task.metric_options,
                          "bootstrap": {"resamples": self.suite.runtime.bootstrap_resamples,
                                        "seed": self.suite.runtime.seed}}
@@ -121,27 +162,30 @@ class Runner:
             self._record_failure(model, task, "error", str(exc))
             bar.update(len(examples))
             return loaded
-        self._score(model, task, loaded, options, settings, examples, bar)
+        self._score(model, plan, loaded, settings, bar)
         return loaded
 
-    def _score(self, model: ModelSpec, task: TaskSpec, loaded: LoadedModel, options: dict[str, Any],
-               settings: dict[str, Any], examples: Examples, bar: tqdm) -> None:
+    def _score(self, model: ModelSpec, plan: "TaskPlan", loaded: LoadedModel, settings: dict[str, Any],
+               bar: tqdm) -> None:
+        task, examples, fields = plan.task, plan.examples, plan.fields
         task_type = TASK_TYPES[task.type]
-        fields = signature_fields(model, task, options, examples.fingerprint, loaded.info.device,
-                                  loaded.info.dtype) | {"random_weights": loaded.info.random_weights}
-        result_id = self.store.begin_result(self.run_id, signature_hash(fields), self.suite.name,
-                                            model.name, task.name, task.type)
+        result_id, results = self._resume_or_begin(model, plan)
+        done = {r.index for r in results}
+        todo = [i for i in range(len(examples.rows)) if i not in done]
+        bar.update(len(done))
         batch_size = task.batch_size or self.suite.runtime.batch_size
-        results: list[ExampleResult] = []
         try:
             with TaskMeter(loaded.info.device) as meter:
-                for batch in meter.timed(task_type.predict(loaded, examples.rows, settings, batch_size)):
+                rows = [examples.rows[i] for i in todo]
+                for batch in meter.timed(task_type.predict(loaded, rows, settings, batch_size) if rows else []):
+                    for r in batch:  # back to indices in the full example list
+                        r.index = todo[r.index]
                     if not loaded.info.random_weights:  # outputs of random weights mean nothing
                         self.store.add_predictions(result_id, [r.to_dict() for r in batch])
                     meter.count([r.details for r in batch])
                     results.extend(batch)
                     bar.update(len(batch))
-            bar.update(max(0, len(examples) - len(results)))  # joined documents: rows > results
+            bar.update(max(0, len(todo) - (len(results) - len(done))))  # joined documents: rows > results
             results.sort(key=lambda r: r.index)
             scored = TaskScores() if loaded.info.random_weights else task_type.score(results, settings, task.metrics)
             probe = self._probe(loaded, settings, results, batch_size)
@@ -162,8 +206,24 @@ class Runner:
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
             settings={"signature": fields, "resolved": settings, "batch_size": batch_size,
                       "metric_signatures": scored.signatures},
-            counts={"examples": len(results)}, model_info=loaded.info.to_dict())
+            counts={"examples": len(results), "resumed_examples": len(done)}, model_info=loaded.info.to_dict())
+        self.summary.result_ids.append(result_id)
         self._count("ok")
+
+    def _resume_or_begin(self, model: ModelSpec, plan: "TaskPlan") -> tuple[int, list[ExampleResult]]:
+        """An interrupted result with this signature is continued (its stored predictions
+        are not recomputed); otherwise a new result starts."""
+        partial = None if self.fresh else self.store.find_result(plan.signature, ("running",))
+        if partial is None:
+            return self.store.begin_result(self.run_id, plan.signature, self.suite.name, model.name,
+                                           plan.task.name, plan.task.type), []
+        self.store.adopt_result(partial["result_id"], self.run_id)
+        stored = [ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"], p["details"])
+                  for p in self.store.predictions(partial["result_id"])]
+        self.summary.resumed_examples += len(stored)
+        self.log(f"{model.name} / {plan.task.name}: resuming interrupted result {partial['result_id']} "
+                 f"({len(stored)} of {len(plan.examples)} examples already scored)")
+        return partial["result_id"], stored
 
     def _probe(self, loaded: LoadedModel, settings: dict[str, Any], results: list[ExampleResult],
                batch_size: int) -> dict[str, Any] | None:
@@ -180,6 +240,7 @@ class Runner:
     def _fail(self, result_id: int, model: ModelSpec, task: TaskSpec, status: str, reason: str) -> None:
         self.log(f"{model.name} / {task.name}: {status}: {reason.splitlines()[0]}")
         self.store.finish_result(result_id, status, reason)
+        self.summary.result_ids.append(result_id)
         self._count(status)
 
     def _record_failure(self, model: ModelSpec, task: TaskSpec, status: str, reason: str) -> None:

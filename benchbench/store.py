@@ -117,6 +117,18 @@ class Store:
                 (run_id, signature, suite_name, model_name, task_name, task_type, now()))
         return int(cursor.lastrowid)
 
+    def find_result(self, signature: str, statuses: tuple[str, ...]) -> dict[str, Any] | None:
+        """The latest result with this signature and one of these statuses."""
+        marks = ",".join("?" * len(statuses))
+        row = self.db.execute(f"SELECT * FROM results WHERE signature=? AND status IN ({marks}) "
+                              "ORDER BY result_id DESC LIMIT 1", (signature, *statuses)).fetchone()
+        return _decode(dict(row)) if row else None
+
+    def adopt_result(self, result_id: int, run_id: str) -> None:
+        """Continue an interrupted result in this run (its stored predictions are kept)."""
+        with self.db:
+            self.db.execute("UPDATE results SET run_id=?, status='running' WHERE result_id=?", (run_id, result_id))
+
     def add_predictions(self, result_id: int, rows: Iterable[dict[str, Any]]) -> None:
         with self.db:
             self.db.executemany(

@@ -68,9 +68,13 @@ def test_limit_and_task_selection_and_accumulation(tmp_path, tiny_gpt2, tiny_ber
     out = tmp_path / "results"
     args = ["run", str(suite), "-o", str(out), "--no-progress", "--models", "gpt2-tiny",
             "--tasks", "sentiment", "--limit", "3"]
-    for _ in range(2):
-        result = CliRunner().invoke(main, args)
-        assert result.exit_code == 0, result.output
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, args)  # same settings: the finished result is reused
+    assert again.exit_code == 0 and "1 reused" in again.output and "task: sentiment" in again.output
+    assert len(load_results(out, all_attempts=True)) == 1
+    fresh = CliRunner().invoke(main, args + ["--fresh"])
+    assert fresh.exit_code == 0 and "reused" not in fresh.output
     latest = load_results(out)
     assert len(latest) == 1 and latest.loc[0, "examples"] == 3
     every = load_results(out, all_attempts=True)

@@ -99,6 +99,69 @@ def validate(suite: str) -> None:
                f"{', '.join(t.name for t in parsed.tasks)})")
 
 
+@main.command()
+@click.option("--budget-gb", type=float, help="GPU memory budget in GiB.")
+@click.option("--task", help="Rank for this task only (default: every task, plus an overall ranking).")
+@click.option("--metric", help="Rank by this metric (default: the task type's primary metric).")
+@click.option("--max-latency-ms", type=float, help="Exclude models slower than this (p50, ms).")
+@click.option("--min-score", type=float, help="Exclude models scoring worse than this on the metric.")
+@click.option("--results", "results_dir", default="results", show_default=True, help="Results folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def recommend(budget_gb: float | None, task: str | None, metric: str | None, max_latency_ms: float | None,
+              min_score: float | None, results_dir: str, fmt: str) -> None:
+    """Rank the models that fit the constraints, and say why the others do not.
+
+    Memory is the measured GPU peak where a GPU run measured it, else an estimate from
+    the model's shape (flagged). Models whose 95% interval overlaps the best's are
+    marked as tied with it; the Pareto set trades quality, latency and memory.
+    """
+    import json
+
+    from benchbench.report.recommend import format_table, recommend as rank_models
+    from benchbench.results import load_results
+
+    try:
+        frame = load_results(results_dir)
+    except FileNotFoundError as exc:
+        _fail(BenchbenchError(str(exc)))
+    if task and task not in set(frame["task"]):
+        from benchbench.schema import did_you_mean
+
+        _fail(BenchbenchError(f"--task: no task named {task!r} in {results_dir}; "
+                              + did_you_mean(task, sorted(set(frame["task"]))).replace("keys", "tasks")))
+    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, min_score)
+    click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
+
+
+@main.command()
+@click.argument("model")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "int4"]), default="bfloat16",
+              show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True,
+              help="Prompt plus generated tokens.")
+@click.option("--trust-remote-code", is_flag=True)
+def estimate(model: str, dtype: str, batch_size: int, seq_len: int, trust_remote_code: bool) -> None:
+    """Memory needed to run MODEL (hub id, folder, .gguf or packaged:NAME), from its config alone."""
+    from benchbench.estimate import count_parameters, estimate_from_shape
+    from benchbench.models.loading import inspect_config, model_shape
+    from benchbench.models.reference import resolve_source_path
+    from benchbench.suite import ModelSpec
+
+    try:
+        source = resolve_source_path(model, Path.cwd(), "command line", "MODEL")
+        config, family = inspect_config(ModelSpec("model", source, trust_remote_code=trust_remote_code))
+    except BenchbenchError as exc:
+        _fail(exc)
+    shape = model_shape(config)
+    result = estimate_from_shape(count_parameters(config), shape, dtype, batch_size, seq_len)
+    click.echo(f"{model} ({config.model_type}, {family}): {result.parameters / 1e6:.1f}M parameters, {dtype}, "
+               f"batch {batch_size} x {seq_len} tokens")
+    for part in ("weights", "kv_cache", "activations", "logits", "overhead"):
+        click.echo(f"  {part:<12} {getattr(result, part + '_gib'):8.3f} GiB")
+    click.echo(f"  {'total':<12} {result.total_gib:8.3f} GiB (estimate; see docs/estimate.md for its error)")
+
+
 @main.command(name="list")
 def list_() -> None:
     """Show task types (fields, options, metrics), metrics, packaged models and bundled suites."""

@@ -16,7 +16,7 @@ import pandas as pd
 from benchbench.store import Store, database_path
 
 IDENTITY = ["suite", "model", "task", "task_type", "status", "reason"]
-MODEL_COLUMNS = ["parameters", "family", "architecture", "dtype", "device"]
+MODEL_COLUMNS = ["parameters", "family", "architecture", "dtype", "device", "shape"]
 
 
 def load_results(path: str | Path = "results", all_attempts: bool = False) -> pd.DataFrame:
@@ -53,12 +53,22 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     for name, interval in record["intervals"].items():
         row |= {f"{name}_ci_low": interval["low"], f"{name}_ci_high": interval["high"]}
     for name, value in record["measurements"].items():
-        if isinstance(value, dict):  # batch_latency, gpu: flattened with a prefix
-            row |= {f"{name}_{k}": v for k, v in value.items() if not isinstance(v, (list, dict))}
-        else:
-            row[name] = value
+        row |= _flatten_measurement(name, value)
     row |= {"examples": record["counts"].get("examples"), "settings": record["settings"]}
     return row
+
+
+def _flatten_measurement(name: str, value: Any) -> dict[str, Any]:
+    """Nested measurements (batch_latency, gpu, latency_probe) as prefixed columns."""
+    if not isinstance(value, dict):
+        return {name: value}
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        if isinstance(inner, dict):
+            out |= _flatten_measurement(f"{name}_{key}", inner)
+        elif not isinstance(inner, list):
+            out[f"{name}_{key}"] = inner
+    return out
 
 
 def comparison_table(frame: pd.DataFrame) -> str:

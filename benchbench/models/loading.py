@@ -52,6 +52,7 @@ class ModelInfo:
     max_length: int
     random_weights: bool
     load_seconds: float
+    shape: dict[str, int | None]  # layers, hidden size, heads, KV heads, head dim, vocabulary (for estimates)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +143,29 @@ def family_of(config: Any) -> str:
     return "decoder-only" if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES else "encoder"
 
 
+def model_shape(config: Any) -> dict[str, int | None]:
+    """The dimensions that drive inference memory (KV cache, activations, logits)."""
+    text = getattr(config, "text_config", None) or config
+
+    def first(*names: str) -> int | None:
+        for name in names:
+            value = getattr(text, name, None)
+            if isinstance(value, int):
+                return value
+        return None
+
+    hidden = first("hidden_size", "d_model", "n_embd")
+    heads = first("num_attention_heads", "n_head", "num_heads", "encoder_attention_heads")
+    return {
+        "layers": first("num_hidden_layers", "n_layer", "num_layers", "decoder_layers"),
+        "hidden_size": hidden, "attention_heads": heads,
+        "kv_heads": first("num_key_value_heads") or heads,
+        "head_dim": first("head_dim", "d_kv") or (hidden // heads if hidden and heads else None),
+        "intermediate_size": first("intermediate_size", "n_inner", "d_ff", "decoder_ffn_dim"),
+        "vocab_size": first("vocab_size"),
+    }
+
+
 def context_length(config: Any, tokenizer: Any) -> int:
     """The model's maximum sequence length, resolved as lm-evaluation-harness does."""
     text_config = getattr(config, "text_config", None) or config
@@ -196,7 +220,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         parameters=sum(p.numel() for p in model.parameters()),
         dtype=str(next(model.parameters()).dtype).replace("torch.", ""), device=device,
         max_length=context_length(config, tokenizer), random_weights=no_weights,
-        load_seconds=time.perf_counter() - started)
+        load_seconds=time.perf_counter() - started, shape=model_shape(config))
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, info=info)
 
 

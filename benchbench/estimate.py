@@ -1,0 +1,78 @@
+"""Inference memory estimate from a model's config alone (no weights loaded).
+
+    total = weights + KV cache + activations + logits + framework overhead
+
+- weights: parameters x bytes per parameter (float32 4, float16/bfloat16 2, int8 1,
+  4-bit 0.5 plus ~3% for scales); the parameter count is computed exactly by building
+  the model on PyTorch's meta device (no memory used).
+- KV cache: 2 (K and V) x layers x batch x sequence x KV heads x head dim x bytes.
+- activations: the largest transient buffers of one forward pass at the given batch and
+  sequence: hidden states and the MLP intermediate (x4 for the several live copies), and
+  attention scores batch x heads x seq^2 when the attention is not memory-efficient
+  (SDPA/flash kernels avoid them; we assume SDPA, as transformers does by default).
+- logits: batch x sequence x vocabulary x 4 bytes (float32 log-softmax), which dominates
+  for large vocabularies (Gemma: 262k).
+- overhead: CUDA context and allocator reserve, a fixed 0.5 GiB plus 8% of the rest
+  (docs/estimate.md explains the calibration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+GIB = 1024**3
+BYTES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0, "int4": 0.5 * 1.03}
+CONTEXT_GIB = 0.5
+OVERHEAD_FRACTION = 0.08
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    parameters: int
+    dtype: str
+    batch_size: int
+    seq_len: int
+    weights_gib: float
+    kv_cache_gib: float
+    activations_gib: float
+    logits_gib: float
+    overhead_gib: float
+    total_gib: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: str, batch_size: int,
+                        seq_len: int) -> MemoryEstimate:
+    size = BYTES[dtype]
+    activation_bytes = 2.0 if size <= 2 else 4.0
+    layers = shape.get("layers") or 0
+    kv = 2 * layers * batch_size * seq_len * (shape.get("kv_heads") or 0) * (shape.get("head_dim") or 0) * activation_bytes
+    hidden = shape.get("hidden_size") or 0
+    inner = shape.get("intermediate_size") or 4 * hidden
+    activations = 4 * batch_size * seq_len * (hidden + inner) * activation_bytes
+    logits = batch_size * seq_len * (shape.get("vocab_size") or 0) * 4.0
+    weights = parameters * size
+    subtotal = (weights + kv + activations + logits) / GIB
+    overhead = CONTEXT_GIB + OVERHEAD_FRACTION * subtotal
+    return MemoryEstimate(parameters, dtype, batch_size, seq_len, weights / GIB, kv / GIB, activations / GIB,
+                          logits / GIB, overhead, subtotal + overhead)
+
+
+def count_parameters(config: Any) -> int:
+    """Exact parameter count by building the model on the meta device (no memory used)."""
+    import torch
+    import transformers
+
+    with torch.device("meta"):
+        for auto in ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM", "AutoModel"):
+            try:
+                model = getattr(transformers, auto).from_config(config)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"no Auto class can build a {config.model_type} model")
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,1 @@
+"""Ranking against constraints (rank.py), charts (plots.py) and the HTML report (html.py)."""

@@ -1,0 +1,180 @@
+"""Rank models against the user's constraints: memory budget, latency, minimum score.
+
+Inputs are `load_results` rows. For each task the primary metric (per task type, or the
+one asked for) orders the models; lower-is-better metrics (perplexity, TER) are handled.
+Memory is the measured GPU peak of the process (NVML) where a GPU run measured it, else
+torch's reserved peak, else an estimate from the recorded model shape (flagged as such).
+Latency is the fixed-length probe's batch-1 p50 where measured, else the p50 batch
+latency. A model whose 95% interval overlaps the best model's interval is marked as tied
+with it. The Pareto set holds the models no other model beats on quality, latency and
+memory at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from benchbench.estimate import GIB, estimate_from_shape
+from benchbench.metrics import DIRECTION
+
+PRIMARY_METRIC = {"classification": "accuracy", "perplexity": "bits_per_byte", "translation": "bleu",
+                  "summarization": "rougeL", "qa": "f1"}
+MIB_PER_GIB = 1024.0
+
+
+@dataclass
+class Candidate:
+    model: str
+    task: str
+    metric: str
+    score: float
+    ci_low: float | None
+    ci_high: float | None
+    memory_gib: float | None
+    memory_source: str  # "measured (NVML process peak)", "measured (torch reserved)", "estimated"
+    latency_ms: float | None
+    latency_source: str
+    parameters: int | None
+    rank: int | None = None
+    tied_with_best: bool = False
+    pareto: bool = False
+    excluded: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def _value(row: pd.Series, column: str) -> float | None:
+    value = row.get(column)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _score_or_nan(row: pd.Series, metric: str) -> float:
+    value = _value(row, metric)
+    return float("nan") if value is None else value
+
+
+def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
+    """Peak GPU memory of a model over its tasks (GiB), and where the number came from."""
+    for column, source in (("gpu_process_peak_mib", "measured (NVML process peak)"),
+                           ("torch_max_reserved_mib", "measured (torch reserved)")):
+        if column in rows:
+            values = pd.to_numeric(rows[column], errors="coerce").dropna()
+            if len(values):
+                return float(values.max()) / MIB_PER_GIB, source
+    estimates = []
+    for _, row in rows.iterrows():
+        settings, shape = row.get("settings") or {}, row.get("shape")
+        if not isinstance(shape, dict) or not row.get("parameters"):
+            continue
+        resolved = settings.get("resolved", {})
+        seq = int(resolved.get("max_length") or 512) + int(resolved.get("max_new_tokens") or 0)
+        dtype = row.get("dtype") if row.get("dtype") in ("float32", "float16", "bfloat16") else "float32"
+        estimates.append(estimate_from_shape(int(row["parameters"]), shape, dtype,
+                                             int(settings.get("batch_size") or 1), min(seq, 4096)).total_gib)
+    return (max(estimates), "estimated") if estimates else (None, "unknown")
+
+
+def latency_of(row: pd.Series) -> tuple[float | None, str]:
+    probe = _value(row, "latency_probe_batch_1_total_p50_ms")
+    if probe is not None:
+        return probe, "probe: batch 1, fixed lengths, p50"
+    batch = _value(row, "batch_latency_p50_ms")
+    return (batch, "p50 batch latency at the task's batch size") if batch is not None else (None, "unknown")
+
+
+def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = None) -> list[Candidate]:
+    rows = frame[frame["task"] == task]
+    task_type = rows["task_type"].iloc[0]
+    metric = metric or PRIMARY_METRIC.get(task_type, "accuracy")
+    out = []
+    for _, row in rows.iterrows():
+        memory, memory_source = memory_of(frame[frame["model"] == row["model"]])
+        latency, latency_source = latency_of(row)
+        candidate = Candidate(
+            model=row["model"], task=task, metric=metric, score=_score_or_nan(row, metric),
+            ci_low=_value(row, f"{metric}_ci_low"), ci_high=_value(row, f"{metric}_ci_high"),
+            memory_gib=memory, memory_source=memory_source, latency_ms=latency, latency_source=latency_source,
+            parameters=int(row["parameters"]) if _value(row, "parameters") else None)
+        if row["status"] != "ok":
+            candidate.excluded.append(f"status {row['status']}: {str(row['reason']).splitlines()[0]}")
+        elif not math.isfinite(candidate.score):
+            candidate.excluded.append(f"no {metric} score" + (" (random weights)" if "random" in str(row["reason"]) else ""))
+        out.append(candidate)
+    return out
+
+
+def apply_constraints(candidates: list[Candidate], budget_gb: float | None, max_latency_ms: float | None,
+                      min_score: float | None) -> None:
+    for c in candidates:
+        higher = DIRECTION.get(c.metric, True)
+        if budget_gb is not None:
+            if c.memory_gib is None:
+                c.excluded.append("memory unknown (not measured, no shape recorded to estimate it)")
+            elif c.memory_gib > budget_gb:
+                c.excluded.append(f"needs {c.memory_gib:.1f} GiB > {budget_gb:g} GiB ({c.memory_source})")
+        if max_latency_ms is not None and c.latency_ms is not None and c.latency_ms > max_latency_ms:
+            c.excluded.append(f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms ({c.latency_source})")
+        if min_score is not None and math.isfinite(c.score):
+            if (higher and c.score < min_score) or (not higher and c.score > min_score):
+                c.excluded.append(f"{c.metric} {c.score:.4g} {'<' if higher else '>'} {min_score:g}")
+
+
+def rank(candidates: list[Candidate]) -> list[Candidate]:
+    """Order eligible candidates best first, mark ties with the best and the Pareto set."""
+    eligible = [c for c in candidates if not c.excluded]
+    if not eligible:
+        return candidates
+    higher = DIRECTION.get(eligible[0].metric, True)
+    eligible.sort(key=lambda c: -c.score if higher else c.score)
+    best = eligible[0]
+    for position, c in enumerate(eligible, start=1):
+        c.rank = position
+        c.tied_with_best = position == 1 or _overlap(best, c)
+        c.pareto = not any(_dominates(other, c, higher) for other in eligible if other is not c)
+    return eligible + [c for c in candidates if c.excluded]
+
+
+def _overlap(a: Candidate, b: Candidate) -> bool:
+    if None in (a.ci_low, a.ci_high, b.ci_low, b.ci_high):
+        return a.score == b.score
+    return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
+
+
+def _dominates(a: Candidate, b: Candidate, higher: bool) -> bool:
+    """a is at least as good as b on quality, latency and memory, and better on one."""
+    def pairs():
+        yield (a.score, b.score) if higher else (-a.score, -b.score)
+        for x, y in ((a.latency_ms, b.latency_ms), (a.memory_gib, b.memory_gib)):
+            if x is not None and y is not None:
+                yield -x, -y
+    comparisons = list(pairs())
+    return all(x >= y for x, y in comparisons) and any(x > y for x, y in comparisons)
+
+
+def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
+    """Across tasks: mean rank of each model over the tasks where it is eligible."""
+    ranks: dict[str, list[int]] = {}
+    excluded: dict[str, list[str]] = {}
+    for task, candidates in per_task.items():
+        for c in candidates:
+            if c.rank is not None:
+                ranks.setdefault(c.model, []).append(c.rank)
+            else:
+                excluded.setdefault(c.model, []).append(f"{task}: {'; '.join(c.excluded)}")
+    rows = [{"model": m, "mean_rank": sum(r) / len(r), "tasks_ranked": len(r), "tasks_total": len(per_task),
+             "excluded_from": excluded.get(m, [])} for m, r in ranks.items()]
+    rows.sort(key=lambda r: (-r["tasks_ranked"], r["mean_rank"]))
+    for position, row in enumerate(rows, start=1):
+        row["rank"] = position
+    never = [{"model": m, "mean_rank": None, "tasks_ranked": 0, "tasks_total": len(per_task), "excluded_from": why,
+              "rank": None} for m, why in excluded.items() if m not in ranks]
+    return rows + never

@@ -26,6 +26,19 @@ def _fail(exc: BenchbenchError) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _write_report(results_dir: str) -> None:
+    """The HTML report is refreshed after every run; a failure here must not fail the run."""
+    from benchbench.report.html import build_report
+
+    target = Path(results_dir) / "report.html"
+    try:
+        target.write_text(build_report(results_dir), encoding="utf-8")
+        click.echo(f"report: {target}")
+    except Exception as exc:  # the results are stored; the report can be rebuilt with `benchbench report`
+        click.echo(f"warning: could not write the HTML report ({type(exc).__name__}: {exc}); "
+                   f"run `benchbench report {results_dir}`", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="benchbench")
 def main() -> None:
@@ -81,6 +94,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
     for _, row in frame[frame["status"] != "ok"].iterrows():
         click.echo(f"  {row['model']} / {row['task']}: {row['status']}: "
                    f"{str(row['reason']).splitlines()[0]}")
+    _write_report(output)
     if not summary.all_ok:
         sys.exit(EXIT_FAILED_RESULTS)
 
@@ -160,6 +174,30 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, trust_remote
     for part in ("weights", "kv_cache", "activations", "logits", "overhead"):
         click.echo(f"  {part:<12} {getattr(result, part + '_gib'):8.3f} GiB")
     click.echo(f"  {'total':<12} {result.total_gib:8.3f} GiB (estimate; see docs/estimate.md for its error)")
+
+
+@main.command()
+@click.argument("results_dir", default="results", required=False)
+@click.option("-o", "--output", help="Output file (default: report.html / comparison.csv / comparison.json "
+                                     "in the results folder).")
+@click.option("--budget-gb", type=float, help="GPU memory budget in GiB for the recommendation and charts.")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
+def report(results_dir: str, output: str | None, budget_gb: float | None, fmt: str) -> None:
+    """Write the comparison of RESULTS_DIR (default: results) as a self-contained HTML
+    report, or export it as CSV or JSON (one row per model x task)."""
+    from benchbench.report.export import export_comparison
+    from benchbench.report.html import build_report
+
+    target = Path(output) if output else Path(results_dir) / {"html": "report.html", "csv": "comparison.csv",
+                                                               "json": "comparison.json"}[fmt]
+    try:
+        if fmt == "html":
+            target.write_text(build_report(results_dir, budget_gb), encoding="utf-8")
+        else:
+            export_comparison(results_dir, target, fmt)
+    except FileNotFoundError as exc:
+        _fail(BenchbenchError(str(exc)))
+    click.echo(f"wrote {target}")
 
 
 @main.command(name="list")

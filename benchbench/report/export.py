@@ -1,0 +1,26 @@
+"""CSV / JSON export of the comparison: one row per model x task, latest attempts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from benchbench.results import load_results
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def export_comparison(results_dir: str | Path, target: Path, fmt: str) -> None:
+    frame = load_results(results_dir)
+    if fmt == "csv":
+        flat = frame[[c for c in frame.columns if not frame[c].map(lambda v: isinstance(v, (dict, list))).any()]]
+        flat.to_csv(target, index=False)
+    else:
+        records = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        target.write_text(json.dumps(records, indent=1, default=str), encoding="utf-8")

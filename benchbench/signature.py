@@ -1,9 +1,10 @@
 """The settings signature: everything that can change a model x task figure.
 
 Two results are comparable (and a finished one reusable) only when their signatures are
-equal. The signature covers the model reference, the resolved device and dtype, the task
-type, its options as merged for this model, the metrics, the dataset selection and a
-fingerprint of the selected examples' content. The batch size is left out on purpose:
+equal. The signature covers the model reference, the device and the requested dtype, the
+task type, its options as merged for this model, the metrics and their options, the
+dataset selection and a fingerprint of the selected examples' content. It is computed
+before the model is loaded, so a finished result is reused without loading anything. The batch size is left out on purpose:
 benchbench's scores do not depend on it (tests check this).
 """
 
@@ -23,7 +24,8 @@ def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any],
         "model": {"source": model.source, "revision": model.revision, "gguf_file": model.gguf_file,
                   "tokenizer": model.tokenizer, "dtype": dtype, "trust_remote_code": model.trust_remote_code},
         "device": device,
-        "task": {"type": task.type, "options": options, "metrics": list(task.metrics)},
+        "task": {"type": task.type, "options": options, "metrics": list(task.metrics),
+                 "metric_options": task.metric_options},
         "dataset": {**asdict(task.dataset), "fingerprint": data_fingerprint},
     }
 

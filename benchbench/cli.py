@@ -154,8 +154,10 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True,
               help="Prompt plus generated tokens.")
+@click.option("--scoring", is_flag=True,
+              help="Logits for every position (perplexity, log-likelihood scoring) instead of generation.")
 @click.option("--trust-remote-code", is_flag=True)
-def estimate(model: str, dtype: str, batch_size: int, seq_len: int, trust_remote_code: bool) -> None:
+def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: bool, trust_remote_code: bool) -> None:
     """Memory needed to run MODEL (hub id, folder, .gguf or packaged:NAME), from its config alone."""
     from benchbench.estimate import count_parameters, estimate_from_shape
     from benchbench.models.loading import inspect_config, model_shape
@@ -168,7 +170,8 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, trust_remote
     except BenchbenchError as exc:
         _fail(exc)
     shape = model_shape(config)
-    result = estimate_from_shape(count_parameters(config), shape, dtype, batch_size, seq_len)
+    result = estimate_from_shape(count_parameters(config), shape, dtype, batch_size, seq_len,
+                                 logits_positions=None if scoring else 1)
     click.echo(f"{model} ({config.model_type}, {family}): {result.parameters / 1e6:.1f}M parameters, {dtype}, "
                f"batch {batch_size} x {seq_len} tokens")
     for part in ("weights", "kv_cache", "activations", "logits", "overhead"):

@@ -10,8 +10,10 @@
   sequence: hidden states and the MLP intermediate (x4 for the several live copies), and
   attention scores batch x heads x seq^2 when the attention is not memory-efficient
   (SDPA/flash kernels avoid them; we assume SDPA, as transformers does by default).
-- logits: batch x sequence x vocabulary x 4 bytes (float32 log-softmax), which dominates
-  for large vocabularies (Gemma: 262k).
+- logits: batch x positions x vocabulary x 4 bytes (float32); positions is 1 when
+  generating (only the last position's logits are computed) and the whole sequence when
+  scoring log-likelihoods (capped at 2 GiB, as benchbench splits such batches), which
+  dominates for large vocabularies (Gemma: 262k).
 - overhead: CUDA context and allocator reserve, a fixed 0.5 GiB plus 8% of the rest
   (docs/estimate.md explains the calibration).
 """
@@ -45,7 +47,11 @@ class MemoryEstimate:
 
 
 def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: str, batch_size: int,
-                        seq_len: int) -> MemoryEstimate:
+                        seq_len: int, logits_positions: int | None = 1) -> MemoryEstimate:
+    """`logits_positions`: how many positions get logits at once: 1 for generation
+    (transformers computes only the last position's), the sequence for scoring
+    (perplexity, log-likelihood of choices), where benchbench caps the logits tensor at
+    2 GiB by splitting batches."""
     size = BYTES[dtype]
     activation_bytes = 2.0 if size <= 2 else 4.0
     layers = shape.get("layers") or 0
@@ -53,7 +59,12 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
     hidden = shape.get("hidden_size") or 0
     inner = shape.get("intermediate_size") or 4 * hidden
     activations = 4 * batch_size * seq_len * (hidden + inner) * activation_bytes
-    logits = batch_size * seq_len * (shape.get("vocab_size") or 0) * 4.0
+    positions = seq_len if logits_positions is None else logits_positions
+    logits = batch_size * positions * (shape.get("vocab_size") or 0) * 4.0
+    if logits_positions is None:
+        from benchbench.tasks.loglikelihood import LOGITS_BUDGET_BYTES
+
+        logits = min(logits, max(LOGITS_BUDGET_BYTES, positions * (shape.get("vocab_size") or 0) * 4.0))
     weights = parameters * size
     subtotal = (weights + kv + activations + logits) / GIB
     overhead = CONTEXT_GIB + OVERHEAD_FRACTION * subtotal

@@ -65,7 +65,9 @@ def test_estimate_matches_hand_computation(tiny_llama):
     result = estimate_from_shape(parameters, shape, "float16", batch_size=4, seq_len=100)
     assert result.weights_gib == pytest.approx(parameters * 2 / GIB)
     assert result.kv_cache_gib == pytest.approx(2 * 2 * 4 * 100 * 2 * 8 * 2 / GIB)
-    assert result.logits_gib == pytest.approx(4 * 100 * 320 * 4 / GIB)
+    assert result.logits_gib == pytest.approx(4 * 1 * 320 * 4 / GIB)  # generation: last position only
+    scoring = estimate_from_shape(parameters, shape, "float16", batch_size=4, seq_len=100, logits_positions=None)
+    assert scoring.logits_gib == pytest.approx(4 * 100 * 320 * 4 / GIB)
     assert result.total_gib > 0.5  # the fixed CUDA context reserve
 
 

@@ -89,6 +89,7 @@ class TaskMeasurement:
     generated_tokens: int | None
     prompt_tokens_per_second: float | None
     generated_tokens_per_second: float | None
+    max_example_prompt_tokens: int | None
     batch_latency: dict[str, Any] | None
     warmup_batches: int
     timer: str
@@ -113,6 +114,7 @@ class TaskMeter:
         self.examples = 0
         self.prompt_tokens = 0
         self.generated_tokens = 0
+        self.max_example_prompt_tokens: int | None = None
         self._counted = {"prompt_tokens": False, "generated_tokens": False}
         self._sampler: GpuSampler | None = None
         self.gpu_note = ""
@@ -154,6 +156,9 @@ class TaskMeter:
 
     def count(self, details: list[dict[str, Any]]) -> None:
         self.examples += len(details)
+        longest = max((d["prompt_tokens"] for d in details if "prompt_tokens" in d), default=None)
+        if longest is not None:
+            self.max_example_prompt_tokens = max(longest, self.max_example_prompt_tokens or 0)
         for key in ("prompt_tokens", "generated_tokens"):
             values = [d[key] for d in details if key in d]
             if values:
@@ -177,6 +182,7 @@ class TaskMeter:
             generated_tokens=self.generated_tokens if self._counted["generated_tokens"] else None,
             prompt_tokens_per_second=rate(self.prompt_tokens, self._counted["prompt_tokens"]),
             generated_tokens_per_second=rate(self.generated_tokens, self._counted["generated_tokens"]),
+            max_example_prompt_tokens=self.max_example_prompt_tokens,
             batch_latency=stats.to_dict() if stats else None, warmup_batches=self.warmup_batches,
             timer=self.clock.method, peak_rss_mib=peak_rss_mib(),
             torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,

@@ -76,10 +76,13 @@ def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
         if not isinstance(shape, dict) or not row.get("parameters"):
             continue
         resolved = settings.get("resolved", {})
-        seq = int(resolved.get("max_length") or 512) + int(resolved.get("max_new_tokens") or 0)
+        window = int(resolved.get("max_length") or resolved.get("max_seq_len") or 512)
+        longest = _value(row, "max_example_prompt_tokens")
+        generating = "max_new_tokens" in resolved
+        seq = min(int(longest) if longest else window, window) + int(resolved.get("max_new_tokens") or 0)
         dtype = row.get("dtype") if row.get("dtype") in ("float32", "float16", "bfloat16") else "float32"
-        estimates.append(estimate_from_shape(int(row["parameters"]), shape, dtype,
-                                             int(settings.get("batch_size") or 1), min(seq, 4096)).total_gib)
+        estimates.append(estimate_from_shape(int(row["parameters"]), shape, dtype, int(settings.get("batch_size") or 1),
+                                             seq, logits_positions=1 if generating else None).total_gib)
     return (max(estimates), "estimated") if estimates else (None, "unknown")
 
 

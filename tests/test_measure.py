@@ -53,6 +53,7 @@ def test_token_rates_absent_when_a_task_does_not_count_them():
             meter.count(batch)
     result = meter.measurement(0.0)
     assert result.prompt_tokens is None and result.generated_tokens_per_second is None
+    assert result.batch_latency["count"] == 1 and result.warmup_batches == 0  # a single batch is kept
 
 
 class _FakeNvml(types.SimpleNamespace):

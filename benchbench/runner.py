@@ -172,6 +172,8 @@ class Runner:
         result_id, results = self._resume_or_begin(model, plan)
         done = {r.index for r in results}
         todo = [i for i in range(len(examples.rows)) if i not in done]
+        if settings.get("documents") == "joined" and done:  # one result stands for every row
+            todo = []
         bar.update(len(done))
         batch_size = task.batch_size or self.suite.runtime.batch_size
         try:
@@ -190,6 +192,7 @@ class Runner:
             scored = TaskScores() if loaded.info.random_weights else task_type.score(results, settings, task.metrics)
             probe = self._probe(loaded, settings, results, batch_size)
         except torch.cuda.OutOfMemoryError as exc:
+            _release_memory()
             self._fail(result_id, model, task, "oom", f"out of GPU memory: {exc}".splitlines()[0])
             return
         except Exception as exc:  # one task's bug must not lose the run

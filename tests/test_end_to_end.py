@@ -139,3 +139,28 @@ def test_generation_tasks_end_to_end_with_nested_fields(tmp_path, tiny_t5, tiny_
     assert row["bleu_ci_low"] <= row["bleu"] <= row["bleu_ci_high"]
     assert frame.loc[("bert-qa", "qa"), "settings"]["resolved"]["method"] == "extractive"
     assert frame.loc[("gpt2", "qa"), "settings"]["resolved"]["method"] == "generative"
+
+
+def test_out_of_memory_is_recorded_and_the_run_goes_on(tmp_path, tiny_gpt2, tiny_llama, corpus_file, monkeypatch):
+    import torch
+
+    from benchbench.tasks import TASK_TYPES
+
+    perplexity = TASK_TYPES["perplexity"]
+    original = perplexity.predict
+
+    def predict(loaded, rows, settings, batch_size):
+        if loaded.info.model_type == "gpt2":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        yield from original(loaded, rows, settings, batch_size)
+
+    monkeypatch.setattr(perplexity, "predict", predict)
+    suite = write_suite(tmp_path, {
+        "name": "oom", "models": [{"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)}],
+        "tasks": [{"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)}}]})
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 1
+    frame = load_results(out).set_index("model")
+    assert frame.loc["gpt2", "status"] == "oom" and "20.00 GiB" in frame.loc["gpt2", "reason"]
+    assert frame.loc["llama", "status"] == "ok" and math.isfinite(frame.loc["llama", "bits_per_byte"])

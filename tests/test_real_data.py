@@ -53,8 +53,10 @@ def test_quickstart_runs_offline_with_finite_metrics(tmp_path):
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(tmp_path), "--limit", "6", "--no-progress"])
     assert result.exit_code == 0, result.output
     frame = load_results(tmp_path)
-    assert len(frame) == 4 and (frame["status"] == "ok").all()
-    metric_columns = ["word_perplexity", "bits_per_byte", "token_perplexity", "accuracy", "acc_norm", "macro_f1"]
+    assert len(frame) == 10 and (frame["status"] == "ok").all(), frame[["model", "task", "status", "reason"]]
+    assert set(frame["task_type"]) == {"perplexity", "classification", "translation", "summarization", "qa"}
+    metric_columns = ["word_perplexity", "bits_per_byte", "token_perplexity", "accuracy", "acc_norm", "macro_f1",
+                      "bleu", "chrf", "rouge1", "rougeL", "exact_match", "f1"]
     for _, row in frame.iterrows():
         figures = [row[c] for c in metric_columns if c in row and not (isinstance(row[c], float) and math.isnan(row[c]))]
         assert figures and all(math.isfinite(v) for v in figures)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchbench.errors import DatasetUnavailable
@@ -36,6 +37,8 @@ def load_examples(spec: DatasetSpec, task_fields: dict[str, Key], seed: int,
                   task_name: str = "") -> Examples:
     """Load, rename and select the examples a task will score."""
     dataset = _load(spec, task_name)
+    if len(dataset) == 0:
+        raise DatasetUnavailable(f"task {task_name!r}: dataset {spec.path!r} (split {spec.split!r}) has no rows")
     rows = _select(dataset, spec, seed)
     renamed = [_rename(row, spec, task_fields, task_name, dataset.column_names) for row in rows]
     digest = hashlib.sha256(json.dumps(renamed, sort_keys=True, default=str).encode()).hexdigest()
@@ -47,6 +50,8 @@ def _load(spec: DatasetSpec, task_name: str) -> Any:
 
     datasets.disable_progress_bars()
     where = f"task {task_name!r}: dataset {spec.path!r}"
+    if spec.format != "hub" and Path(spec.path).is_file() and Path(spec.path).stat().st_size == 0:
+        raise DatasetUnavailable(f"{where} is an empty file; it needs at least one example")
     try:
         if spec.format == "hub":
             return datasets.load_dataset(spec.path, spec.name, split=spec.split,
@@ -65,9 +70,17 @@ def _load(spec: DatasetSpec, task_name: str) -> Any:
         raise DatasetUnavailable(f"{where} could not be read: {_first_line(exc)}") from exc
     except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFound, ...)
         hint = (" (the hub is unreachable or the id is wrong; use a local file or run online)"
-                if spec.format == "hub" else "")
-        raise DatasetUnavailable(f"{where} is unavailable: {type(exc).__name__}: "
-                                 f"{_first_line(exc)}{hint}") from exc
+                if spec.format == "hub" else f" (is it valid {spec.format}?)")
+        cause = _root_cause(exc)
+        raise DatasetUnavailable(f"{where} is unavailable: {type(cause).__name__}: "
+                                 f"{_first_line(cause)}{hint}") from exc
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost chained exception: datasets wraps parse errors in a generic one."""
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
 
 
 def _select(dataset: Any, spec: DatasetSpec, seed: int) -> list[dict[str, Any]]:

@@ -84,7 +84,7 @@ class Runner:
         try:
             return load_examples(task.dataset, TASK_TYPES[task.type].fields, self.suite.runtime.seed, task.name)
         except DatasetUnavailable as exc:
-            self.log(f"task {task.name}: {exc}")
+            self.log(str(exc))
             return exc
 
     def _run_model(self, model: ModelSpec, examples: dict[str, Any], bar: tqdm) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from click.testing import CliRunner
 
 from benchbench import load_results
@@ -164,3 +166,17 @@ def test_out_of_memory_is_recorded_and_the_run_goes_on(tmp_path, tiny_gpt2, tiny
     frame = load_results(out).set_index("model")
     assert frame.loc["gpt2", "status"] == "oom" and "20.00 GiB" in frame.loc["gpt2", "reason"]
     assert frame.loc["llama", "status"] == "ok" and math.isfinite(frame.loc["llama", "bits_per_byte"])
+
+
+@pytest.mark.parametrize("content,expected", [("", "empty file"),
+                                              ('{"sentence": "ok", "label": "a"}\n{not json\n', "valid jsonl")])
+def test_broken_data_files_get_a_clear_reason(tmp_path, tiny_gpt2, content, expected):
+    data = tmp_path / "data.jsonl"
+    data.write_text(content)
+    suite = write_suite(tmp_path, {"name": "bad", "models": [{"name": "g", "source": str(tiny_gpt2)}],
+                                   "tasks": [{"name": "t", "type": "classification",
+                                              "dataset": {"path": str(data), "fields": {"text": "sentence"}}}]})
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(tmp_path / "r"), "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    row = load_results(tmp_path / "r").iloc[0]
+    assert row["status"] == "unavailable" and expected in row["reason"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,16 @@ def _split(value: str | None) -> list[str] | None:
 def _fail(exc: BenchbenchError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def _show_progress_messages() -> None:
+    """benchbench's own INFO messages (e.g. a GGUF conversion) go to stderr, plainly."""
+    logger = logging.getLogger("benchbench")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _write_report(results_dir: str) -> None:
@@ -49,6 +60,7 @@ def main() -> None:
     benchbench validate my-suite.yaml         check a suite without running it
     benchbench list                           task types, metrics, bundled suites
     """
+    _show_progress_messages()
 
 
 @main.command()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from click.testing import CliRunner
 
 from benchbench import load_results

@@ -15,7 +15,9 @@ library converts again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 
 _COMPLETE = "benchbench-converted"
+logger = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
@@ -45,6 +48,8 @@ def converted_folder(folder: str, gguf_file: str, trust_remote_code: bool = Fals
         return target
     import transformers
 
+    logger.info("converting %s once to a transformers folder (dequantised to float32) in %s", gguf_file, target)
+    started = time.perf_counter()
     kwargs = {"gguf_file": gguf_file, "trust_remote_code": trust_remote_code}
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
     try:
@@ -65,4 +70,5 @@ def converted_folder(folder: str, gguf_file: str, trust_remote_code: bool = Fals
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    logger.info("converted %s in %.1f s; later runs load the cached folder", gguf_file, time.perf_counter() - started)
     return target

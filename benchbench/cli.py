@@ -143,7 +143,8 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     """
     import json
 
-    from benchbench.report.recommend import format_table, recommend as rank_models
+    from benchbench.report.recommend import format_table
+    from benchbench.report.recommend import recommend as rank_models
     from benchbench.results import load_results
 
     try:

@@ -20,7 +20,12 @@ from benchbench.data import Examples, load_examples
 from benchbench.errors import DatasetUnavailable, ModelUnavailable, TaskConfigError
 from benchbench.measure import TaskMeter, environment
 from benchbench.measure.probe import generation_probe
-from benchbench.models.loading import LoadedModel, inspect_config, load_model, resolve_device
+from benchbench.models.loading import (
+    LoadedModel,
+    inspect_config,
+    load_model,
+    resolve_device,
+)
 from benchbench.signature import signature_fields, signature_hash
 from benchbench.store import Store
 from benchbench.suite import ModelSpec, Suite, TaskSpec

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import load
 
 from benchbench.errors import TaskConfigError
 from benchbench.tasks import TASK_TYPES
 from benchbench.tasks.classification import encode_pair
-from helpers import load
 
 TASK = TASK_TYPES["classification"]
 ROWS = [{"text": t, "text_pair": None, "label": l} for t, l in [

@@ -6,11 +6,11 @@ import math
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_suite
 
 from benchbench import load_results
 from benchbench.cli import main
 from benchbench.store import Store
-from helpers import write_suite
 
 
 def _suite(tmp_path, gpt2, bert, sentiment, corpus):

@@ -4,11 +4,11 @@ prompts, forced BOS, and end-to-end scoring."""
 from __future__ import annotations
 
 import pytest
+from helpers import load
 
 from benchbench.errors import TaskConfigError
 from benchbench.tasks import TASK_TYPES
 from benchbench.tasks.generation import cut_at_stop
-from helpers import load
 
 SOURCES = ["The quick brown fox jumps over the lazy dog.", "A good film.",
            "The lighthouse keeper wrote the weather in his log every night, and bread needs time.",

@@ -143,8 +143,9 @@ def test_real_gpu_sampler_sees_allocations():
 
 @pytest.mark.parametrize("fixture,head", [("tiny_gpt2", "causal-lm"), ("tiny_t5", "seq2seq-lm")])
 def test_generation_probe_fixed_lengths(fixture, head, request):
-    from benchbench.measure.probe import generation_probe
     from helpers import load
+
+    from benchbench.measure.probe import generation_probe
 
     loaded = load(request.getfixturevalue(fixture), head)
     probe = generation_probe(loaded, [5, 6, 7], prompt_tokens=10, new_tokens=6, batch_sizes=[1, 3], repeats=2, warmup=1)
@@ -157,11 +158,11 @@ def test_generation_probe_fixed_lengths(fixture, head, request):
 
 def test_no_weights_run_measures_without_quality(tmp_path, tiny_gpt2, corpus_file):
     from click.testing import CliRunner
+    from helpers import write_suite
 
     from benchbench import load_results
     from benchbench.cli import main
     from benchbench.store import Store
-    from helpers import write_suite
 
     data = tmp_path / "mt.jsonl"
     data.write_text('{"source": "a good film", "reference": "x"}\n{"source": "bread", "reference": "y"}\n')

@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
+from helpers import load
 
 from benchbench.metrics.perplexity import corpus_perplexity, count_words
 from benchbench.tasks import TASK_TYPES
 from benchbench.tasks.perplexity import rolling_windows
-from helpers import load
 
 TOKENS = list(range(10, 20))  # ten tokens: 10 .. 19
 

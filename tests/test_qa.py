@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import load
 
 from benchbench.tasks import TASK_TYPES
 from benchbench.tasks.extractive_qa import best_spans, windows_for
-from helpers import load
 
 QA = TASK_TYPES["qa"]
 CONTEXT = ("The lighthouse at the end of the harbour was built in the early years of the last century. "

@@ -6,10 +6,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_suite
 
 from benchbench.cli import main
 from benchbench.estimate import GIB, count_parameters, estimate_from_shape
-from helpers import write_suite
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_suite
 
 from benchbench.cli import main
-from helpers import write_suite
 
 HOSTILE = "<script>alert('x')</script>"
 

@@ -12,11 +12,11 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_suite
 
 from benchbench import load_results
 from benchbench.cli import main
 from benchbench.store import Store
-from helpers import write_suite
 
 
 def _suite(tmp_path, gpt2, rows: int = 60):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from helpers import minimal_suite, parse, write_suite
 
 from benchbench.cli import main
 from benchbench.errors import SuiteError
-from helpers import minimal_suite, parse, write_suite
 
 
 def _error(tmp_path, document) -> SuiteError:

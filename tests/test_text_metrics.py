@@ -142,9 +142,14 @@ def test_bleu_interval_is_fast_and_brackets_the_score(wmt):
 
 
 def test_confusion_form_matches_sklearn():
-    from sklearn.metrics import f1_score as sk_f1, matthews_corrcoef
+    from sklearn.metrics import f1_score as sk_f1
+    from sklearn.metrics import matthews_corrcoef
 
-    from benchbench.metrics.classification import _confusion_stats, _macro_f1_from_confusion, _mcc_from_confusion
+    from benchbench.metrics.classification import (
+        _confusion_stats,
+        _macro_f1_from_confusion,
+        _mcc_from_confusion,
+    )
 
     rng = np.random.default_rng(1)
     refs = [str(x) for x in rng.integers(0, 4, 300)]

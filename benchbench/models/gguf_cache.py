@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch

@@ -6,7 +6,13 @@ from typing import Any
 
 import pandas as pd
 
-from benchbench.report.rank import Candidate, apply_constraints, candidates_for_task, overall, rank
+from benchbench.report.rank import (
+    Candidate,
+    apply_constraints,
+    candidates_for_task,
+    overall,
+    rank,
+)
 
 
 def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,

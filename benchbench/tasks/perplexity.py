@@ -16,10 +16,15 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchbench.errors import TaskConfigError
-from benchbench.metrics.perplexity import PERPLEXITY_METRICS, count_bytes, count_words, corpus_perplexity
+from benchbench.metrics.bootstrap import bootstrap_interval
+from benchbench.metrics.perplexity import (
+    PERPLEXITY_METRICS,
+    corpus_perplexity,
+    count_bytes,
+    count_words,
+)
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
-from benchbench.metrics.bootstrap import bootstrap_interval
 from benchbench.tasks.base import ExampleResult, TaskScores
 from benchbench.tasks.loglikelihood import score_requests
 

@@ -11,7 +11,13 @@ from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult
 from benchbench.tasks.extractive_qa import PIPELINE_DEFAULTS, answer_examples
-from benchbench.tasks.text_to_text import TEXT_METRICS, Defaults, TextToText, as_references, as_text
+from benchbench.tasks.text_to_text import (
+    TEXT_METRICS,
+    Defaults,
+    TextToText,
+    as_references,
+    as_text,
+)
 
 _GENERATIVE = Defaults(
     decoder_prompt="Answer the question with a short span from the context.\n\n"

@@ -17,8 +17,14 @@ from benchbench.errors import TaskConfigError
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import Key, key
 from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
-from benchbench.tasks.generation import (GENERATION_OPTIONS, apply_chat_template, generate,
-                                         generation_settings, length_order, render)
+from benchbench.tasks.generation import (
+    GENERATION_OPTIONS,
+    apply_chat_template,
+    generate,
+    generation_settings,
+    length_order,
+    render,
+)
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "cs": "Czech",

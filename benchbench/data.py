@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchbench.errors import DatasetUnavailable
+from benchbench.errors import DatasetUnavailable, first_line
 from benchbench.schema import Key
 from benchbench.suite import DatasetSpec
 
@@ -67,13 +67,13 @@ def _load(spec: DatasetSpec, task_name: str) -> Any:
         if "split" in str(exc).lower() and spec.format == "hub":
             raise DatasetUnavailable(f"{where}: {exc}. Set dataset.split to one of the "
                                      "splits it names") from exc
-        raise DatasetUnavailable(f"{where} could not be read: {_first_line(exc)}") from exc
+        raise DatasetUnavailable(f"{where} could not be read: {first_line(exc)}") from exc
     except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFound, ...)
         hint = (" (the hub is unreachable or the id is wrong; use a local file or run online)"
                 if spec.format == "hub" else f" (is it valid {spec.format}?)")
         cause = _root_cause(exc)
         raise DatasetUnavailable(f"{where} is unavailable: {type(cause).__name__}: "
-                                 f"{_first_line(cause)}{hint}") from exc
+                                 f"{first_line(cause)}{hint}") from exc
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -118,7 +118,3 @@ def _lookup(row: dict[str, Any], column: str) -> tuple[bool, Any]:
             return False, None
         value = value[part]
     return True, value
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

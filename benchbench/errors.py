@@ -7,6 +7,11 @@ the CLI prints it without a traceback.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class BenchbenchError(Exception):
     """Base class: an expected failure with a user-facing message."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from benchbench.errors import ModelUnavailable
+from benchbench.errors import ModelUnavailable, first_line
 from benchbench.models.gguf_cache import converted_folder
 from benchbench.models.reference import ModelLocation, locate
 from benchbench.suite import ModelSpec
@@ -97,12 +97,11 @@ def _pretrained_kwargs(spec: ModelSpec, where: ModelLocation) -> dict[str, Any]:
 
 
 def _unavailable(spec: ModelSpec, what: str, exc: BaseException) -> ModelUnavailable:
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     hint = ""
     if "gguf" in str(exc).lower() and isinstance(exc, ImportError):
         hint = " (install the gguf extra: pip install 'benchbench[gguf]')"
     return ModelUnavailable(f"cannot load {what} for model {spec.name!r} from {spec.source!r}: "
-                            f"{type(exc).__name__}: {first_line}{hint}")
+                            f"{type(exc).__name__}: {first_line(exc)}{hint}")
 
 
 def _materialize(spec: ModelSpec) -> ModelLocation:

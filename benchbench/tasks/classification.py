@@ -19,6 +19,7 @@ from benchbench.errors import TaskConfigError
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
+from benchbench.tasks.generation import special_tokens_kwargs
 from benchbench.tasks.loglikelihood import score_requests
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
@@ -192,8 +193,7 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[i
     n_spaces = len(context) - len(context.rstrip())
     if n_spaces:
         context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
-    bos = tokenizer.bos_token
-    special = {"add_special_tokens": False} if bos and context.startswith(bos) else {}
+    special = special_tokens_kwargs(tokenizer, context)
     whole = tokenizer(context + continuation, **special)["input_ids"]
     context_ids = tokenizer(context, **special)["input_ids"]
     if not context_ids:  # empty prompt: condition on BOS (or EOS), as lm-evaluation-harness does

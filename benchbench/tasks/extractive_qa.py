@@ -141,4 +141,6 @@ def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[st
             else:
                 pool.append(Answer(text, first, last, score))
     best = [max(pool, key=lambda a: a.score) if pool else Answer("", 0, 0, 0.0) for pool in candidates]
-    return [Answer(a.text, a.start, a.end, a.score, n) for a, n in zip(best, read)]
+    for answer, tokens in zip(best, read):
+        answer.prompt_tokens = tokens
+    return best

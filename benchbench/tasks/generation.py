@@ -57,12 +57,15 @@ def apply_chat_template(loaded: LoadedModel, prompt: str, system_prompt: str | N
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def encode_prompt(tokenizer: Any, text: str) -> list[int]:
-    """Token ids with the tokenizer's default special tokens, unless the text already
-    starts with BOS (chat templates write it themselves)."""
+def special_tokens_kwargs(tokenizer: Any, text: str) -> dict[str, bool]:
+    """The tokenizer's default special tokens, unless the text already starts with BOS
+    (chat templates write it themselves), as lm-evaluation-harness decides."""
     bos = tokenizer.bos_token
-    special = {"add_special_tokens": False} if bos and text.startswith(bos) else {}
-    return tokenizer(text, **special)["input_ids"]
+    return {"add_special_tokens": False} if bos and text.startswith(bos) else {}
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    return tokenizer(text, **special_tokens_kwargs(tokenizer, text))["input_ids"]
 
 
 def cut_at_stop(text: str, stops: list[str]) -> str:

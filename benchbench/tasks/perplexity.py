@@ -22,6 +22,7 @@ from benchbench.metrics.perplexity import (
     corpus_perplexity,
     count_bytes,
     count_words,
+    perplexity_from_sums,
 )
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
@@ -156,7 +157,7 @@ class Perplexity:
         bootstrap = settings.get("bootstrap", {"resamples": 0, "seed": 0})
         intervals = {}
         for name in wanted if bootstrap["resamples"] else []:
-            interval = bootstrap_interval(stats, lambda sums, n=name: _vectorised(n, sums),
+            interval = bootstrap_interval(stats, lambda sums, n=name: perplexity_from_sums(n, sums),
                                           bootstrap["resamples"], bootstrap["seed"])
             if interval is not None:
                 intervals[name] = interval
@@ -164,11 +165,3 @@ class Perplexity:
                      f"prefix={settings['prefix']} documents={settings['documents']}")
         return TaskScores({n: figures[n] for n in wanted}, intervals, {n: signature for n in wanted})
 
-
-def _vectorised(name: str, sums: np.ndarray) -> np.ndarray:
-    """The corpus figure `name` for each row of resampled (loglikelihood, tokens, words, bytes) sums."""
-    loglik, tokens, words, nbytes = sums.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {"token_perplexity": np.exp(-loglik / tokens), "word_perplexity": np.exp(-loglik / words),
-                "byte_perplexity": np.exp(-loglik / nbytes),
-                "bits_per_byte": -loglik / nbytes / np.log(2)}[name]

@@ -205,9 +205,8 @@ class Runner:
             self._fail(result_id, model, task, "error", f"{type(exc).__name__}: {exc}\n{detail}")
             return
         measurement = meter.measurement(loaded.info.load_seconds).to_dict() | {"latency_probe": probe}
-        if measurement["gpu"] and measurement["gpu"]["other_processes"]:
-            self.log(f"warning: {model.name} / {task.name}: other processes used the GPU during the task "
-                     f"(pids {measurement['gpu']['other_processes']}); device-wide memory includes theirs")
+        if measurement["gpu"]:
+            self._warn_shared_gpu(f"{model.name} / {task.name}", measurement["gpu"])
         note = "quality metrics omitted: random weights (--no-weights)" if loaded.info.random_weights else None
         self.store.finish_result(
             result_id, "ok", note, metrics=scored.scores, measurements=measurement,
@@ -244,6 +243,15 @@ class Runner:
         seed_tokens = loaded.tokenizer(results[0].input, add_special_tokens=False)["input_ids"] or [0]
         return generation_probe(loaded, seed_tokens, max(1, lengths[len(lengths) // 2]), runtime.probe_new_tokens,
                                 [1, batch_size], repeats=runtime.probe_repeats)
+
+    def _warn_shared_gpu(self, where: str, gpu: dict[str, Any]) -> None:
+        """Device-wide memory and power include other processes' work: say so when seen."""
+        if gpu["other_processes"]:
+            self.log(f"warning: {where}: other processes used the GPU during the task "
+                     f"(pids {gpu['other_processes']}); device-wide memory and power include theirs")
+        elif gpu["most_processes"] > 1:
+            self.log(f"warning: {where}: {gpu['most_processes']} processes used the GPU at once "
+                     f"(PIDs not attributable: {gpu['process_note']}); device-wide memory and power include theirs")
 
     def _fail(self, result_id: int, model: ModelSpec, task: TaskSpec, status: str, reason: str) -> None:
         self.log(f"{model.name} / {task.name}: {status}: {reason.splitlines()[0]}")

@@ -3,6 +3,7 @@ pynvml (the real one runs when a GPU is present)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import types
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from benchbench.measure import LatencyStats, TaskMeter
-from benchbench.measure.nvml import GpuSampler, physical_gpu_index
+from benchbench.measure.nvml import GpuSampler, gpu_handle, power_integral_j
 
 
 def test_latency_statistics_by_hand():
@@ -57,14 +58,17 @@ def test_token_rates_absent_when_a_task_does_not_count_them():
 
 
 class _FakeNvml(types.SimpleNamespace):
-    """Just the pynvml calls the sampler makes; memory grows while sampled."""
+    """Just the pynvml calls the sampler makes; memory grows while sampled. `pids` are the
+    PIDs NVML lists for the GPU (in a container: host PIDs, not ours)."""
 
     class NVMLError(Exception):
         pass
 
-    def __init__(self, pid: int, energy_supported: bool = True):
+    def __init__(self, pids: list[int], energy_step_mj: int | None = 12_345, per_process: bool = True):
         super().__init__()
-        self.pid, self.used, self.energy, self.energy_supported = pid, 1000 * 2**20, 5_000, energy_supported
+        self.pids, self.used, self.energy, self.energy_step_mj = pids, 1000 * 2**20, 5_000, energy_step_mj
+        self.per_process = per_process
+        self.uuids = {"GPU-aaaa-1111": ("handle", 7)}
 
     def nvmlInit(self):
         pass
@@ -75,43 +79,76 @@ class _FakeNvml(types.SimpleNamespace):
     def nvmlDeviceGetHandleByIndex(self, index):
         return ("handle", index)
 
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        if uuid not in self.uuids:
+            raise self.NVMLError("Not Found")
+        return self.uuids[uuid]
+
     def nvmlDeviceGetMemoryInfo(self, handle):
         self.used += 10 * 2**20
         return types.SimpleNamespace(used=self.used, total=80 * 2**30)
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle):
-        return [types.SimpleNamespace(pid=self.pid, usedGpuMemory=self.used - 500 * 2**20),
-                types.SimpleNamespace(pid=4242, usedGpuMemory=100 * 2**20)]
+        if not self.per_process:
+            raise self.NVMLError("Not Supported")
+        first, *rest = self.pids
+        return [types.SimpleNamespace(pid=first, usedGpuMemory=self.used - 500 * 2**20),
+                *(types.SimpleNamespace(pid=pid, usedGpuMemory=100 * 2**20) for pid in rest)]
 
     def nvmlDeviceGetPowerUsage(self, handle):
         return 250_000  # mW
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle):
-        if not self.energy_supported:
-            raise self.NVMLError("not supported")
-        self.energy += 12_345
+        if self.energy_step_mj is None:
+            raise self.NVMLError("Not Supported")
+        self.energy += self.energy_step_mj
         return self.energy
 
 
-@pytest.mark.parametrize("energy_supported", [True, False])
-def test_gpu_sampler_with_fake_nvml(monkeypatch, energy_supported):
-    import os
-
-    fake = _FakeNvml(os.getpid(), energy_supported)
+def _sample(monkeypatch, fake: _FakeNvml, seconds: float = 0.05):
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     with GpuSampler(0, interval_s=0.005) as sampler:
-        time.sleep(0.05)
-    result = sampler.result
-    assert result.samples >= 3
+        time.sleep(seconds)
+    return sampler.result
+
+
+def test_gpu_sampler_with_fake_nvml(monkeypatch):
+    fake = _FakeNvml([os.getpid(), 4242])
+    result = _sample(monkeypatch, fake)
+    assert result.samples >= 3 and result.gpu == "0"
     assert result.device_peak_mib == fake.used / 2**20  # memory only grew: the last reading is the peak
     assert result.process_peak_mib == result.device_peak_mib - 500
     assert result.device_peak_mib > result.device_baseline_mib
-    assert result.mean_power_w == pytest.approx(250.0)
-    assert result.other_processes == [4242]
-    if energy_supported:
-        assert result.energy_j == pytest.approx(12.345)
-    else:
-        assert result.energy_j is None and "not supported" in result.energy_note
+    assert result.mean_power_w == pytest.approx(250.0) and result.peak_power_w == pytest.approx(250.0)
+    assert result.other_processes == [4242] and result.unattributed_processes == [] and result.most_processes == 2
+    assert result.energy_j == pytest.approx(12.345) and result.energy_method == "nvml-energy-counter"
+    assert result.process_note == "" and result.sampling_error == ""
+
+
+@pytest.mark.parametrize("energy_step_mj,why", [(None, "no energy counter"), (0, "did not advance")])
+def test_energy_falls_back_to_integrated_power(monkeypatch, energy_step_mj, why):
+    result = _sample(monkeypatch, _FakeNvml([os.getpid()], energy_step_mj), seconds=0.1)
+    assert result.energy_method == "power-samples-integral" and why in result.energy_note
+    assert 250 * 0.05 < result.energy_j < 250 * 0.3  # 250 W over the ~0.1 s sampled
+
+
+def test_power_integral_is_the_trapezoid_rule():
+    assert power_integral_j([(0.0, 100.0), (1.0, 200.0), (3.0, 200.0)]) == pytest.approx(150 + 400)
+    assert power_integral_j([(0.0, 100.0)]) is None
+
+
+def test_container_pids_are_not_called_other_processes(monkeypatch):
+    """In a container NVML lists host PIDs: ours is not among them, so nothing is attributed."""
+    result = _sample(monkeypatch, _FakeNvml([987654]))
+    assert result.process_peak_mib is None and "--pid=host" in result.process_note
+    assert result.other_processes == [] and result.unattributed_processes == [987654]
+    assert result.device_peak_mib > 0 and result.most_processes == 1
+
+
+def test_no_per_process_accounting_is_stated(monkeypatch):
+    result = _sample(monkeypatch, _FakeNvml([os.getpid()], per_process=False))
+    assert result.process_peak_mib is None and "Not Supported" in result.process_note
+    assert result.device_peak_mib > 0 and result.mean_power_w == pytest.approx(250.0)
 
 
 def test_missing_nvml_bindings_are_explained(monkeypatch):
@@ -120,11 +157,32 @@ def test_missing_nvml_bindings_are_explained(monkeypatch):
         GpuSampler(0)
 
 
-def test_visible_devices_map_to_physical_index(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
-    assert physical_gpu_index(0) == 3 and physical_gpu_index(1) == 1
+def test_visible_devices_map_to_the_nvml_device(monkeypatch):
+    fake = _FakeNvml([os.getpid()])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1,GPU-aaaa-1111,GPU-bad")
+    assert gpu_handle(fake, 0) == (("handle", 3), "3") and gpu_handle(fake, 1) == (("handle", 1), "1")
+    assert gpu_handle(fake, 2) == (("handle", 7), "GPU-aaaa-1111")
+    with pytest.raises(RuntimeError, match="GPU-bad.*nvidia-smi -L"):
+        gpu_handle(fake, 3)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert physical_gpu_index(2) == 2
+    assert gpu_handle(fake, 2) == (("handle", 2), "2")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the high-water mark reset is Linux's")
+def test_peak_rss_is_per_task_on_linux():
+    """A big allocation in one task does not become the next task's peak."""
+    with TaskMeter("cpu") as meter:
+        block = np.ones(400 * 2**20 // 8)  # 400 MiB, touched
+        for batch in meter.timed([[{}]]):
+            meter.count(batch)
+    first = meter.measurement(0.0)
+    del block
+    with TaskMeter("cpu") as meter:
+        for batch in meter.timed([[{}]]):
+            meter.count(batch)
+    second = meter.measurement(0.0)
+    assert first.peak_rss_scope == second.peak_rss_scope == "task"
+    assert first.peak_rss_mib - second.peak_rss_mib > 300
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -48,7 +48,21 @@ def environment(device: str) -> dict[str, Any]:
     return env
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's resident-memory high-water mark to its current size, so the
+    next :func:`peak_rss_mib` covers only what follows (Linux >= 4.0: "5" written to
+    /proc/self/clear_refs). False where that is not possible: the peak is then the
+    process's since it started."""
+    try:
+        with open("/proc/self/clear_refs", "w") as control:
+            control.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident memory of this process since it started or since the last successful
+    :func:`reset_peak_rss`, in MiB (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 1024**2

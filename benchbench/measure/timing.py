@@ -12,7 +12,7 @@ import torch
 
 from benchbench.measure.nvml import GpuMeasurement, GpuSampler
 from benchbench.measure.stats import LatencyStats
-from benchbench.measure.system import peak_rss_mib
+from benchbench.measure.system import peak_rss_mib, reset_peak_rss
 
 MIB = 1024 * 1024
 T = TypeVar("T")
@@ -94,6 +94,7 @@ class TaskMeasurement:
     warmup_batches: int
     timer: str
     peak_rss_mib: float
+    peak_rss_scope: str  # "task": reset at the task's start; "process": since the process started
     torch_max_allocated_mib: float | None
     torch_max_reserved_mib: float | None
     gpu: dict[str, Any] | None
@@ -119,8 +120,10 @@ class TaskMeter:
         self._sampler: GpuSampler | None = None
         self.gpu_note = ""
         self._sample_gpu = sample_gpu
+        self._rss_scope = "process"
 
     def __enter__(self) -> "TaskMeter":
+        self._rss_scope = "task" if reset_peak_rss() else "process"
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
             if self._sample_gpu:
@@ -186,7 +189,7 @@ class TaskMeter:
             generated_tokens_per_second=rate(self.generated_tokens, self._counted["generated_tokens"]),
             max_example_prompt_tokens=self.max_example_prompt_tokens,
             batch_latency=stats.to_dict() if stats else None, warmup_batches=warmup,
-            timer=self.clock.method, peak_rss_mib=peak_rss_mib(),
+            timer=self.clock.method, peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,
             torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,
             torch_max_reserved_mib=torch.cuda.max_memory_reserved() / MIB if cuda else None,
             gpu=gpu.to_dict() if gpu else None, gpu_note=self.gpu_note)

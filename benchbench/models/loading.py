@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from benchbench.errors import ModelUnavailable, first_line
+from benchbench.measure.system import peak_rss_mib, reset_peak_rss
 from benchbench.models.gguf_cache import converted_folder
 from benchbench.models.reference import ModelLocation, locate
 from benchbench.suite import ModelSpec
@@ -52,6 +53,7 @@ class ModelInfo:
     max_length: int
     random_weights: bool
     load_seconds: float
+    load_peak_rss_mib: float  # peak resident memory while loading (process-wide where it cannot be reset)
     shape: dict[str, int | None]  # layers, hidden size, heads, KV heads, head dim, vocabulary (for estimates)
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,6 +188,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     speed and memory of a model whose checkpoint is not at hand)."""
     import transformers
 
+    reset_peak_rss()
     started = time.perf_counter()
     where = _materialize(spec)
     kwargs = _pretrained_kwargs(spec, where)
@@ -219,7 +222,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         parameters=sum(p.numel() for p in model.parameters()),
         dtype=str(next(model.parameters()).dtype).replace("torch.", ""), device=device,
         max_length=context_length(config, tokenizer), random_weights=no_weights,
-        load_seconds=time.perf_counter() - started, shape=model_shape(config))
+        load_seconds=time.perf_counter() - started, load_peak_rss_mib=peak_rss_mib(), shape=model_shape(config))
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, info=info)
 
 

@@ -77,3 +77,18 @@ def test_gguf_file_loads_and_conversion_cache_is_exact(tmp_path, monkeypatch):
     assert ids.tolist() == loaded.tokenizer(text, return_tensors="pt").input_ids.tolist()
     with torch.no_grad():
         assert torch.equal(direct(ids).logits, loaded.model(ids).logits)
+
+
+def test_gguf_cache_key_follows_content_not_path(tmp_path, monkeypatch):
+    """The same file in two virtualenvs converts once; a changed file converts again."""
+    from benchbench.models.gguf_cache import _key
+
+    monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
+    first, second, other = tmp_path / "venv1" / "m.gguf", tmp_path / "venv2" / "m.gguf", tmp_path / "o.gguf"
+    for path, content in ((first, b"GGUF same weights"), (second, b"GGUF same weights"), (other, b"GGUF other")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    assert _key(first) == _key(second) != _key(other)
+    assert (tmp_path / "cache" / "gguf" / "hashes.json").exists()
+    first.write_bytes(b"GGUF other")  # new size and mtime: hashed again, not taken from the memo
+    assert _key(first) == _key(other)

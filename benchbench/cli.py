@@ -76,13 +76,18 @@ def main() -> None:
               help="Recompute everything, even results already in the store with the same settings.")
 @click.option("--no-weights", is_flag=True,
               help="Build each model from its config with random weights: speed and memory only, no quality.")
+@click.option("--isolation", type=click.Choice(["process", "none"]),
+              help="Override runtime.isolation: 'process' runs each model in a child process of its own "
+                   "(the default; clean per-model measurements, a crash loses one task), 'none' runs all "
+                   "models in this process (for debugging).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, models: str | None,
-        tasks: str | None, fresh: bool, no_weights: bool, progress: bool) -> None:
+        tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None, progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
 
     Every model x task is stored as it finishes; a model that cannot be loaded is
-    recorded as 'unavailable' with the reason and the others still run. Exit code 0 when
+    recorded as 'unavailable' with the reason and the others still run; a model whose
+    process dies is recorded as 'crashed' for the task in flight. Exit code 0 when
     every result is ok, 1 when some are not (they are stored with their reason), 2 for
     an invalid suite or options.
     """
@@ -91,7 +96,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
     from benchbench.suite import load_suite
 
     try:
-        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights)
+        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights, isolation)
         runner = Runner(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     PRIMARY KEY (result_id, example_index));
 """
 
-STATUSES = ("running", "ok", "unavailable", "error", "oom")
+STATUSES = ("running", "ok", "unavailable", "error", "oom", "crashed")
 _JSON_COLUMNS = ("metrics", "intervals", "measurements", "settings", "counts", "model_info")
 
 
@@ -122,6 +122,13 @@ class Store:
         marks = ",".join("?" * len(statuses))
         row = self.db.execute(f"SELECT * FROM results WHERE signature=? AND status IN ({marks}) "
                               "ORDER BY result_id DESC LIMIT 1", (signature, *statuses)).fetchone()
+        return _decode(dict(row)) if row else None
+
+    def unfinished_result(self, run_id: str, model_name: str, task_name: str) -> dict[str, Any] | None:
+        """This run's result of a model x task that is still 'running' (its process died)."""
+        row = self.db.execute("SELECT * FROM results WHERE run_id=? AND model_name=? AND task_name=? "
+                              "AND status='running' ORDER BY result_id DESC LIMIT 1",
+                              (run_id, model_name, task_name)).fetchone()
         return _decode(dict(row)) if row else None
 
     def adopt_result(self, result_id: int, run_id: str) -> None:

@@ -19,6 +19,7 @@ from benchbench.errors import SuiteError
 from benchbench.schema import Key, check_mapping, did_you_mean, key
 
 DEVICES = ("auto", "cpu", "cuda")
+ISOLATION = ("process", "none")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOCAL_FORMATS = ("json", "jsonl", "csv", "tsv", "parquet", "text")
 FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv",
@@ -42,6 +43,8 @@ RUNTIME_SCHEMA = {
     "probe_new_tokens": key(int, 32, help="tokens the latency probe generates"),
     "probe_repeats": key(int, 5, help="timed repeats of the latency probe (after 2 warm-up calls)"),
     "no_weights": key(bool, False, help="random weights from the config: speed and memory only"),
+    "isolation": key(str, "process", choices=ISOLATION,
+                     help="process: each model runs in a child process of its own; none: all in this process"),
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),
@@ -88,6 +91,7 @@ class Runtime:
     probe_new_tokens: int = 32
     probe_repeats: int = 5
     no_weights: bool = False
+    isolation: str = "process"
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,8 @@ class Suite:
         return dataclasses.asdict(self)
 
     def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
-               limit: int | None = None, device: str | None = None, no_weights: bool = False) -> "Suite":
+               limit: int | None = None, device: str | None = None, no_weights: bool = False,
+               isolation: str | None = None) -> "Suite":
         """The suite restricted/overridden by command-line choices (names are checked)."""
         chosen_models = _pick(self.models, models, self.path, "--models")
         chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks")
@@ -162,6 +167,8 @@ class Suite:
         runtime = dataclasses.replace(self.runtime, device=device) if device else self.runtime
         if no_weights:
             runtime = dataclasses.replace(runtime, no_weights=True)
+        if isolation:
+            runtime = dataclasses.replace(runtime, isolation=isolation)
         return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
 
 

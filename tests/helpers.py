@@ -12,6 +12,10 @@ from benchbench.suite import ModelSpec, Suite, load_suite
 
 
 def write_suite(folder: Path, document: dict[str, Any], name: str = "suite.yaml") -> Path:
+    """Write a suite. Unless it says otherwise, its models run in the test's process
+    (`isolation: none`): a child process per model costs ~6 s of imports, and the tests
+    that are about isolation (test_isolation, test_resume) ask for it."""
+    document = {**document, "runtime": {"isolation": "none", **document.get("runtime", {})}}
     path = folder / name
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

@@ -157,7 +157,8 @@ def test_out_of_memory_is_recorded_and_the_run_goes_on(tmp_path, tiny_gpt2, tiny
 
     monkeypatch.setattr(perplexity, "predict", predict)
     suite = write_suite(tmp_path, {
-        "name": "oom", "models": [{"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)}],
+        "name": "oom",  # runs in this process (tests/helpers.py), where the patched task lives
+        "models": [{"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)}],
         "tasks": [{"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)}}]})
     out = tmp_path / "r"
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])

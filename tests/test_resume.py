@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,7 +27,7 @@ def _suite(tmp_path, gpt2, rows: int = 60):
     data.write_text("".join(json.dumps({"source": f"the quick brown fox number {i} jumps", "reference": f"ref {i}"})
                             + "\n" for i in range(rows)))
     return write_suite(tmp_path, {
-        "name": "resume", "runtime": {"batch_size": 1, "bootstrap_resamples": 100},
+        "name": "resume", "runtime": {"batch_size": 1, "bootstrap_resamples": 100, "isolation": "process"},
         "models": [{"name": "g", "source": str(gpt2)}],
         "tasks": [{"name": "mt", "type": "translation", "dataset": {"path": str(data)},
                    "options": {"max_new_tokens": 12, "stop": []}, "metrics": ["bleu", "chrf"]}]})
@@ -61,32 +62,53 @@ def test_interrupted_result_continues_without_recomputing(tmp_path, tiny_gpt2):
     assert len(load_results(out, all_attempts=True)) == 1  # the same result row was continued
 
 
-def test_sigkill_mid_task_then_rerun_gives_identical_results(tmp_path, tiny_gpt2):
-    suite = _suite(tmp_path, tiny_gpt2, rows=80)
-    reference_out, out = tmp_path / "reference", tmp_path / "killed"
-    assert CliRunner().invoke(main, ["run", str(suite), "-o", str(reference_out), "--no-progress"]).exit_code == 0
+def _start_and_wait_for_predictions(suite, out, at_least: int) -> subprocess.Popen:
+    """Start `benchbench run` in a session of its own; return once it stored `at_least` predictions."""
     command = [sys.executable, "-m", "benchbench.cli", "run", str(suite), "-o", str(out), "--no-progress"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     database = out / "benchbench.sqlite"
     deadline = time.time() + 120
-    stored = 0
     while time.time() < deadline and process.poll() is None:
         if database.exists():
             try:
                 with sqlite3.connect(database) as db:
-                    stored = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+                    if db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] >= at_least:
+                        return process
             except sqlite3.OperationalError:
-                stored = 0
-            if stored >= 10:
-                break
+                pass
         time.sleep(0.05)
-    if process.poll() is not None:
-        pytest.fail("the run finished before it could be killed; make the task longer")
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.kill()
+    pytest.fail("the run finished (or stalled) before it could be killed; make the task longer")
+
+
+def _children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _assert_resumes_to_reference(tmp_path, suite, out):
     killed_record, before = _predictions(out)
     assert killed_record["status"] == "running" and 10 <= len(before) < 80
+    reference_out = tmp_path / "reference"
+    assert CliRunner().invoke(main, ["run", str(suite), "-o", str(reference_out), "--no-progress"]).exit_code == 0
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert f"{len(before)} examples resumed" in result.output
@@ -95,3 +117,29 @@ def test_sigkill_mid_task_then_rerun_gives_identical_results(tmp_path, tiny_gpt2
     assert after == reference
     assert record["metrics"] == reference_record["metrics"]
     assert record["intervals"] == reference_record["intervals"]
+
+
+def test_sigkill_of_the_whole_run_then_rerun_gives_identical_results(tmp_path, tiny_gpt2):
+    suite = _suite(tmp_path, tiny_gpt2, rows=80)
+    out = tmp_path / "killed"
+    process = _start_and_wait_for_predictions(suite, out, at_least=10)
+    os.killpg(process.pid, signal.SIGKILL)  # the run and its model process, as a scheduler or kill -9 -PGID does
+    process.wait()
+    _assert_resumes_to_reference(tmp_path, suite, out)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the model process through /proc")
+def test_model_process_does_not_outlive_a_killed_run(tmp_path, tiny_gpt2):
+    """kill -9 of the benchbench process alone: its model process stops too, not writing on."""
+    suite = _suite(tmp_path, tiny_gpt2, rows=80)
+    out = tmp_path / "killed"
+    process = _start_and_wait_for_predictions(suite, out, at_least=10)
+    children = _children(process.pid)
+    assert children, "the model should run in a child process"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_running(pid) for pid in children):
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in children)
+    _assert_resumes_to_reference(tmp_path, suite, out)

@@ -35,17 +35,24 @@ def environment(device: str) -> dict[str, Any]:
         "libraries": {name: _version(name) for name in _LIBRARIES},
     }
     if device == "cuda":
-        props = torch.cuda.get_device_properties(torch.cuda.current_device())
-        env |= {"gpu_name": props.name, "gpu_memory_gib": round(props.total_memory / 1024**3, 2),
-                "cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version(),
-                "cuda_device_order": os.environ.get("CUDA_DEVICE_ORDER")}
-        try:
-            from benchbench.measure.nvml import gpu_facts
-
-            env |= gpu_facts(torch.cuda.current_device())
-        except Exception as exc:  # NVML missing or not usable: say so, keep torch's facts
-            env["nvml"] = f"unavailable: {exc}"
+        env |= {"cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version(),
+                "cuda_device_order": os.environ.get("CUDA_DEVICE_ORDER")} | _gpu_identity()
     return env
+
+
+def _gpu_identity() -> dict[str, Any]:
+    """Name, memory and driver of the GPU the run uses ("cuda" is cuda:0), from NVML, which
+    does not create a CUDA context: with process isolation the parent process stays off
+    the GPU, so it neither holds GPU memory nor shows up as another process there. Without
+    NVML, torch's device properties (this does initialise CUDA in this process)."""
+    try:
+        from benchbench.measure.nvml import gpu_facts
+
+        return gpu_facts(0)
+    except Exception as exc:  # NVML missing or not usable: say so, use torch's facts
+        props = torch.cuda.get_device_properties(0)
+        return {"gpu_name": props.name, "gpu_memory_mib": props.total_memory / 1024**2,
+                "nvml": f"unavailable: {exc}"}
 
 
 def reset_peak_rss() -> bool:

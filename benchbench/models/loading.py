@@ -106,7 +106,7 @@ def _unavailable(spec: ModelSpec, what: str, exc: BaseException) -> ModelUnavail
                             f"{type(exc).__name__}: {first_line(exc)}{hint}")
 
 
-def _materialize(spec: ModelSpec) -> ModelLocation:
+def materialize(spec: ModelSpec) -> ModelLocation:
     """Where to load from; a GGUF checkpoint is converted once to a cached folder."""
     where = locate(spec.source, spec.gguf_file)
     if not where.gguf_file or where.kind == "hub":
@@ -122,7 +122,7 @@ def inspect_config(spec: ModelSpec) -> tuple[Any, str]:
     """The model's config and family, read without loading weights."""
     from transformers import AutoConfig
 
-    where = _materialize(spec)
+    where = materialize(spec)
     try:
         config = AutoConfig.from_pretrained(where.pretrained, **_pretrained_kwargs(spec, where))
     except _LOAD_ERRORS as exc:
@@ -190,7 +190,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
 
     reset_peak_rss()
     started = time.perf_counter()
-    where = _materialize(spec)
+    where = materialize(spec)
     kwargs = _pretrained_kwargs(spec, where)
     dtype = resolve_dtype(spec.dtype or default_dtype, device)
     try:
@@ -230,7 +230,7 @@ def _load_tokenizer(spec: ModelSpec, where: ModelLocation, kwargs: dict[str, Any
     from transformers import AutoTokenizer
 
     if spec.tokenizer:  # another source, resolved (and GGUF-converted) like a model source
-        where = _materialize(ModelSpec(name=spec.name, source=spec.tokenizer))
+        where = materialize(ModelSpec(name=spec.name, source=spec.tokenizer))
         kwargs = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
         if where.gguf_file:
             kwargs["gguf_file"] = where.gguf_file

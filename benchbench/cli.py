@@ -91,6 +91,9 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
     every result is ok, 1 when some are not (they are stored with their reason), 2 for
     an invalid suite or options.
     """
+    if not progress:  # also the bars of libraries (tqdm's and the hub's), here and in model processes
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from benchbench.results import comparison_table, load_results
     from benchbench.runner import Runner
     from benchbench.suite import load_suite

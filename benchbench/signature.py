@@ -20,9 +20,11 @@ from benchbench.suite import ModelSpec, TaskSpec
 
 def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any],
                      data_fingerprint: str, device: str, dtype: str) -> dict[str, Any]:
+    chosen_attention = {"attn_implementation": model.attn_implementation} if model.attn_implementation else {}
     return {
         "model": {"source": model.source, "revision": model.revision, "gguf_file": model.gguf_file,
-                  "tokenizer": model.tokenizer, "dtype": dtype, "trust_remote_code": model.trust_remote_code},
+                  "tokenizer": model.tokenizer, "dtype": dtype, "trust_remote_code": model.trust_remote_code,
+                  **chosen_attention},  # only when chosen, so results stored before this key keep their signature
         "device": device,
         "task": {"type": task.type, "options": options, "metrics": list(task.metrics),
                  "metric_options": task.metric_options},

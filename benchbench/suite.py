@@ -55,6 +55,8 @@ MODEL_SCHEMA = {
     "gguf_file": key(str, None, help="file name of the .gguf inside a folder or hub repo"),
     "tokenizer": key(str, None, help="tokenizer source when it differs from the model's"),
     "trust_remote_code": key(bool, False, help="true only for repos whose code you trust"),
+    "attn_implementation": key(str, None, help="attention kernel: eager, sdpa, flash_attention_2, ... "
+                                                "(default: transformers' choice for the model)"),
     "task_options": key(dict, dict,
                         help="options per task name or task type, merged over the task's own"),
 }
@@ -103,6 +105,7 @@ class ModelSpec:
     gguf_file: str | None = None
     tokenizer: str | None = None
     trust_remote_code: bool = False
+    attn_implementation: str | None = None
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def options_for(self, task: "TaskSpec") -> dict[str, Any]:

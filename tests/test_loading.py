@@ -92,3 +92,14 @@ def test_gguf_cache_key_follows_content_not_path(tmp_path, monkeypatch):
     assert (tmp_path / "cache" / "gguf" / "hashes.json").exists()
     first.write_bytes(b"GGUF other")  # new size and mtime: hashed again, not taken from the memo
     assert _key(first) == _key(other)
+
+
+def test_attention_implementation_is_chosen_and_recorded(tiny_gpt2):
+    default = load_model(ModelSpec("g", str(tiny_gpt2)), "causal-lm", "cpu")
+    eager = load_model(ModelSpec("g", str(tiny_gpt2), attn_implementation="eager"), "causal-lm", "cpu")
+    assert default.info.attention == "sdpa" and eager.info.attention == "eager"
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():  # same weights, another kernel: the same numbers up to rounding
+        assert torch.allclose(default.model(ids).logits, eager.model(ids).logits, atol=1e-5)
+    with pytest.raises(ModelUnavailable, match="no-such-kernel"):
+        load_model(ModelSpec("g", str(tiny_gpt2), attn_implementation="no-such-kernel"), "causal-lm", "cpu")

@@ -106,3 +106,18 @@ def test_model_options_merge_by_type_then_name(tmp_path, corpus_file):
     suite = parse(tmp_path, document)
     merged = suite.models[0].options_for(suite.tasks[0])
     assert merged["stride"] == 2 and merged["max_length"] == 16 and merged["prefix"] == "bos"
+
+
+def test_signature_changes_with_a_chosen_attention_kernel_only(tmp_path, corpus_file):
+    from benchbench.signature import signature_fields, signature_hash
+    from benchbench.suite import ModelSpec
+
+    task = parse(tmp_path, minimal_suite("gpt2", str(corpus_file))).tasks[0]
+
+    def signature(model: ModelSpec) -> str:
+        return signature_hash(signature_fields(model, task, {}, "fingerprint", "cpu", "auto"))
+
+    plain = ModelSpec("m", "gpt2")
+    assert "attn_implementation" not in signature_fields(plain, task, {}, "f", "cpu", "auto")["model"]
+    assert signature(plain) != signature(ModelSpec("m", "gpt2", attn_implementation="eager"))
+    assert signature(plain) == signature(ModelSpec("other display name", "gpt2"))

@@ -50,6 +50,7 @@ class ModelInfo:
     parameters: int
     dtype: str
     device: str
+    attention: str | None  # the attention implementation transformers used (eager, sdpa, ...)
     max_length: int
     random_weights: bool
     load_seconds: float
@@ -198,14 +199,16 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     except _LOAD_ERRORS as exc:
         raise _unavailable(spec, "tokenizer", exc) from exc
     auto_class = getattr(transformers, HEADS[head])
+    attention = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
     try:
         if no_weights:
             config = transformers.AutoConfig.from_pretrained(where.pretrained, **kwargs)
             if dtype == "auto":  # the checkpoint's dtype, as from_pretrained would use
                 dtype = getattr(config, "dtype", None) or torch.float32
-            model = auto_class.from_config(config, dtype=dtype, trust_remote_code=spec.trust_remote_code)
+            model = auto_class.from_config(config, dtype=dtype, trust_remote_code=spec.trust_remote_code,
+                                           **attention)
         else:
-            model = auto_class.from_pretrained(where.pretrained, dtype=dtype, **kwargs)
+            model = auto_class.from_pretrained(where.pretrained, dtype=dtype, **kwargs, **attention)
     except _LOAD_ERRORS as exc:
         raise _unavailable(spec, f"{HEADS[head]} weights", exc) from exc
     model.to(device)
@@ -221,7 +224,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         architecture=type(model).__name__,
         parameters=sum(p.numel() for p in model.parameters()),
         dtype=str(next(model.parameters()).dtype).replace("torch.", ""), device=device,
-        max_length=context_length(config, tokenizer), random_weights=no_weights,
+        attention=getattr(config, "_attn_implementation", None), max_length=context_length(config, tokenizer), random_weights=no_weights,
         load_seconds=time.perf_counter() - started, load_peak_rss_mib=peak_rss_mib(), shape=model_shape(config))
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, info=info)
 

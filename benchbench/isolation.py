@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -112,23 +112,39 @@ def _child_main(connection: Connection, job: ModelJob) -> None:
         connection.close()
 
 
-def _run_child(job: ModelJob, events: RunEvents) -> tuple[set[str], int | None]:
-    """Run `job` in a child process, relaying its events until it ends; return the tasks
-    it finished and its exit code."""
+@dataclass
+class ChildOutcome:
+    """How a child process ended: the tasks it finished, its exit code, and how many
+    examples of the task it was on had been counted on the progress bar."""
+
+    finished: set[str] = field(default_factory=set)
+    exitcode: int | None = None
+    in_flight_advanced: int = 0
+
+    def note(self, name: str, payload: tuple[Any, ...]) -> None:
+        if name == "result":
+            self.finished.add(payload[0])
+        if name in ("result", "describe"):  # a task ends or the next begins
+            self.in_flight_advanced = 0
+        elif name == "advance":
+            self.in_flight_advanced += payload[0]
+
+
+def _run_child(job: ModelJob, events: RunEvents) -> ChildOutcome:
+    """Run `job` in a child process, relaying its events until it ends."""
     context = multiprocessing.get_context("spawn")
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(target=_child_main, args=(writer, job), name=f"benchbench {job.model.name}")
     process.start()
     writer.close()  # the child holds the only writer: its exit ends the pipe
-    finished: set[str] = set()
+    outcome = ChildOutcome()
     try:
         while True:
             try:
                 name, payload = reader.recv()
             except EOFError:
                 break
-            if name == "result":
-                finished.add(payload[0])
+            outcome.note(name, payload)
             getattr(events, name)(*payload)
         process.join()
     finally:
@@ -136,7 +152,8 @@ def _run_child(job: ModelJob, events: RunEvents) -> tuple[set[str], int | None]:
         if process.is_alive():  # the parent was interrupted: do not leave the child running
             process.terminate()
             process.join()
-    return finished, process.exitcode
+    outcome.exitcode = process.exitcode
+    return outcome
 
 
 def crash_reason(exitcode: int | None) -> str:
@@ -158,9 +175,9 @@ def run_model_isolated(suite: Suite, store: Store, run_id: str, device: str, fre
     here = ModelRunner(suite, store, run_id, device, fresh, events)
     remaining = here.plan(model, examples, list(suite.tasks))
     while remaining:
-        finished, exitcode = _run_child(ModelJob(suite, str(store.path), run_id, device, fresh, model, remaining),
-                                        events)
-        remaining = [plan for plan in remaining if plan.task.name not in finished]
+        outcome = _run_child(ModelJob(suite, str(store.path), run_id, device, fresh, model, remaining), events)
+        remaining = [plan for plan in remaining if plan.task.name not in outcome.finished]
         if remaining:
             in_flight, remaining = remaining[0], remaining[1:]
-            here.fail_interrupted(model, in_flight.task, "crashed", crash_reason(exitcode))
+            here.fail_interrupted(model, in_flight.task, "crashed", crash_reason(outcome.exitcode))
+            events.advance(max(0, len(in_flight.examples) - outcome.in_flight_advanced))  # the bar still ends full

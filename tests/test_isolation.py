@@ -109,3 +109,14 @@ def test_isolated_run_equals_a_run_in_one_process(tmp_path, tiny_gpt2, tiny_llam
                                                (-signal.SIGSEGV, "killed by SIGSEGV"), (1, "exited with code 1")])
 def test_crash_reasons_say_what_happened(exitcode, expected):
     assert expected in crash_reason(exitcode)
+
+
+def test_child_outcome_counts_the_progress_of_the_task_in_flight():
+    from benchbench.isolation import ChildOutcome
+
+    outcome = ChildOutcome()
+    for name, payload in [("advance", (4,)), ("describe", ("m / a",)), ("advance", (3,)),
+                          ("result", ("a", "ok", 1, False)), ("describe", ("m / b",)), ("advance", (2,)),
+                          ("advance", (5,))]:
+        outcome.note(name, payload)
+    assert outcome.finished == {"a"} and outcome.in_flight_advanced == 7

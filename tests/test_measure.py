@@ -98,6 +98,15 @@ class _FakeNvml(types.SimpleNamespace):
     def nvmlDeviceGetPowerUsage(self, handle):
         return 250_000  # mW
 
+    def nvmlDeviceGetName(self, handle):
+        return b"Fake H100"
+
+    def nvmlSystemGetDriverVersion(self):
+        return "550.1"
+
+    def nvmlSystemGetCudaDriverVersion(self):
+        return 12040
+
     def nvmlDeviceGetTotalEnergyConsumption(self, handle):
         if self.energy_step_mj is None:
             raise self.NVMLError("Not Supported")
@@ -183,6 +192,57 @@ def test_peak_rss_is_per_task_on_linux():
     second = meter.measurement(0.0)
     assert first.peak_rss_scope == second.peak_rss_scope == "task"
     assert first.peak_rss_mib - second.peak_rss_mib > 300
+
+
+class _FakeCudaEvent:
+    """torch.cuda.Event on the host clock: record() marks, elapsed_time() in ms."""
+
+    def __init__(self, enable_timing: bool = False):
+        assert enable_timing
+        self.at = None
+
+    def record(self):
+        self.at = time.perf_counter()
+
+    def elapsed_time(self, end: "_FakeCudaEvent") -> float:
+        return (end.at - self.at) * 1000.0
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """The torch.cuda calls of the CUDA measurement path, faked, so every line of that
+    path runs on a machine without a GPU (the real-GPU test below checks the numbers)."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "Event", _FakeCudaEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append("synchronize"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: calls.append("reset"))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: 300 * 2**20)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda *a: 400 * 2**20)
+    fake = _FakeNvml([os.getpid()])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    return calls
+
+
+def test_cuda_measurement_path_with_faked_cuda_and_nvml(fake_cuda):
+    from benchbench.measure import environment
+
+    def batches():
+        for pause in (0.03, 0.01, 0.02):
+            time.sleep(pause)
+            yield [{"prompt_tokens": 4}]
+
+    with TaskMeter("cuda") as meter:
+        for batch in meter.timed(batches()):
+            meter.count(batch)
+    result = meter.measurement(load_seconds=2.0)
+    assert result.timer == "cuda-events" and fake_cuda[0] == "reset" and "synchronize" in fake_cuda
+    assert result.batch_latency["count"] == 2 and 5 <= result.batch_latency["p50_ms"] < 40  # warm-up dropped
+    assert result.torch_max_allocated_mib == 300 and result.torch_max_reserved_mib == 400
+    assert result.gpu["process_peak_mib"] >= result.torch_max_reserved_mib and result.gpu["energy_j"] > 0
+    assert result.gpu_note == "" and result.prompt_tokens == 12
+    env = environment("cuda")
+    assert env["gpu_name"] == "Fake H100" and env["driver_version"] == "550.1" and "nvml" not in env
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

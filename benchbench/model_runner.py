@@ -25,7 +25,7 @@ from benchbench.signature import signature_fields, signature_hash
 from benchbench.store import Store
 from benchbench.suite import ModelSpec, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES, ExampleResult
-from benchbench.tasks.base import TaskScores
+from benchbench.tasks.base import TaskScores, prepared_rows
 
 # Statuses of an interrupted result whose stored predictions a later run continues from.
 RESUMABLE = ("running", "crashed")
@@ -119,7 +119,9 @@ class ModelRunner:
                                 f"(same settings signature; --fresh recomputes)")
                 self.events.result(task.name, "ok", finished["result_id"], True)
                 return None
-        return TaskPlan(task, options, fields, signature, examples)
+        rows = prepared_rows(TASK_TYPES[task.type], examples.rows, options)
+        self.events.advance(len(examples) - len(rows))  # rows merged into fewer examples count as done
+        return TaskPlan(task, options, fields, signature, Examples(rows, examples.fingerprint))
 
     def _run_task(self, model: ModelSpec, plan: TaskPlan, config: Any, family: str,
                   loaded: LoadedModel | None) -> LoadedModel | None:
@@ -157,8 +159,6 @@ class ModelRunner:
         result_id, results = self._resume_or_begin(model, plan)
         done = {r.index for r in results}
         todo = [i for i in range(len(examples.rows)) if i not in done]
-        if settings.get("documents") == "joined" and done:  # one result stands for every row
-            todo = []
         self.events.advance(len(done))
         batch_size = task.batch_size or self.suite.runtime.batch_size
         try:
@@ -172,7 +172,6 @@ class ModelRunner:
                     meter.count([r.details for r in batch])
                     results.extend(batch)
                     self.events.advance(len(batch))
-            self.events.advance(max(0, len(todo) - (len(results) - len(done))))  # joined documents: rows > results
             results.sort(key=lambda r: r.index)
             scored = TaskScores() if loaded.info.random_weights else task_type.score(results, settings, task.metrics)
             probe = self._probe(loaded, settings, results, batch_size)

@@ -108,32 +108,28 @@ class TaskMeter:
     """Wraps one task: ``with TaskMeter(device) as meter:``, iterate ``meter.timed(batches)``
     and ``meter.count(details)`` each batch; ``meter.measurement(load_seconds)`` after."""
 
-    def __init__(self, device: str, warmup_batches: int = 1, sample_gpu: bool = True) -> None:
+    def __init__(self, device: str, warmup_batches: int = 1) -> None:
         self.device, self.warmup_batches = device, warmup_batches
         self.clock = BatchClock(device)
         self.watch = Stopwatch(device)
         self.examples = 0
-        self.prompt_tokens = 0
-        self.generated_tokens = 0
+        # None until a batch reports them: tasks that do not count tokens leave them None
+        self.prompt_tokens: int | None = None
+        self.generated_tokens: int | None = None
         self.max_example_prompt_tokens: int | None = None
-        self._counted = {"prompt_tokens": False, "generated_tokens": False}
         self._sampler: GpuSampler | None = None
         self.gpu_note = ""
-        self._sample_gpu = sample_gpu
         self._rss_scope = "process"
 
     def __enter__(self) -> "TaskMeter":
         self._rss_scope = "task" if reset_peak_rss() else "process"
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-            if self._sample_gpu:
-                try:
-                    self._sampler = GpuSampler(torch.cuda.current_device())
-                    self._sampler.__enter__()
-                except Exception as exc:  # no NVML bindings, or NVML cannot talk to the driver
-                    self._sampler, self.gpu_note = None, f"NVML unavailable: {exc}"
-            else:
-                self.gpu_note = "NVML sampling turned off"
+            try:
+                self._sampler = GpuSampler(torch.cuda.current_device())
+                self._sampler.__enter__()
+            except Exception as exc:  # no NVML bindings, or NVML cannot talk to the driver
+                self._sampler, self.gpu_note = None, f"NVML unavailable: {exc}"
         else:
             self.gpu_note = "not measured: the device is cpu"
         self.watch.__enter__()
@@ -159,14 +155,13 @@ class TaskMeter:
 
     def count(self, details: list[dict[str, Any]]) -> None:
         self.examples += len(details)
-        longest = max((d["prompt_tokens"] for d in details if "prompt_tokens" in d), default=None)
-        if longest is not None:
-            self.max_example_prompt_tokens = max(longest, self.max_example_prompt_tokens or 0)
-        for key in ("prompt_tokens", "generated_tokens"):
-            values = [d[key] for d in details if key in d]
-            if values:
-                self._counted[key] = True
-                setattr(self, key, getattr(self, key) + sum(values))
+        prompt = [d["prompt_tokens"] for d in details if "prompt_tokens" in d]
+        generated = [d["generated_tokens"] for d in details if "generated_tokens" in d]
+        if prompt:
+            self.prompt_tokens = (self.prompt_tokens or 0) + sum(prompt)
+            self.max_example_prompt_tokens = max(max(prompt), self.max_example_prompt_tokens or 0)
+        if generated:
+            self.generated_tokens = (self.generated_tokens or 0) + sum(generated)
 
     def measurement(self, load_seconds: float) -> TaskMeasurement:
         seconds = self.watch.seconds
@@ -177,16 +172,15 @@ class TaskMeter:
         gpu: GpuMeasurement | None = self._sampler.result if self._sampler else None
         cuda = self.device == "cuda"
 
-        def rate(count: int, counted: bool) -> float | None:
-            return count / seconds if counted and seconds > 0 else None
+        def rate(count: int | None) -> float | None:
+            return count / seconds if count is not None and seconds > 0 else None
 
         return TaskMeasurement(
             load_seconds=load_seconds, task_seconds=seconds, examples=self.examples,
             examples_per_second=self.examples / seconds if seconds > 0 else float("nan"),
-            prompt_tokens=self.prompt_tokens if self._counted["prompt_tokens"] else None,
-            generated_tokens=self.generated_tokens if self._counted["generated_tokens"] else None,
-            prompt_tokens_per_second=rate(self.prompt_tokens, self._counted["prompt_tokens"]),
-            generated_tokens_per_second=rate(self.generated_tokens, self._counted["generated_tokens"]),
+            prompt_tokens=self.prompt_tokens, generated_tokens=self.generated_tokens,
+            prompt_tokens_per_second=rate(self.prompt_tokens),
+            generated_tokens_per_second=rate(self.generated_tokens),
             max_example_prompt_tokens=self.max_example_prompt_tokens,
             batch_latency=stats.to_dict() if stats else None, warmup_batches=warmup,
             timer=self.clock.method, peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,

@@ -55,11 +55,21 @@ def score_metrics(names: tuple[str, ...] | list[str], predictions: list[Any], re
     return out
 
 
+def prepared_rows(task_type: "TaskType", rows: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows a task scores, one result each: the task's optional ``prepare_rows(rows,
+    options)`` (e.g. perplexity's `join` makes one document of all rows), else the rows."""
+    prepare = getattr(task_type, "prepare_rows", None)
+    return prepare(rows, options) if prepare else rows
+
+
 class TaskType(Protocol):
     """A task type: how examples become model inputs, predictions and metrics.
 
     `fields` are the canonical example fields (the suite maps dataset columns onto them);
-    `metrics` the metric names it can report; `options` its option schema.
+    `metrics` the metric names it can report; `options` its option schema. A task whose
+    results do not map one to one onto the dataset's rows also defines
+    ``prepare_rows(rows, options)``, returning the rows it scores (see prepared_rows):
+    predictions, resume and progress then count those.
     """
 
     name: str

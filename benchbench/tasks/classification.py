@@ -19,7 +19,7 @@ from benchbench.errors import TaskConfigError
 from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
-from benchbench.tasks.generation import special_tokens_kwargs
+from benchbench.tasks.generation import apply_chat_template, render, special_tokens_kwargs
 from benchbench.tasks.loglikelihood import score_requests
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
@@ -172,17 +172,8 @@ def _predict_choices(loaded: LoadedModel, batch: list[tuple[int, dict[str, Any]]
 
 
 def _render_prompt(loaded: LoadedModel, settings: dict[str, Any], row: dict[str, Any]) -> str:
-    try:
-        prompt = settings["prompt"].format(**row)
-    except (KeyError, IndexError) as exc:
-        raise TaskConfigError(f"classification: prompt {settings['prompt']!r} uses {exc}, which is "
-                              "not a field; available: {text}, {text_pair}, {label}") from None
-    if settings["chat_template"]:
-        if not getattr(loaded.tokenizer, "chat_template", None):
-            raise TaskConfigError("classification: chat_template is true but the tokenizer has none")
-        prompt = loaded.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
-    return prompt
+    prompt = render(settings["prompt"], row, {})
+    return apply_chat_template(loaded, prompt, None) if settings["chat_template"] else prompt
 
 
 def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:

@@ -122,22 +122,30 @@ class Generated:
     generated_tokens: int  # tokens the model produced, up to and including EOS
 
 
+def encode_prompts(loaded: LoadedModel, prompts: list[str], max_new_tokens: int) -> list[list[int]]:
+    """Token ids of each rendered prompt as the model reads them: a decoder-only prompt
+    keeps its last (context length - max_new_tokens) tokens; an encoder input is cut to
+    the model's length."""
+    tokenizer = loaded.tokenizer
+    if loaded.info.family == "decoder-only":
+        limit = max(1, loaded.info.max_length - max_new_tokens)
+        return [encode_prompt(tokenizer, p)[-limit:] for p in prompts]
+    return tokenizer(prompts, truncation=True, max_length=loaded.info.max_length)["input_ids"]
+
+
 @torch.inference_mode()
-def generate(loaded: LoadedModel, prompts: list[str], settings: dict[str, Any],
+def generate(loaded: LoadedModel, encoded: list[list[int]], settings: dict[str, Any],
              forced_bos: int | None = None) -> list[Generated]:
-    """Generate for one batch of rendered prompts."""
+    """Generate for one batch of encoded prompts (encode_prompts)."""
     tokenizer = loaded.tokenizer
     config = _generation_config(loaded, settings, forced_bos)
     if loaded.info.family == "decoder-only":
-        limit = max(1, loaded.info.max_length - settings["max_new_tokens"])
-        encoded = [encode_prompt(tokenizer, p)[-limit:] for p in prompts]
         width = max(len(e) for e in encoded)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
         mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
     else:
-        batch = tokenizer(prompts, padding=True, truncation=True, max_length=loaded.info.max_length,
-                          return_tensors="pt")
+        batch = tokenizer.pad({"input_ids": encoded}, return_tensors="pt")
         ids, mask, width = batch["input_ids"], batch["attention_mask"], 0
     if settings["do_sample"]:
         torch.manual_seed(settings["seed"])
@@ -159,8 +167,3 @@ def _lengths_until_eos(tokens: torch.Tensor, eos: int | list[int] | None) -> lis
     first = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, torch.full((len(tokens),), tokens.shape[1]))
     return first.tolist()
 
-
-def length_order(loaded: LoadedModel, prompts: list[str]) -> list[int]:
-    """Indices of prompts, longest (in tokens) first."""
-    lengths = [len(encode_prompt(loaded.tokenizer, p)) for p in prompts]
-    return sorted(range(len(prompts)), key=lambda i: -lengths[i])

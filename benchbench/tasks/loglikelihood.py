@@ -65,13 +65,14 @@ def _score_batch(loaded: LoadedModel, inputs: list[list[int]],
         mask[row, :len(tokens)] = 1
     logits = loaded.model(input_ids=ids.to(loaded.device),
                           attention_mask=mask.to(loaded.device)).logits
-    out = []
+    totals, greedy = [], []
     for row, (tokens, continuation) in enumerate(zip(inputs, continuations)):
         n = len(continuation)
         row_logits = logits[row, len(tokens) - n:len(tokens)].float()
         logprobs = torch.log_softmax(row_logits, dim=-1)
         target = torch.tensor(continuation, device=logprobs.device)
-        picked = logprobs.gather(1, target.unsqueeze(1)).squeeze(1)
-        greedy = bool((row_logits.argmax(dim=-1) == target).all())
-        out.append(LogLikelihood(float(picked.double().sum()), n, greedy))
-    return out
+        totals.append(logprobs.gather(1, target.unsqueeze(1)).squeeze(1).double().sum())
+        greedy.append((row_logits.argmax(dim=-1) == target).all())
+    # one device-to-host copy per batch, not one synchronisation per row
+    return [LogLikelihood(total, len(continuation), is_greedy) for total, continuation, is_greedy
+            in zip(torch.stack(totals).tolist(), continuations, torch.stack(greedy).tolist())]

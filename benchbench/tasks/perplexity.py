@@ -11,12 +11,13 @@ context (the transformers "fixed-length models" method). See docs/metrics.md.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Iterator
 
 import numpy as np
 
 from benchbench.errors import TaskConfigError
-from benchbench.metrics.bootstrap import bootstrap_interval
+from benchbench.metrics.base import MetricResult
 from benchbench.metrics.perplexity import (
     PERPLEXITY_METRICS,
     corpus_perplexity,
@@ -122,11 +123,14 @@ class Perplexity:
             yield self._score_chunk(loaded, chunk, batch_size)
 
     @staticmethod
-    def _documents(rows: list[dict[str, Any]], settings: dict[str, Any]) -> list[tuple[int, str]]:
-        texts = [str(row["text"] or "") for row in rows]
-        if settings["join"] is not None:
-            return [(0, settings["join"].join(texts))]
-        return list(enumerate(texts))
+    def prepare_rows(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
+        """With `join`, all rows become one document: one example, one result (resumed as one)."""
+        if options["join"] is None:
+            return rows
+        return [{"text": options["join"].join(str(row["text"] or "") for row in rows)}]
+
+    def _documents(self, rows: list[dict[str, Any]], settings: dict[str, Any]) -> list[tuple[int, str]]:
+        return list(enumerate(str(row["text"] or "") for row in self.prepare_rows(rows, settings)))
 
     @staticmethod
     def _score_chunk(loaded: LoadedModel, chunk: list[tuple[int, str, list[Window]]],
@@ -154,14 +158,11 @@ class Perplexity:
         totals = stats.sum(axis=0)
         figures = corpus_perplexity(*(float(t) for t in totals))
         wanted = [name for name in figures if name in (metrics or figures)]
-        bootstrap = settings.get("bootstrap", {"resamples": 0, "seed": 0})
-        intervals = {}
-        for name in wanted if bootstrap["resamples"] else []:
-            interval = bootstrap_interval(stats, lambda sums, n=name: perplexity_from_sums(n, sums),
-                                          bootstrap["resamples"], bootstrap["seed"])
-            if interval is not None:
-                intervals[name] = interval
         signature = (f"rolling windows max_length={settings['max_length']} stride={settings['stride']} "
                      f"prefix={settings['prefix']} documents={settings['documents']}")
-        return TaskScores({n: figures[n] for n in wanted}, intervals, {n: signature for n in wanted})
+        result = MetricResult({n: figures[n] for n in wanted}, signature,
+                              {n: (stats, partial(perplexity_from_sums, n)) for n in wanted})
+        bootstrap = settings.get("bootstrap", {"resamples": 0, "seed": 0})
+        intervals = result.intervals(bootstrap["resamples"], bootstrap["seed"]) if bootstrap["resamples"] else {}
+        return TaskScores(result.scores, intervals, {n: signature for n in wanted})
 

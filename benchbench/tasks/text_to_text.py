@@ -20,9 +20,9 @@ from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
 from benchbench.tasks.generation import (
     GENERATION_OPTIONS,
     apply_chat_template,
+    encode_prompts,
     generate,
     generation_settings,
-    length_order,
     render,
 )
 
@@ -112,10 +112,11 @@ class TextToText:
     def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
         prompts = self.prompts(loaded, rows, settings)
-        order = length_order(loaded, prompts)
+        encoded = encode_prompts(loaded, prompts, settings["max_new_tokens"])  # once: for the order and the model
+        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # longest first: little padding
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            outputs = generate(loaded, [prompts[i] for i in batch], settings, settings.get("forced_bos_token_id"))
+            outputs = generate(loaded, [encoded[i] for i in batch], settings, settings.get("forced_bos_token_id"))
             yield [ExampleResult(index=i, input=prompts[i], prediction=out.text, reference=self._reference(rows[i]),
                                  details={"prompt_tokens": out.prompt_tokens, "generated_tokens": out.generated_tokens})
                    for i, out in zip(batch, outputs)]

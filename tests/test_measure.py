@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import types
 
@@ -179,19 +180,41 @@ def test_visible_devices_map_to_the_nvml_device(monkeypatch):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the high-water mark reset is Linux's")
 def test_peak_rss_is_per_task_on_linux():
-    """A big allocation in one task does not become the next task's peak."""
+    """A big allocation in one task does not become the next task's peak, whatever ran
+    before. A thread that exits while the allocation is alive makes the kernel keep that
+    high-water mark in getrusage's ru_maxrss for good (the reset cannot clear it), as the
+    library threads of earlier tests did: the peak must not be read from there."""
+    def exit_a_thread() -> None:
+        worker = threading.Thread(target=lambda: None)
+        worker.start()
+        worker.join()
+
     with TaskMeter("cpu") as meter:
         block = np.ones(400 * 2**20 // 8)  # 400 MiB, touched
+        exit_a_thread()
         for batch in meter.timed([[{}]]):
             meter.count(batch)
     first = meter.measurement(0.0)
     del block
     with TaskMeter("cpu") as meter:
+        exit_a_thread()
         for batch in meter.timed([[{}]]):
             meter.count(batch)
     second = meter.measurement(0.0)
     assert first.peak_rss_scope == second.peak_rss_scope == "task"
     assert first.peak_rss_mib - second.peak_rss_mib > 300
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="VmHWM is Linux's")
+def test_peak_rss_is_not_read_from_ru_maxrss(monkeypatch):
+    """Some kernels keep a high-water mark in ru_maxrss that the reset cannot clear (raised
+    when a thread exits): a task's peak must come from VmHWM, which the reset does clear."""
+    from benchbench.measure import system
+
+    stale = types.SimpleNamespace(ru_maxrss=64 * 2**20)  # 64 GiB in KiB: a peak from long ago
+    monkeypatch.setattr(system.resource, "getrusage", lambda who: stale)
+    assert system.reset_peak_rss()
+    assert system.peak_rss_mib() < 64 * 1024 / 2
 
 
 class _FakeCudaEvent:

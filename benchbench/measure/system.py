@@ -58,8 +58,10 @@ def _gpu_identity() -> dict[str, Any]:
 def reset_peak_rss() -> bool:
     """Reset this process's resident-memory high-water mark to its current size, so the
     next :func:`peak_rss_mib` covers only what follows (Linux >= 4.0: "5" written to
-    /proc/self/clear_refs). False where that is not possible: the peak is then the
-    process's since it started."""
+    /proc/self/clear_refs resets VmHWM). False where that is not possible: the peak is then
+    the process's since it started."""
+    if _vm_hwm_kib() is None:  # the reset is only visible through VmHWM
+        return False
     try:
         with open("/proc/self/clear_refs", "w") as control:
             control.write("5")
@@ -69,7 +71,27 @@ def reset_peak_rss() -> bool:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process since it started or since the last successful
-    :func:`reset_peak_rss`, in MiB (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process since the last successful :func:`reset_peak_rss`
+    (or since it started), in MiB.
+
+    Read from VmHWM in /proc/self/status, which the reset acts on. Not from
+    ``getrusage().ru_maxrss``: the kernel also raises that from the high-water mark when any
+    thread of the process exits, so a reset peak would come back whenever a thread ends.
+    Elsewhere (macOS), ru_maxrss: process-wide (bytes on macOS, KiB on Linux)."""
+    hwm = _vm_hwm_kib()
+    if hwm is not None:
+        return hwm / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 1024**2
+
+
+def _vm_hwm_kib() -> int | None:
+    """VmHWM (peak resident set, KiB) from /proc/self/status; None where there is none."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -94,16 +94,17 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
     if not progress:  # also the bars of libraries (tqdm's and the hub's), here and in model processes
         os.environ.setdefault("TQDM_DISABLE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from benchbench.results import comparison_table, load_results
-    from benchbench.runner import Runner
+    from benchbench.report.terminal import comparison_table
+    from benchbench.results import load_results
+    from benchbench.run.driver import Driver
     from benchbench.suite import load_suite
 
     try:
         chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights, isolation)
-        runner = Runner(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
+        driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)
-    summary = runner.run()
+    summary = driver.run()
     frame = load_results(output, all_attempts=True)
     frame = frame[frame["result_id"].isin(summary.result_ids)]
     click.echo("\n" + comparison_table(frame))
@@ -151,8 +152,8 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     """
     import json
 
-    from benchbench.report.recommend import format_table
-    from benchbench.report.recommend import recommend as rank_models
+    from benchbench.ranking import recommend as rank_models
+    from benchbench.report.terminal import format_table
     from benchbench.results import load_results
 
     try:
@@ -163,7 +164,7 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
         from benchbench.schema import did_you_mean
 
         _fail(BenchbenchError(f"--task: no task named {task!r} in {results_dir}; "
-                              + did_you_mean(task, sorted(set(frame["task"]))).replace("keys", "tasks")))
+                              + did_you_mean(task, sorted(set(frame["task"])), "tasks with results")))
     result = rank_models(frame, budget_gb, task, metric, max_latency_ms, min_score)
     click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
 
@@ -180,10 +181,10 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
 @click.option("--trust-remote-code", is_flag=True)
 def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: bool, trust_remote_code: bool) -> None:
     """Memory needed to run MODEL (hub id, folder, .gguf or packaged:NAME), from its config alone."""
+    from benchbench.backends.hf.loading import inspect_config, model_shape
+    from benchbench.backends.reference import resolve_source_path
     from benchbench.estimate import count_parameters, estimate_from_shape
-    from benchbench.models.loading import inspect_config, model_shape
-    from benchbench.models.reference import resolve_source_path
-    from benchbench.suite import ModelSpec
+    from benchbench.spec import ModelSpec
 
     try:
         source = resolve_source_path(model, Path.cwd(), "command line", "MODEL")
@@ -227,8 +228,9 @@ def report(results_dir: str, output: str | None, budget_gb: float | None, fmt: s
 @main.command(name="list")
 def list_() -> None:
     """Show task types (fields, options, metrics), metrics, packaged models and bundled suites."""
-    from benchbench.metrics import METRICS, PERPLEXITY_METRICS
-    from benchbench.models.packaged import PACKAGED_MODELS
+    from benchbench.backends.packaged import PACKAGED_MODELS
+    from benchbench.metrics import METRICS, TASK_SCORES
+    from benchbench.suite import bundled_suites
     from benchbench.tasks import TASK_TYPES
 
     click.echo("Task types:")
@@ -242,16 +244,15 @@ def list_() -> None:
     click.echo("\nMetrics:")
     for name, metric in METRICS.items():
         click.echo(f"  {name}: {metric.description}")
-    click.echo("  acc_norm: accuracy when each choice's log-likelihood is divided by its length in characters")
-    for name in PERPLEXITY_METRICS:
-        click.echo(f"  {name}: corpus figure from summed log-likelihoods (lower is better)")
+    for name, description in TASK_SCORES.items():
+        click.echo(f"  {name}: {description}")
     click.echo("\nPackaged models (source: packaged:NAME):")
     for name, entry in PACKAGED_MODELS.items():
         click.echo(f"  {name}: {entry.description} [pip: {entry.pip_name}]")
-    suites_dir = Path(__file__).resolve().parent.parent / "suites"
-    click.echo(f"\nBundled suites ({suites_dir}):")
-    for path in sorted(suites_dir.glob("*.yaml")) if suites_dir.is_dir() else []:
-        click.echo(f"  {path.name}")
+    suites = bundled_suites()
+    click.echo("\nBundled suites (run by name, e.g. `benchbench run quickstart`):")
+    for name, path in suites.items():
+        click.echo(f"  {name}: {path}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchbench.errors import DatasetUnavailable, first_line
 from benchbench.schema import Key
-from benchbench.suite import DatasetSpec
+from benchbench.spec import DatasetSpec
 
 _BUILDERS = {"json": "json", "jsonl": "json", "csv": "csv", "tsv": "csv", "parquet": "parquet",
              "text": "text"}

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 GIB = 1024**3
@@ -42,9 +42,6 @@ class MemoryEstimate:
     overhead_gib: float
     total_gib: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: str, batch_size: int,
                         seq_len: int, logits_positions: int | None = 1) -> MemoryEstimate:
@@ -62,7 +59,7 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
     positions = seq_len if logits_positions is None else logits_positions
     logits = batch_size * positions * (shape.get("vocab_size") or 0) * 4.0
     if logits_positions is None:
-        from benchbench.tasks.loglikelihood import LOGITS_BUDGET_BYTES
+        from benchbench.backends.hf.limits import LOGITS_BUDGET_BYTES
 
         logits = min(logits, max(LOGITS_BUDGET_BYTES, positions * (shape.get("vocab_size") or 0) * 4.0))
     weights = parameters * size

@@ -69,23 +69,3 @@ def _flatten_measurement(name: str, value: Any) -> dict[str, Any]:
         elif not isinstance(inner, list):
             out[f"{name}_{key}"] = inner
     return out
-
-
-def comparison_table(frame: pd.DataFrame) -> str:
-    """One block per task: models as rows, that task's metrics and speed as columns."""
-    blocks = []
-    for task, group in frame.groupby("task", sort=False):
-        metric_columns = sorted({k for s in group["result_id"] for k in _metric_names(frame, s)})
-        columns = ["model", "status", *metric_columns, "examples", "examples_per_second", "load_seconds"]
-        shown = group[[c for c in columns if c in group.columns]].copy()
-        shown = shown.rename(columns={"examples_per_second": "ex/s", "load_seconds": "load_s"})
-        blocks.append(f"task: {task} ({group['task_type'].iloc[0]})\n"
-                      + shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return "\n\n".join(blocks)
-
-
-def _metric_names(frame: pd.DataFrame, result_id: int) -> list[str]:
-    from benchbench.metrics import DIRECTION
-
-    row = frame[frame["result_id"] == result_id].iloc[0]
-    return [name for name in DIRECTION if name in frame.columns and pd.notna(row.get(name))]

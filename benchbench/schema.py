@@ -26,7 +26,6 @@ class Key:
     required: bool = False
     choices: tuple[Any, ...] = ()
     help: str = ""
-    nullable: bool = True
 
     def describe_type(self) -> str:
         return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
@@ -46,12 +45,13 @@ def _matches(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, types)
 
 
-def did_you_mean(word: str, options: list[str]) -> str:
-    """'did you mean X?' for a misspelt name, or a list of the valid names."""
+def did_you_mean(word: str, options: list[str], what: str = "valid keys") -> str:
+    """'did you mean X?' for a misspelt name, or the list of valid names, introduced by
+    `what` ("valid keys", "task types", "models in the suite", ...)."""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    return "valid keys: " + ", ".join(sorted(options))
+    return f"{what}: " + ", ".join(sorted(options))
 
 
 def check_mapping(value: Any, schema: dict[str, Key], file: str, path: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from benchbench.suite import ModelSpec, TaskSpec
+from benchbench.spec import ModelSpec, TaskSpec
 
 
 def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any],

@@ -13,11 +13,12 @@ WAL mode lets a reader (report, load_results) look while a run writes.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
+
+from benchbench.numbers import finite_tree
 
 SCHEMA_VERSION = 1
 DB_NAME = "benchbench.sqlite"
@@ -52,17 +53,7 @@ def now() -> str:
 
 def to_json(value: Any) -> str:
     """JSON with NaN/inf written as null (strict JSON readers reject NaN)."""
-    return json.dumps(_finite(value), sort_keys=True, default=str)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(finite_tree(value), sort_keys=True, default=str)
 
 
 def database_path(results: str | Path) -> Path:

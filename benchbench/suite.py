@@ -8,15 +8,18 @@ anywhere. See docs/suites.md for the reference.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from benchbench.backends.reference import resolve_source_path
 from benchbench.errors import SuiteError
+from benchbench.metrics import EVALUATE_PREFIX, METRICS
+from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
+from benchbench.spec import DatasetSpec, ModelSpec, Runtime, Suite, TaskSpec
+from benchbench.tasks import TASK_TYPES
 
 DEVICES = ("auto", "cpu", "cuda")
 ISOLATION = ("process", "none")
@@ -32,18 +35,21 @@ TOP_SCHEMA = {
     "models": key(list, required=True, help="a list of models, each with 'name' and 'source'"),
     "tasks": key(list, required=True, help="a list of tasks, each with 'name', 'type', 'dataset'"),
 }
+_RUNTIME = Runtime()  # the defaults, in one place
 RUNTIME_SCHEMA = {
-    "device": key(str, "auto", choices=DEVICES),
-    "dtype": key(str, "auto", choices=DTYPES, help="default dtype for models that set none"),
-    "batch_size": key(int, 8, help="examples (or windows) per forward pass"),
-    "seed": key(int, 1234, help="seed for sampling examples and for generation"),
-    "bootstrap_resamples": key(int, 1000, help="resamples for 95% confidence intervals; 0 turns them off"),
-    "latency_probe": key((str, bool), "auto", choices=("auto", True, False),
+    "device": key(str, _RUNTIME.device, choices=DEVICES),
+    "dtype": key(str, _RUNTIME.dtype, choices=DTYPES, help="default dtype for models that set none"),
+    "batch_size": key(int, _RUNTIME.batch_size, help="examples (or windows) per forward pass"),
+    "seed": key(int, _RUNTIME.seed, help="seed for sampling examples, for generation and for the bootstrap"),
+    "bootstrap_resamples": key(int, _RUNTIME.bootstrap_resamples,
+                               help="resamples for 95% confidence intervals; 0 turns them off"),
+    "latency_probe": key((str, bool), _RUNTIME.latency_probe, choices=("auto", True, False),
                          help="fixed-length generation latency probe: true, false, or auto (on for cuda only)"),
-    "probe_new_tokens": key(int, 32, help="tokens the latency probe generates"),
-    "probe_repeats": key(int, 5, help="timed repeats of the latency probe (after 2 warm-up calls)"),
-    "no_weights": key(bool, False, help="random weights from the config: speed and memory only"),
-    "isolation": key(str, "process", choices=ISOLATION,
+    "probe_new_tokens": key(int, _RUNTIME.probe_new_tokens, help="tokens the latency probe generates"),
+    "probe_repeats": key(int, _RUNTIME.probe_repeats,
+                         help="timed repeats of the latency probe (after 2 warm-up calls)"),
+    "no_weights": key(bool, _RUNTIME.no_weights, help="random weights from the config: speed and memory only"),
+    "isolation": key(str, _RUNTIME.isolation, choices=ISOLATION,
                      help="process: each model runs in a child process of its own; none: all in this process"),
 }
 MODEL_SCHEMA = {
@@ -82,116 +88,24 @@ DATASET_SCHEMA = {
 }
 
 
-@dataclass(frozen=True)
-class Runtime:
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = 8
-    seed: int = 1234
-    bootstrap_resamples: int = 1000
-    latency_probe: str | bool = "auto"
-    probe_new_tokens: int = 32
-    probe_repeats: int = 5
-    no_weights: bool = False
-    isolation: str = "process"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    source: str
-    revision: str | None = None
-    dtype: str | None = None
-    gguf_file: str | None = None
-    tokenizer: str | None = None
-    trust_remote_code: bool = False
-    attn_implementation: str | None = None
-    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def options_for(self, task: "TaskSpec") -> dict[str, Any]:
-        """Task options with this model's overrides (by task type, then task name) merged in."""
-        merged = dict(task.options)
-        merged.update(self.task_options.get(task.type, {}))
-        merged.update(self.task_options.get(task.name, {}))
-        return merged
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    path: str
-    format: str = "auto"
-    name: str | None = None
-    split: str = "test"
-    revision: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    limit: int | None = None
-    sample: str = "first"
-    seed: int | None = None
-
-    @property
-    def is_local(self) -> bool:
-        return self.format != "hub"
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    type: str
-    dataset: DatasetSpec
-    metrics: tuple[str, ...]
-    options: dict[str, Any] = field(default_factory=dict)
-    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    batch_size: int | None = None
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    path: str
-    runtime: Runtime
-    models: tuple[ModelSpec, ...]
-    tasks: tuple[TaskSpec, ...]
-    description: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
-               limit: int | None = None, device: str | None = None, no_weights: bool = False,
-               isolation: str | None = None) -> "Suite":
-        """The suite restricted/overridden by command-line choices (names are checked)."""
-        chosen_models = _pick(self.models, models, self.path, "--models")
-        chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks")
-        if limit is not None:
-            chosen_tasks = tuple(
-                dataclasses.replace(t, dataset=dataclasses.replace(
-                    t.dataset, limit=min(limit, t.dataset.limit or limit)))
-                for t in chosen_tasks)
-        runtime = dataclasses.replace(self.runtime, device=device) if device else self.runtime
-        if no_weights:
-            runtime = dataclasses.replace(runtime, no_weights=True)
-        if isolation:
-            runtime = dataclasses.replace(runtime, isolation=isolation)
-        return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
-
-
-def _pick(items: tuple, names: list[str] | None, file: str, flag: str) -> tuple:
-    if not names:
-        return items
-    known = [item.name for item in items]
-    for name in names:
-        if name not in known:
-            raise SuiteError(file, flag, f"no entry named {name!r}", did_you_mean(name, known))
-    return tuple(item for item in items if item.name in names)
+def bundled_suites() -> dict[str, Path]:
+    """The suites that ship with benchbench (package data), by name."""
+    folder = Path(__file__).resolve().parent / "suites"
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file. Raises SuiteError with file, key and fix."""
+    """Read and validate a suite file, or a bundled suite by name ("quickstart").
+    Raises SuiteError with file, key and fix."""
     file = str(path)
     suite_path = Path(path)
-    if not suite_path.is_file():
+    if not suite_path.is_file() and file in bundled_suites():
+        suite_path = bundled_suites()[file]
+        file = str(suite_path)
+    elif not suite_path.is_file():
         raise SuiteError(file, "", "suite file not found",
-                         "give the path of a .yaml suite (see `benchbench list` for bundled ones)")
+                         "give the path of a .yaml suite, or the name of a bundled one: "
+                         + ", ".join(bundled_suites()))
     try:
         raw = yaml.safe_load(suite_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -228,8 +142,6 @@ def parse_suite(raw: Any, suite_path: Path) -> Suite:
 
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
-    from benchbench.models.reference import resolve_source_path
-
     values = check_mapping(raw, MODEL_SCHEMA, file, path)
     values["source"] = resolve_source_path(values["source"], base, file, f"{path}.source")
     if values["tokenizer"]:
@@ -238,21 +150,18 @@ def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
 
 
 def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
-    from benchbench.metrics import EVALUATE_PREFIX, METRICS
-    from benchbench.tasks import TASK_TYPES
-
     values = check_mapping(raw, TASK_SCHEMA, file, path)
     task_type = TASK_TYPES.get(values["type"])
     if task_type is None:
         raise SuiteError(file, f"{path}.type", f"unknown task type {values['type']!r}",
-                         did_you_mean(values["type"], list(TASK_TYPES)).replace("keys", "types"))
+                         did_you_mean(values["type"], list(TASK_TYPES), "task types"))
     dataset = _parse_dataset(values["dataset"], file, f"{path}.dataset", base, task_type.fields)
     metrics = values["metrics"] or []  # empty: the task type's defaults
     for j, metric in enumerate(metrics):
         if metric not in task_type.metrics and not str(metric).startswith(EVALUATE_PREFIX):
             raise SuiteError(file, f"{path}.metrics[{j}]",
                              f"{metric!r} is not a metric of task type {values['type']!r}",
-                             did_you_mean(str(metric), list(task_type.metrics)).replace("keys", "metrics")
+                             did_you_mean(str(metric), list(task_type.metrics), "metrics")
                              + " (or evaluate:NAME for a Hugging Face evaluate module)")
     options = check_mapping(values["options"], task_type.options, file, f"{path}.options")
     metric_options = {}
@@ -260,7 +169,7 @@ def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
         where = f"{path}.metric_options.{metric}"
         if metric not in task_type.metrics:
             raise SuiteError(file, where, f"{metric!r} is not a metric of task type {values['type']!r}",
-                             did_you_mean(str(metric), list(task_type.metrics)).replace("keys", "metrics"))
+                             did_you_mean(str(metric), list(task_type.metrics), "metrics"))
         schema = METRICS[metric].options if metric in METRICS else {}
         checked = check_mapping(given, schema, file, where)
         metric_options[metric] = {k: v for k, v in checked.items() if given and k in given}
@@ -277,7 +186,7 @@ def _parse_dataset(raw: Any, file: str, path: str, base: Path,
     for name, column in fields.items():
         if name not in task_fields:
             raise SuiteError(file, f"{path}.fields.{name}", "not a field of this task type",
-                             did_you_mean(str(name), list(task_fields)).replace("keys", "fields"))
+                             did_you_mean(str(name), list(task_fields), "fields"))
         if not isinstance(column, str):
             raise SuiteError(file, f"{path}.fields.{name}", "expected a column name (string)",
                              f"write e.g. '{name}: sentence'")
@@ -291,11 +200,10 @@ def _resolve_dataset_location(values: dict[str, Any], base: Path, file: str,
                               path: str) -> tuple[str, str]:
     """Decide hub vs local file, and make local paths absolute against the suite folder."""
     fmt, location = values["format"], values["path"]
-    candidate = (base / location).expanduser()
-    looks_local = (location.startswith((".", "/", "~")) or Path(location).suffix in FILE_SUFFIXES
-                   or candidate.exists())
-    if fmt == "hub" or (fmt == "auto" and not looks_local):
+    candidate = local_path(location, base, FILE_SUFFIXES)
+    if fmt == "hub" or (fmt == "auto" and candidate is None):
         return "hub", location
+    candidate = candidate or (base / location).expanduser()
     if not candidate.exists():
         raise SuiteError(file, f"{path}.path", f"local dataset {str(candidate)!r} does not exist",
                          "paths are relative to the suite file's folder; "
@@ -309,11 +217,9 @@ def _resolve_dataset_location(values: dict[str, Any], base: Path, file: str,
 
 
 def _check_task_options(model: ModelSpec, tasks: tuple[TaskSpec, ...], file: str, path: str) -> None:
-    from benchbench.tasks import TASK_TYPES
-
     targets = {t.name: t.type for t in tasks} | {t.type: t.type for t in tasks}
     for target, options in model.task_options.items():
         if target not in targets:
             raise SuiteError(file, f"{path}.{target}", "names no task or task type in this suite",
-                             did_you_mean(str(target), list(targets)).replace("keys", "names"))
+                             did_you_mean(str(target), list(targets), "tasks and task types"))
         check_mapping(options, TASK_TYPES[targets[target]].options, file, f"{path}.{target}")

@@ -36,8 +36,9 @@ os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
 import pandas as pd  # noqa: E402
 
 from benchbench import load_results  # noqa: E402
-from benchbench.runner import Runner  # noqa: E402
-from benchbench.suite import Suite, load_suite  # noqa: E402
+from benchbench.run.driver import Driver  # noqa: E402
+from benchbench.spec import Suite  # noqa: E402
+from benchbench.suite import load_suite  # noqa: E402
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -48,7 +49,7 @@ LATENCIES = ("batch_latency_p50_ms", "latency_probe_batch_1_total_p50_ms", "late
 
 def export(target: Path) -> None:
     """Config and tokenizer files of each quickstart model (weights left out)."""
-    from benchbench.models.loading import materialize
+    from benchbench.backends.hf.loading import materialize
 
     for model in load_suite(SUITES / "quickstart.yaml").models:
         folder = Path(materialize(model).pretrained)
@@ -110,7 +111,7 @@ def check(models: Path, out: Path, device: str, only: list[str] | None, limit: i
         for attempt in (1, 2):
             folder = out / f"{name}-{attempt}"
             shutil.rmtree(folder, ignore_errors=True)
-            Runner(suite, str(folder), progress=False, command=f"gpu_acceptance {name} run {attempt}").run()
+            Driver(suite, str(folder), progress=False, command=f"gpu_acceptance {name} run {attempt}").run()
             frames.append(load_results(folder).set_index(["model", "task"]))
         for key in frames[0].index:
             rows.append({"suite": name, "model": key[0], "task": key[1],

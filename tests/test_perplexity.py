@@ -6,11 +6,12 @@ import math
 
 import pytest
 import torch
-from helpers import load
+from helpers import backend
 
+from benchbench.backends.hf.scoring import rolling_windows
 from benchbench.metrics.perplexity import corpus_perplexity, count_words
 from benchbench.tasks import TASK_TYPES
-from benchbench.tasks.perplexity import rolling_windows
+from benchbench.tasks.base import Scoring
 
 TOKENS = list(range(10, 20))  # ten tokens: 10 .. 19
 
@@ -89,18 +90,19 @@ def _hand_loglikelihood(model, tokens: list[int], prefix: int, max_length: int) 
 
 
 def test_task_matches_hand_computation(tiny_gpt2):
-    loaded = load(tiny_gpt2)
+    loaded = backend(tiny_gpt2)
     task = TASK_TYPES["perplexity"]
     text = "The lighthouse keeper wrote the weather in his log every night, and bread needs time."
     options = {"max_length": 8, "stride": None, "prefix": "bos", "join": None}
     settings = task.settings(loaded, options, (), [{"text": text}])
     results = [r for batch in task.predict(loaded, [{"text": text}], settings, 3) for r in batch]
-    tokens = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+    tokenizer = loaded.loaded.tokenizer
+    tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert len(tokens) > 16 and len(tokens) % 8 != 0  # full windows and a partial last one
-    expected = _hand_loglikelihood(loaded.model, tokens, loaded.tokenizer.bos_token_id, 8)
+    expected = _hand_loglikelihood(loaded.loaded.model, tokens, tokenizer.bos_token_id, 8)
     assert results[0].details["tokens"] == len(tokens)
     assert results[0].details["loglikelihood"] == pytest.approx(expected, rel=1e-5)
-    figures = task.score(results, settings, ()).scores
+    figures = task.score(results, settings, Scoring()).scores
     assert figures["token_perplexity"] == pytest.approx(math.exp(-expected / len(tokens)), rel=1e-5)
     assert figures["bits_per_byte"] == pytest.approx(-expected / len(text.encode()) / math.log(2), rel=1e-5)
     assert figures["word_perplexity"] == pytest.approx(math.exp(-expected / len(text.split())), rel=1e-5)
@@ -108,7 +110,7 @@ def test_task_matches_hand_computation(tiny_gpt2):
 
 @pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
 def test_batch_size_does_not_change_perplexity(fixture, request, corpus_file):
-    loaded = load(request.getfixturevalue(fixture))
+    loaded = backend(request.getfixturevalue(fixture))
     task = TASK_TYPES["perplexity"]
     rows = [{"text": line} for line in corpus_file.read_text().splitlines()]
     settings = task.settings(loaded, {"max_length": 16, "stride": None, "prefix": "bos", "join": None}, (), rows)
@@ -123,7 +125,7 @@ def test_batch_size_does_not_change_perplexity(fixture, request, corpus_file):
 def test_joined_documents_and_encoder_rejected(tiny_gpt2, tiny_bert_classifier):
     from benchbench.errors import TaskConfigError
 
-    loaded = load(tiny_gpt2)
+    loaded = backend(tiny_gpt2)
     task = TASK_TYPES["perplexity"]
     settings = task.settings(loaded, {"max_length": None, "stride": None, "prefix": "eos", "join": "\n"},
                              (), [])
@@ -131,4 +133,4 @@ def test_joined_documents_and_encoder_rejected(tiny_gpt2, tiny_bert_classifier):
     results = [r for b in task.predict(loaded, [{"text": "a b"}, {"text": "c"}], settings, 4) for r in b]
     assert len(results) == 1 and results[0].input == "a b\nc"
     with pytest.raises(TaskConfigError, match="decoder-only"):
-        task.head({}, None, "encoder")
+        task.need({}, backend(tiny_bert_classifier, "sequence-classification").profile)

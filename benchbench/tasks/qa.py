@@ -4,13 +4,14 @@ all gold answers."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Iterator
 
+from benchbench.backends.base import GENERATE, SPANS, ModelBackend, Profile, SpanRequest, SpanSettings, from_record
 from benchbench.errors import TaskConfigError
-from benchbench.models.loading import LoadedModel
+from benchbench.metrics.squad import f1_score
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult
-from benchbench.tasks.extractive_qa import PIPELINE_DEFAULTS, answer_examples
 from benchbench.tasks.text_to_text import (
     TEXT_METRICS,
     Defaults,
@@ -23,7 +24,8 @@ _GENERATIVE = Defaults(
     decoder_prompt="Answer the question with a short span from the context.\n\n"
                    "Context: {context}\nQuestion: {question}\nAnswer:",
     encoder_decoder_prompt="question: {question} context: {context}",
-    metrics=("exact_match", "f1"), max_new_tokens=32, stop=("\n",))
+    metrics=("exact_match", "f1"), max_new_tokens=32, stop=("\n",), primary_metric="f1")
+MAX_ANSWER_TOKENS = 15  # the transformers question-answering pipeline's default
 
 
 class QuestionAnswering(TextToText):
@@ -41,28 +43,22 @@ class QuestionAnswering(TextToText):
                            help="auto: extractive when the model has a QA head"),
              "max_seq_len": key(int, None, help="extractive: tokens per window (default min(384, model's))"),
              "doc_stride": key(int, None, help="extractive: overlap between windows (default min(len/2, 128))"),
-             "max_answer_len": key(int, PIPELINE_DEFAULTS["max_answer_len"], help="extractive: tokens")})
+             "max_answer_len": key(int, MAX_ANSWER_TOKENS, help="extractive: tokens")})
 
-    def head(self, options: dict[str, Any], config: Any, family: str) -> str:
-        has_head = any(a.endswith("ForQuestionAnswering") for a in (getattr(config, "architectures", None) or []))
-        if options["method"] == "extractive" or (options["method"] == "auto" and has_head):
-            return "question-answering"
-        if family == "encoder":
-            raise TaskConfigError("qa: this encoder has no question-answering head in its config; use a "
-                                  "model fine-tuned for extractive QA, or a generative model")
-        return super().head(options, config, family)
+    def need(self, options: dict[str, Any], profile: Profile) -> str:
+        if options["method"] == "extractive" or (options["method"] == "auto" and SPANS in profile.native):
+            return SPANS
+        if GENERATE not in profile.loadable:
+            raise TaskConfigError(f"qa: this {profile.family} model has no question-answering head in its config; "
+                                  "use a model fine-tuned for extractive QA, or a generative model")
+        return GENERATE
 
-    def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
+    def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-        if loaded.info.head != "question-answering":
-            return {"method": "generative", **super().settings(loaded, options, metrics, rows)}
-        max_seq_len = options["max_seq_len"] or min(loaded.tokenizer.model_max_length, PIPELINE_DEFAULTS["max_seq_len"])
-        doc_stride = options["doc_stride"] or min(max_seq_len // 2, PIPELINE_DEFAULTS["doc_stride"])
-        if doc_stride >= max_seq_len:
-            raise TaskConfigError(f"qa: doc_stride {doc_stride} must be smaller than max_seq_len {max_seq_len}")
-        return {"method": "extractive", "max_seq_len": max_seq_len, "doc_stride": doc_stride,
-                "max_answer_len": options["max_answer_len"], "top_candidates": PIPELINE_DEFAULTS["top_candidates"],
-                "question_first": loaded.tokenizer.padding_side == "right", "align_to_words": True}
+        if self.need(options, backend.profile) == GENERATE:
+            return {"method": "generative", **super().settings(backend, options, metrics, rows)}
+        spans = backend.span_settings(options["max_seq_len"], options["doc_stride"], options["max_answer_len"])
+        return {"method": "extractive", **asdict(spans), "align_to_words": True}
 
     def _row_fields(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"question": str(row["question"]), "context": as_text(row["context"])}
@@ -70,19 +66,25 @@ class QuestionAnswering(TextToText):
     def _reference(self, row: dict[str, Any]) -> list[str]:
         return as_references(row["answers"])
 
-    def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
+    def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
         if settings["method"] == "generative":
-            yield from super().predict(loaded, rows, settings, batch_size)
+            yield from super().predict(backend, rows, settings, batch_size)
             return
-        examples_per_batch = max(1, batch_size)
-        for begin in range(0, len(rows), examples_per_batch):
-            chunk = rows[begin:begin + examples_per_batch]
+        spans = from_record(SpanSettings, settings)
+        for begin in range(0, len(rows), batch_size):
+            chunk = rows[begin:begin + batch_size]
             fields = [self._row_fields(r) for r in chunk]
-            answers = answer_examples(loaded, [f["question"] for f in fields], [f["context"] for f in fields],
-                                      settings, batch_size)
+            answers = backend.answer_spans([SpanRequest(f["question"], f["context"]) for f in fields], spans,
+                                           batch_size)
             yield [ExampleResult(index=begin + j, input=f"{f['question']}\n\n{f['context']}", prediction=a.text,
                                  reference=self._reference(row),
                                  details={"start": a.start, "end": a.end, "score": a.score,
-                                          "prompt_tokens": a.prompt_tokens})
+                                          "prompt_tokens": a.tokens_read})
                    for j, (f, row, a) in enumerate(zip(fields, chunk, answers))]
+
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
+        return max(f1_score(str(prediction), gold) for gold in as_references(reference)), "SQuAD F1"
+
+    def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
+        return settings.get("max_seq_len"), int(settings.get("max_new_tokens") or 0)

@@ -13,18 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from benchbench.backends.base import GENERATE, ModelBackend, Profile
 from benchbench.errors import TaskConfigError
-from benchbench.models.loading import LoadedModel
 from benchbench.schema import Key, key
-from benchbench.tasks.base import ExampleResult, TaskScores, score_metrics
-from benchbench.tasks.generation import (
-    GENERATION_OPTIONS,
-    apply_chat_template,
-    encode_prompts,
-    generate,
-    generation_settings,
-    render,
-)
+from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
+from benchbench.tasks.generation_options import GENERATION_OPTIONS, generation_request, generation_settings
+from benchbench.tasks.prompts import render, render_prompt
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "cs": "Czech",
@@ -34,6 +28,11 @@ NLLB_CODES = {"en": "eng_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_L
               "pt": "por_Latn", "nl": "nld_Latn", "ru": "rus_Cyrl", "uk": "ukr_Cyrl", "cs": "ces_Latn",
               "pl": "pol_Latn", "zh": "zho_Hans", "ja": "jpn_Jpan", "ko": "kor_Hang", "ar": "arb_Arab",
               "hi": "hin_Deva", "tr": "tur_Latn", "sv": "swe_Latn", "fi": "fin_Latn", "ro": "ron_Latn"}
+
+
+def _language_codes(code: str | None) -> list[str]:
+    """How multilingual tokenizers may spell a language: as given, NLLB's code, M2M's __xx__."""
+    return [code, NLLB_CODES.get(code or ""), f"__{code}__"] if code else []
 
 
 # Every text metric applies to every generation task; each type has its own defaults.
@@ -56,6 +55,7 @@ class Defaults:
     metrics: tuple[str, ...]
     max_new_tokens: int
     stop: tuple[str, ...]
+    primary_metric: str
 
 
 class TextToText:
@@ -69,24 +69,25 @@ class TextToText:
     def __init__(self, name: str, description: str, metrics: tuple[str, ...], defaults: Defaults,
                  extra_options: dict[str, Key] | None = None) -> None:
         self.name, self.description, self.metrics, self.defaults = name, description, metrics, defaults
+        self.primary_metric = defaults.primary_metric
         self.options = {"prompt": key(str, None, help="prompt template; {source} and task fields"),
                         **GENERATION_OPTIONS, **(extra_options or {})}
 
-    def head(self, options: dict[str, Any], config: Any, family: str) -> str:
-        if family == "encoder":
+    def need(self, options: dict[str, Any], profile: Profile) -> str:
+        if GENERATE not in profile.loadable:
             raise TaskConfigError(f"{self.name} needs a model that generates text (decoder-only or "
-                                  "encoder-decoder); this model is an encoder")
-        return "causal-lm" if family == "decoder-only" else "seq2seq-lm"
+                                  f"encoder-decoder); this model is an {profile.family}")
+        return GENERATE
 
-    def settings(self, loaded: LoadedModel, options: dict[str, Any], metrics: tuple[str, ...],
+    def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-        decoder = loaded.info.family == "decoder-only"
+        decoder = backend.profile.family == "decoder-only"
         prompt = options["prompt"] or (self.defaults.decoder_prompt if decoder
                                        else self.defaults.encoder_decoder_prompt)
         settings = {"prompt": prompt, "prompt_variables": self._variables(options),
-                    **generation_settings(loaded, options, self.defaults.max_new_tokens,
+                    **generation_settings(backend, options, self.defaults.max_new_tokens,
                                           list(self.defaults.stop) if decoder else [], options["seed"] or 0)}
-        settings |= self._model_specific(loaded, options)
+        settings |= self._model_specific(backend, options)
         if rows:
             render(prompt, self._row_fields(rows[0]), settings["prompt_variables"])  # fail early on bad templates
         return settings
@@ -94,7 +95,7 @@ class TextToText:
     def _variables(self, options: dict[str, Any]) -> dict[str, Any]:
         return {}
 
-    def _model_specific(self, loaded: LoadedModel, options: dict[str, Any]) -> dict[str, Any]:
+    def _model_specific(self, backend: ModelBackend, options: dict[str, Any]) -> dict[str, Any]:
         return {}
 
     def _row_fields(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -103,27 +104,30 @@ class TextToText:
     def _reference(self, row: dict[str, Any]) -> list[str]:
         return as_references(row["reference"])
 
-    def prompts(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
-        prompts = [render(settings["prompt"], self._row_fields(row), settings["prompt_variables"]) for row in rows]
-        if settings["chat_template"] and loaded.info.family == "decoder-only":
-            prompts = [apply_chat_template(loaded, p, settings["system_prompt"]) for p in prompts]
-        return prompts
+    def prompts(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+        chat = settings["chat_template"] and backend.profile.family == "decoder-only"
+        return [render_prompt(backend, settings["prompt"], self._row_fields(row), settings["prompt_variables"],
+                              chat, settings["system_prompt"]) for row in rows]
 
-    def predict(self, loaded: LoadedModel, rows: list[dict[str, Any]], settings: dict[str, Any],
+    def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
-        prompts = self.prompts(loaded, rows, settings)
-        encoded = encode_prompts(loaded, prompts, settings["max_new_tokens"])  # once: for the order and the model
-        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # longest first: little padding
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            outputs = generate(loaded, [encoded[i] for i in batch], settings, settings.get("forced_bos_token_id"))
+        prompts = self.prompts(backend, rows, settings)
+        for batch in backend.generate(prompts, generation_request(settings), batch_size):
             yield [ExampleResult(index=i, input=prompts[i], prediction=out.text, reference=self._reference(rows[i]),
                                  details={"prompt_tokens": out.prompt_tokens, "generated_tokens": out.generated_tokens})
-                   for i, out in zip(batch, outputs)]
+                   for i, out in batch]
 
-    def score(self, results: list[ExampleResult], settings: dict[str, Any], metrics: tuple[str, ...]) -> TaskScores:
-        return score_metrics(metrics or self.defaults.metrics, [r.prediction for r in results],
-                             [r.reference for r in results], settings)
+    def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
+        return score_metrics(scoring.metrics or self.defaults.metrics, [r.prediction for r in results],
+                             [r.reference for r in results], scoring)
+
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
+        from sacrebleu.metrics import CHRF
+
+        return CHRF().sentence_score(str(prediction), as_references(reference)).score, "sentence chrF"
+
+    def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
+        return None, int(settings.get("max_new_tokens") or 0)
 
 
 class Translation(TextToText):
@@ -134,7 +138,7 @@ class Translation(TextToText):
             Defaults(decoder_prompt="Translate the following text from {source_language} to "
                                     "{target_language}.\n{source_language}: {source}\n{target_language}:",
                      encoder_decoder_prompt="{source}", metrics=("bleu", "chrf"), max_new_tokens=128,
-                     stop=("\n",)),
+                     stop=("\n",), primary_metric="bleu"),
             {"source_lang": key(str, None, help="source language code, e.g. en"),
              "target_lang": key(str, None, help="target language code, e.g. de"),
              "forced_bos_token": key(str, "auto", help="NLLB/M2M first target token: auto, none, or a token")})
@@ -144,23 +148,19 @@ class Translation(TextToText):
         return {"source_language": LANGUAGE_NAMES.get(source or "", source or "the source language"),
                 "target_language": LANGUAGE_NAMES.get(target or "", target or "the target language")}
 
-    def _model_specific(self, loaded: LoadedModel, options: dict[str, Any]) -> dict[str, Any]:
-        """NLLB / M2M100: source language on the tokenizer, forced first target token."""
-        if loaded.info.family != "encoder-decoder" or options["forced_bos_token"] == "none":
+    def _model_specific(self, backend: ModelBackend, options: dict[str, Any]) -> dict[str, Any]:
+        """NLLB / M2M100: the source language on the tokenizer, the forced first target token."""
+        if backend.profile.family != "encoder-decoder" or options["forced_bos_token"] == "none":
             return {"forced_bos_token": None, "forced_bos_token_id": None}
-        tokenizer, target = loaded.tokenizer, options.get("target_lang")
+        target, source = options.get("target_lang"), options.get("source_lang")
         candidates = ([options["forced_bos_token"]] if options["forced_bos_token"] != "auto"
-                      else [t for t in (target, NLLB_CODES.get(target or ""), f"__{target}__") if t])
-        vocab = tokenizer.get_vocab()
-        token = next((c for c in candidates if c in vocab), None)
+                      else [t for t in _language_codes(target) if t])
+        token = next((c for c in candidates if backend.token_id(c) is not None), None)
         if options["forced_bos_token"] != "auto" and token is None:
             raise TaskConfigError(f"forced_bos_token {options['forced_bos_token']!r} is not in the tokenizer's vocabulary")
-        if token is not None and hasattr(tokenizer, "src_lang") and options.get("source_lang"):
-            source = options["source_lang"]
-            tokenizer.src_lang = next((c for c in (source, NLLB_CODES.get(source), f"__{source}__")
-                                       if c and c in vocab), tokenizer.src_lang)
-        return {"forced_bos_token": token, "forced_bos_token_id": vocab[token] if token else None,
-                "tokenizer_src_lang": getattr(tokenizer, "src_lang", None)}
+        sources = _language_codes(source) if token is not None and source else []
+        return {"forced_bos_token": token, "forced_bos_token_id": backend.token_id(token) if token else None,
+                "tokenizer_src_lang": backend.source_language(sources)}
 
 
 class Summarization(TextToText):
@@ -169,4 +169,5 @@ class Summarization(TextToText):
             "summarization", "summarize a document; ROUGE-1/2/L/Lsum (rouge-score) against all references",
             TEXT_METRICS,
             Defaults(decoder_prompt="Summarize the following text in one or two sentences.\n\n{source}\n\nSummary:",
-                     encoder_decoder_prompt="{source}", metrics=("rouge",), max_new_tokens=128, stop=("\n\n",)))
+                     encoder_decoder_prompt="{source}", metrics=("rouge",), max_new_tokens=128, stop=("\n\n",),
+                     primary_metric="rougeL"))

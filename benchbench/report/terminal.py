@@ -1,4 +1,4 @@
-"""`benchbench recommend`: the ranking for a memory budget, as a table or JSON."""
+"""What the terminal shows: the comparison table after a run, and `recommend`'s ranking."""
 
 from __future__ import annotations
 
@@ -6,31 +6,25 @@ from typing import Any
 
 import pandas as pd
 
-from benchbench.report.rank import (
-    Candidate,
-    apply_constraints,
-    candidates_for_task,
-    overall,
-    rank,
-)
+from benchbench.metrics import DIRECTION
 
 
-def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
-              metric: str | None = None, max_latency_ms: float | None = None,
-              min_score: float | None = None) -> dict[str, Any]:
-    """Per-task rankings under the constraints, and an overall ranking across tasks."""
-    tasks = [task] if task else list(dict.fromkeys(frame["task"]))
-    per_task: dict[str, list[Candidate]] = {}
-    for name in tasks:
-        candidates = candidates_for_task(frame, name, metric)
-        apply_constraints(candidates, budget_gb, max_latency_ms, min_score)
-        per_task[name] = rank(candidates)
-    return {
-        "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_score": min_score,
-                        "metric": metric, "units": {"memory": "GiB", "latency": "ms"}},
-        "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
-        "overall": overall(per_task) if not task else None,
-    }
+def comparison_table(frame: pd.DataFrame) -> str:
+    """One block per task: models as rows, that task's metrics and speed as columns."""
+    blocks = []
+    for task, group in frame.groupby("task", sort=False):
+        metric_columns = sorted({k for s in group["result_id"] for k in _metric_names(frame, s)})
+        columns = ["model", "status", *metric_columns, "examples", "examples_per_second", "load_seconds"]
+        shown = group[[c for c in columns if c in group.columns]].copy()
+        shown = shown.rename(columns={"examples_per_second": "ex/s", "load_seconds": "load_s"})
+        blocks.append(f"task: {task} ({group['task_type'].iloc[0]})\n"
+                      + shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return "\n\n".join(blocks)
+
+
+def _metric_names(frame: pd.DataFrame, result_id: int) -> list[str]:
+    row = frame[frame["result_id"] == result_id].iloc[0]
+    return [name for name in DIRECTION if name in frame.columns and pd.notna(row.get(name))]
 
 
 def format_table(result: dict[str, Any]) -> str:

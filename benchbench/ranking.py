@@ -1,6 +1,6 @@
 """Rank models against the user's constraints: memory budget, latency, minimum score.
 
-Inputs are `load_results` rows. For each task the primary metric (per task type, or the
+Inputs are `load_results` rows. For each task the primary metric (the task type's, or the
 one asked for) orders the models; lower-is-better metrics (perplexity, TER) are handled.
 Memory is the measured GPU peak of the process (NVML) where a GPU run measured it, else
 torch's reserved peak, else an estimate from the recorded model shape (flagged as such).
@@ -20,10 +20,11 @@ import pandas as pd
 
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
+from benchbench.numbers import finite_or_none
+from benchbench.tasks import TASK_TYPES
 
-PRIMARY_METRIC = {"classification": "accuracy", "perplexity": "bits_per_byte", "translation": "bleu",
-                  "summarization": "rougeL", "qa": "f1"}
 MIB_PER_GIB = 1024.0
+DEFAULT_WINDOW = 512  # input tokens assumed for an estimate when the settings cap none
 
 
 @dataclass
@@ -45,16 +46,14 @@ class Candidate:
     excluded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return {k: finite_or_none(v) for k, v in asdict(self).items()}
 
 
 def _value(row: pd.Series, column: str) -> float | None:
-    value = row.get(column)
     try:
-        value = float(value)
+        return finite_or_none(float(row.get(column)))
     except (TypeError, ValueError):
         return None
-    return value if math.isfinite(value) else None
 
 
 def _score_or_nan(row: pd.Series, metric: str) -> float:
@@ -75,11 +74,11 @@ def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
         settings, shape = row.get("settings") or {}, row.get("shape")
         if not isinstance(shape, dict) or not row.get("parameters"):
             continue
-        resolved = settings.get("resolved", {})
-        window = int(resolved.get("max_length") or resolved.get("max_seq_len") or 512)
+        cap, new_tokens = TASK_TYPES[row["task_type"]].sequence_lengths(settings.get("resolved", {}))
+        window = int(cap or DEFAULT_WINDOW)
         longest = _value(row, "max_example_prompt_tokens")
-        generating = "max_new_tokens" in resolved
-        seq = min(int(longest) if longest else window, window) + int(resolved.get("max_new_tokens") or 0)
+        generating = new_tokens > 0
+        seq = min(int(longest) if longest else window, window) + new_tokens
         dtype = row.get("dtype") if row.get("dtype") in ("float32", "float16", "bfloat16") else "float32"
         estimates.append(estimate_from_shape(int(row["parameters"]), shape, dtype, int(settings.get("batch_size") or 1),
                                              seq, logits_positions=1 if generating else None).total_gib)
@@ -97,7 +96,7 @@ def latency_of(row: pd.Series) -> tuple[float | None, str]:
 def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = None) -> list[Candidate]:
     rows = frame[frame["task"] == task]
     task_type = rows["task_type"].iloc[0]
-    metric = metric or PRIMARY_METRIC.get(task_type, "accuracy")
+    metric = metric or TASK_TYPES[task_type].primary_metric
     out = []
     for _, row in rows.iterrows():
         memory, memory_source = memory_of(frame[frame["model"] == row["model"]])
@@ -181,3 +180,21 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
     never = [{"model": m, "mean_rank": None, "tasks_ranked": 0, "tasks_total": len(per_task), "excluded_from": why,
               "rank": None} for m, why in excluded.items() if m not in ranks]
     return rows + never
+
+
+def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
+              metric: str | None = None, max_latency_ms: float | None = None,
+              min_score: float | None = None) -> dict[str, Any]:
+    """Per-task rankings under the constraints, and an overall ranking across tasks."""
+    tasks = [task] if task else list(dict.fromkeys(frame["task"]))
+    per_task: dict[str, list[Candidate]] = {}
+    for name in tasks:
+        candidates = candidates_for_task(frame, name, metric)
+        apply_constraints(candidates, budget_gb, max_latency_ms, min_score)
+        per_task[name] = rank(candidates)
+    return {
+        "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_score": min_score,
+                        "metric": metric, "units": {"memory": "GiB", "latency": "ms"}},
+        "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
+        "overall": overall(per_task) if not task else None,
+    }

@@ -1,25 +1,27 @@
-"""Load a model with the Auto class a task needs, on the requested device and dtype.
+"""Load a transformers model with the Auto class of a head, on a device and dtype.
 
-Architecture differences (encoder / encoder-decoder / decoder-only) end here: tasks ask
-for a *head* ("causal-lm", "sequence-classification", ...) and get a LoadedModel whose
-info records family, architecture, parameter count, dtype, device and load time.
-Any failure to find or read a checkpoint becomes :class:`ModelUnavailable` with the
-reason, so the runner can record it and go on with the other models.
+The backend (backend.py) picks the *head* ("causal-lm", "sequence-classification", ...)
+for the capability a task needs and gets a LoadedModel whose info records family,
+architecture, parameter count, dtype, device and load time. Any failure to find or read a
+checkpoint becomes :class:`ModelUnavailable` with the reason, so the run records it and
+goes on with the other models.
 """
 
 from __future__ import annotations
 
+import gc
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from benchbench.backends.base import ModelInfo
+from benchbench.backends.hf.gguf_cache import converted_folder
+from benchbench.backends.reference import ModelLocation, locate
 from benchbench.errors import ModelUnavailable, first_line
 from benchbench.measure.system import peak_rss_mib, reset_peak_rss
-from benchbench.models.gguf_cache import converted_folder
-from benchbench.models.reference import ModelLocation, locate
-from benchbench.suite import ModelSpec
+from benchbench.spec import ModelSpec
 
 HEADS = {
     "causal-lm": "AutoModelForCausalLM",
@@ -33,37 +35,10 @@ _LOAD_ERRORS = (OSError, ValueError, ImportError, KeyError, RuntimeError)
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the results record about a loaded model."""
-
-    name: str
-    source: str
-    location_kind: str
-    gguf_file: str | None
-    loaded_from: str
-    revision: str | None
-    head: str
-    family: str
-    model_type: str
-    architecture: str
-    parameters: int
-    dtype: str
-    device: str
-    attention: str | None  # the attention implementation transformers used (eager, sdpa, ...)
-    max_length: int
-    random_weights: bool
-    load_seconds: float
-    load_peak_rss_mib: float  # peak resident memory while loading (process-wide where it cannot be reset)
-    shape: dict[str, int | None]  # layers, hidden size, heads, KV heads, head dim, vocabulary (for estimates)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 @dataclass
 class LoadedModel:
-    spec: ModelSpec
+    """A transformers model and its tokenizer, loaded for one head."""
+
     model: Any
     tokenizer: Any
     info: ModelInfo
@@ -81,6 +56,13 @@ def resolve_device(requested: str) -> str:
         raise ModelUnavailable("device 'cuda' was requested but torch sees no CUDA GPU; "
                                "use --device cpu or auto")
     return requested
+
+
+def release_memory() -> None:
+    """Drop unreferenced tensors and return cached GPU blocks (between heads, after an OOM)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def resolve_dtype(requested: str | None, device: str) -> Any:
@@ -226,7 +208,7 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         dtype=str(next(model.parameters()).dtype).replace("torch.", ""), device=device,
         attention=getattr(config, "_attn_implementation", None), max_length=context_length(config, tokenizer), random_weights=no_weights,
         load_seconds=time.perf_counter() - started, load_peak_rss_mib=peak_rss_mib(), shape=model_shape(config))
-    return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, info=info)
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info)
 
 
 def _load_tokenizer(spec: ModelSpec, where: ModelLocation, kwargs: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Batched, deterministic text generation for every model family.
+"""Batched, deterministic text generation with transformers, for every model family.
 
 - decoder-only: the prompt (optionally wrapped in the tokenizer's chat template) is
   left-padded; only the newly generated tokens are decoded, then cut at the first stop
@@ -16,36 +16,14 @@ recorded in the settings. Greedy and beam outputs do not depend on the batch siz
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import torch
 
+from benchbench.backends.base import Batch, Generation, GenerationSettings, cut_at_stop
+from benchbench.backends.hf.loading import LoadedModel
+from benchbench.backends.hf.scoring import special_tokens_kwargs
 from benchbench.errors import TaskConfigError
-from benchbench.models.loading import LoadedModel
-from benchbench.schema import key
-
-GENERATION_OPTIONS = {
-    "max_new_tokens": key(int, None, help="tokens to generate at most (default per task type)"),
-    "num_beams": key(int, 1),
-    "do_sample": key(bool, False),
-    "temperature": key(float, None),
-    "top_p": key(float, None),
-    "top_k": key(int, None),
-    "seed": key(int, None, help="seed for sampling (default: runtime.seed)"),
-    "stop": key(list, None, help="stop sequences; output is cut at the first (default per task type)"),
-    "chat_template": key(bool, False, help="decoder-only: wrap the prompt in the tokenizer's chat template"),
-    "system_prompt": key(str, None, help="with chat_template: a system message"),
-}
-
-
-def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
-    try:
-        return template.format(**{**extra, **row})
-    except (KeyError, IndexError) as exc:
-        names = ", ".join("{" + n + "}" for n in [*row, *extra])
-        raise TaskConfigError(f"prompt {template!r} uses {exc}, which is not available; "
-                              f"available: {names}") from None
 
 
 def apply_chat_template(loaded: LoadedModel, prompt: str, system_prompt: str | None) -> str:
@@ -57,37 +35,14 @@ def apply_chat_template(loaded: LoadedModel, prompt: str, system_prompt: str | N
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def special_tokens_kwargs(tokenizer: Any, text: str) -> dict[str, bool]:
-    """The tokenizer's default special tokens, unless the text already starts with BOS
-    (chat templates write it themselves), as lm-evaluation-harness decides."""
-    bos = tokenizer.bos_token
-    return {"add_special_tokens": False} if bos and text.startswith(bos) else {}
-
-
 def encode_prompt(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(text, **special_tokens_kwargs(tokenizer, text))["input_ids"]
 
 
-def cut_at_stop(text: str, stops: list[str]) -> str:
-    positions = [text.find(s) for s in stops if s and s in text]
-    return text[:min(positions)] if positions else text
-
-
-def generation_settings(loaded: LoadedModel, options: dict[str, Any], default_max_new_tokens: int,
-                        default_stop: list[str], seed: int) -> dict[str, Any]:
-    """The generation options resolved for this model (recorded with the figures)."""
-    if options["num_beams"] < 1:
-        raise TaskConfigError("num_beams must be at least 1")
-    return {
-        "max_new_tokens": options["max_new_tokens"] or default_max_new_tokens,
-        "num_beams": options["num_beams"], "do_sample": options["do_sample"],
-        "temperature": options["temperature"], "top_p": options["top_p"], "top_k": options["top_k"],
-        "seed": options["seed"] if options["seed"] is not None else seed,
-        "stop": list(options["stop"]) if options["stop"] is not None else default_stop,
-        "chat_template": options["chat_template"], "system_prompt": options["system_prompt"],
-        "padding_side": "left" if loaded.info.family == "decoder-only" else "right",
-        "model_generation_config_ignored": _model_generation_defaults(loaded),
-    }
+def generation_record(loaded: LoadedModel) -> dict[str, Any]:
+    """What this backend decides about generation on its own, recorded with the figures."""
+    return {"padding_side": "left" if loaded.info.family == "decoder-only" else "right",
+            "model_generation_config_ignored": _model_generation_defaults(loaded)}
 
 
 def _model_generation_defaults(loaded: LoadedModel) -> dict[str, Any]:
@@ -100,26 +55,19 @@ def _model_generation_defaults(loaded: LoadedModel) -> dict[str, Any]:
                                                     "temperature", "top_p", "top_k", "repetition_penalty")}
 
 
-def _generation_config(loaded: LoadedModel, settings: dict[str, Any], forced_bos: int | None) -> Any:
+def _generation_config(loaded: LoadedModel, settings: GenerationSettings) -> Any:
     from transformers import GenerationConfig
 
     model_config = getattr(loaded.model, "generation_config", None)
     eos = getattr(model_config, "eos_token_id", None) or loaded.tokenizer.eos_token_id
-    sampling = {k: settings[k] for k in ("temperature", "top_p", "top_k") if settings[k] is not None}
+    sampling = {k: getattr(settings, k) for k in ("temperature", "top_p", "top_k") if getattr(settings, k) is not None}
     return GenerationConfig(
-        max_new_tokens=settings["max_new_tokens"], num_beams=settings["num_beams"],
-        do_sample=settings["do_sample"], **(sampling if settings["do_sample"] else {}),
+        max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams,
+        do_sample=settings.do_sample, **(sampling if settings.do_sample else {}),
         eos_token_id=eos, pad_token_id=loaded.tokenizer.pad_token_id,
         bos_token_id=getattr(model_config, "bos_token_id", None),
         decoder_start_token_id=getattr(model_config, "decoder_start_token_id", None),
-        forced_bos_token_id=forced_bos)
-
-
-@dataclass(frozen=True)
-class Generated:
-    text: str  # decoded new text, cut at the first stop sequence
-    prompt_tokens: int  # tokens the model read (after truncation)
-    generated_tokens: int  # tokens the model produced, up to and including EOS
+        forced_bos_token_id=settings.forced_bos_token_id)
 
 
 def encode_prompts(loaded: LoadedModel, prompts: list[str], max_new_tokens: int) -> list[list[int]]:
@@ -133,12 +81,21 @@ def encode_prompts(loaded: LoadedModel, prompts: list[str], max_new_tokens: int)
     return tokenizer(prompts, truncation=True, max_length=loaded.info.max_length)["input_ids"]
 
 
+def generate_batches(loaded: LoadedModel, prompts: Sequence[str], settings: GenerationSettings,
+                     batch_size: int) -> Iterator[Batch[Generation]]:
+    """Generation for every prompt, longest first (little padding), one batch at a time."""
+    encoded = encode_prompts(loaded, list(prompts), settings.max_new_tokens)  # once: for the order and the model
+    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        yield list(zip(batch, generate(loaded, [encoded[i] for i in batch], settings)))
+
+
 @torch.inference_mode()
-def generate(loaded: LoadedModel, encoded: list[list[int]], settings: dict[str, Any],
-             forced_bos: int | None = None) -> list[Generated]:
+def generate(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings) -> list[Generation]:
     """Generate for one batch of encoded prompts (encode_prompts)."""
     tokenizer = loaded.tokenizer
-    config = _generation_config(loaded, settings, forced_bos)
+    config = _generation_config(loaded, settings)
     if loaded.info.family == "decoder-only":
         width = max(len(e) for e in encoded)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -147,8 +104,8 @@ def generate(loaded: LoadedModel, encoded: list[list[int]], settings: dict[str, 
     else:
         batch = tokenizer.pad({"input_ids": encoded}, return_tensors="pt")
         ids, mask, width = batch["input_ids"], batch["attention_mask"], 0
-    if settings["do_sample"]:
-        torch.manual_seed(settings["seed"])
+    if settings.do_sample:
+        torch.manual_seed(settings.seed)
     output = loaded.model.generate(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device),
                                    generation_config=config)
     new_tokens = output[:, width:] if loaded.info.family == "decoder-only" else output[:, 1:]
@@ -156,7 +113,7 @@ def generate(loaded: LoadedModel, encoded: list[list[int]], settings: dict[str, 
     produced = _lengths_until_eos(new_tokens, config.eos_token_id)
     # Leading whitespace is dropped before the stop sequences apply: a model that starts its
     # answer with a newline would otherwise be cut to nothing by a "\n" stop.
-    return [Generated(cut_at_stop(t.lstrip(), settings["stop"]).strip(), int(n_in), n_out)
+    return [Generation(cut_at_stop(t.lstrip(), settings.stop).strip(), int(n_in), n_out)
             for t, n_in, n_out in zip(texts, mask.sum(dim=1).tolist(), produced)]
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
+from benchbench.backends.hf.loading import LoadedModel
 from benchbench.measure.stats import LatencyStats
 from benchbench.measure.timing import Stopwatch
-from benchbench.models.loading import LoadedModel
 
 
 def _inputs(loaded: LoadedModel, seed_tokens: list[int], prompt_tokens: int, batch_size: int) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchbench.errors import SuiteError
+from benchbench.paths import local_path
+from benchbench.schema import did_you_mean
 
 PACKAGED_PREFIX = "packaged:"
 
@@ -27,18 +29,15 @@ def resolve_source_path(source: str, base: Path, file: str, key: str) -> str:
     Anything that does not look like a path (``org/name``) is kept as a hub id.
     """
     if source.startswith(PACKAGED_PREFIX):
-        from benchbench.models.packaged import PACKAGED_MODELS
+        from benchbench.backends.packaged import PACKAGED_MODELS
 
         name = source[len(PACKAGED_PREFIX):]
         if name not in PACKAGED_MODELS:
-            from benchbench.schema import did_you_mean
-
             raise SuiteError(file, key, f"no packaged model named {name!r}",
-                             did_you_mean(name, list(PACKAGED_MODELS)).replace("keys", "names"))
+                             did_you_mean(name, list(PACKAGED_MODELS), "packaged models"))
         return source
-    candidate = (base / source).expanduser()
-    looks_local = source.startswith((".", "/", "~")) or source.endswith(".gguf") or candidate.exists()
-    if not looks_local:
+    candidate = local_path(source, base, (".gguf",))
+    if candidate is None:
         return source
     if not candidate.exists():
         raise SuiteError(file, key, f"local model path {str(candidate)!r} does not exist",
@@ -49,7 +48,7 @@ def resolve_source_path(source: str, base: Path, file: str, key: str) -> str:
 def locate(source: str, gguf_file: str | None = None) -> ModelLocation:
     """Turn a (validated) source into what from_pretrained needs."""
     if source.startswith(PACKAGED_PREFIX):
-        from benchbench.models.packaged import locate_packaged
+        from benchbench.backends.packaged import locate_packaged
 
         path = locate_packaged(source[len(PACKAGED_PREFIX):])
         if path.suffix == ".gguf":

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchbench.models.loading import LoadedModel
+from benchbench.backends.base import Span, SpanSettings
+from benchbench.backends.hf.loading import LoadedModel
+from benchbench.errors import TaskConfigError
 
-PIPELINE_DEFAULTS = {"max_seq_len": 384, "doc_stride": 128, "max_answer_len": 15, "top_candidates": 12}
+PIPELINE_DEFAULTS = {"max_seq_len": 384, "doc_stride": 128, "top_candidates": 12}
 
 
 @dataclass
@@ -41,7 +43,17 @@ class Answer:
     start: int
     end: int
     score: float
-    prompt_tokens: int = 0
+
+
+def span_settings(loaded: LoadedModel, max_seq_len: int | None, doc_stride: int | None,
+                  max_answer_len: int) -> SpanSettings:
+    """The pipeline's defaults, resolved against the tokenizer (question first when it pads right)."""
+    max_seq_len = max_seq_len or min(loaded.tokenizer.model_max_length, PIPELINE_DEFAULTS["max_seq_len"])
+    doc_stride = doc_stride or min(max_seq_len // 2, PIPELINE_DEFAULTS["doc_stride"])
+    if doc_stride >= max_seq_len:
+        raise TaskConfigError(f"qa: doc_stride {doc_stride} must be smaller than max_seq_len {max_seq_len}")
+    return SpanSettings(max_seq_len, doc_stride, max_answer_len, PIPELINE_DEFAULTS["top_candidates"],
+                        question_first=loaded.tokenizer.padding_side == "right")
 
 
 def windows_for(loaded: LoadedModel, questions: list[str], contexts: list[str], max_seq_len: int,
@@ -121,9 +133,9 @@ def char_span(encoding: Any, start: int, end: int, sequence_index: int) -> tuple
         return encoding.offsets[start][0], encoding.offsets[end][1]
 
 
-def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[str], settings: dict[str, Any],
-                    batch_size: int) -> list[Answer]:
-    windows = windows_for(loaded, questions, contexts, settings["max_seq_len"], settings["doc_stride"])
+def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[str], settings: SpanSettings,
+                    batch_size: int) -> list[Span]:
+    windows = windows_for(loaded, questions, contexts, settings.max_seq_len, settings.doc_stride)
     logits = window_logits(loaded, windows, batch_size)
     sequence_index = 1 if loaded.tokenizer.padding_side == "right" else 0
     candidates: list[list[Answer]] = [[] for _ in questions]
@@ -131,8 +143,8 @@ def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[st
     for window, (start, end) in zip(windows, logits):
         read[window.example] += len(window.input_ids)
         pool = candidates[window.example]
-        for s, e, score in best_spans(start, end, window.undesired, settings["max_answer_len"],
-                                      settings["top_candidates"]):
+        for s, e, score in best_spans(start, end, window.undesired, settings.max_answer_len,
+                                      settings.top_candidates):
             first, last = char_span(window.encoding, s, e, sequence_index)
             text = contexts[window.example][first:last]
             same = next((a for a in pool if a.text.lower() == text.lower()), None)
@@ -141,6 +153,4 @@ def answer_examples(loaded: LoadedModel, questions: list[str], contexts: list[st
             else:
                 pool.append(Answer(text, first, last, score))
     best = [max(pool, key=lambda a: a.score) if pool else Answer("", 0, 0, 0.0) for pool in candidates]
-    for answer, tokens in zip(best, read):
-        answer.prompt_tokens = tokens
-    return best
+    return [Span(a.text, a.start, a.end, a.score, tokens) for a, tokens in zip(best, read)]

@@ -1,0 +1,253 @@
+"""The model interface: what a task may ask of a model, in typed requests and responses.
+
+Tasks are written against :class:`ModelBackend` alone, so a model behind another engine
+(an OpenAI-compatible server, vLLM) is a new backend, not an ``if`` in every task. A
+backend says what it can do before any weights are loaded (:class:`Profile`), loads for
+one *capability* at a time, and answers requests of that capability:
+
+- ``loglikelihood``: the log-probability of a continuation after a context (choices);
+- ``loglikelihood_rolling``: the log-probability of whole texts, in windows (perplexity);
+- ``generate``: text after a prompt;
+- ``classify``: the class a classification head gives a text (or text pair);
+- ``spans``: the answer span an extractive-QA head picks in a context.
+
+Requests that need batching by token length (generation, rolling windows) are given to the
+backend whole and come back batch by batch, as ``(request index, response)`` lists: only
+the backend knows token lengths, and the run stores and times each batch as it comes.
+Every resolved setting a backend decides (window lengths, padding side, the prefix token)
+comes back as a plain dict, recorded with the figures.
+
+This module imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Protocol, Sequence, TypeVar
+
+LOGLIKELIHOOD = "loglikelihood"
+ROLLING = "loglikelihood_rolling"
+GENERATE = "generate"
+CLASSIFY = "classify"
+SPANS = "spans"
+CAPABILITIES = (LOGLIKELIHOOD, ROLLING, GENERATE, CLASSIFY, SPANS)
+
+T = TypeVar("T")
+Batch = list[tuple[int, T]]  # (index of the request, its response), one batch
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What is known about a model before its weights are loaded.
+
+    `native`: what the checkpoint does as it is (a causal LM scores and generates; a
+    fine-tuned classifier classifies). `loadable`: what the backend can load it for at
+    all (a transformers backend can put a fresh, randomly initialised head on any model).
+    """
+
+    family: str  # "encoder", "encoder-decoder", "decoder-only"
+    native: frozenset[str]
+    loadable: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the results record about a loaded model (fields a backend cannot know are None)."""
+
+    name: str
+    source: str
+    location_kind: str
+    gguf_file: str | None
+    loaded_from: str
+    revision: str | None
+    head: str
+    family: str
+    model_type: str
+    architecture: str
+    parameters: int | None
+    dtype: str | None
+    device: str
+    attention: str | None  # the attention implementation used (eager, sdpa, ...)
+    max_length: int
+    random_weights: bool
+    load_seconds: float
+    load_peak_rss_mib: float  # peak resident memory while loading (process-wide where it cannot be reset)
+    shape: dict[str, int | None]  # layers, hidden size, heads, KV heads, head dim, vocabulary (for estimates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LogLikelihood:
+    total: float  # sum of natural-log probabilities of the continuation's tokens
+    tokens: int  # continuation tokens scored
+    tokens_read: int  # tokens the model read to score them
+
+
+@dataclass(frozen=True)
+class RollingLogLikelihood:
+    total: float
+    tokens: int  # tokens predicted (every token of the text once)
+    windows: int
+    tokens_read: int
+
+
+@dataclass(frozen=True)
+class RollingSettings:
+    """How texts are cut into windows; made by :meth:`ModelBackend.rolling_settings`."""
+
+    max_length: int
+    stride: int
+    prefix: str  # "bos", "eos" or "none"
+    prefix_token_id: int | None
+    prefix_token: str | None  # its text, for the record
+    model_max_length: int  # the model's context length (the cap on max_length)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int
+    num_beams: int
+    do_sample: bool
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    seed: int
+    stop: list[str]
+    forced_bos_token_id: int | None = None  # NLLB/M2M: the target language's token
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str  # new text only, cut at the first stop sequence
+    prompt_tokens: int  # tokens the model read (after truncation)
+    generated_tokens: int  # tokens the model produced, up to and including EOS
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    text: str
+    text_pair: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassPrediction:
+    class_id: int
+    confidence: float  # softmax probability of that class
+    tokens_read: int
+
+
+@dataclass(frozen=True)
+class SpanRequest:
+    question: str
+    context: str
+
+
+@dataclass(frozen=True)
+class SpanSettings:
+    """Extractive QA windows and span limits; made by :meth:`ModelBackend.span_settings`."""
+
+    max_seq_len: int
+    doc_stride: int
+    max_answer_len: int
+    top_candidates: int
+    question_first: bool
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    start: int  # character offsets in the context
+    end: int
+    score: float
+    tokens_read: int
+
+
+S = TypeVar("S")
+
+
+def from_record(cls: type[S], record: dict[str, Any]) -> S:
+    """A settings dataclass rebuilt from the recorded settings dict it was merged into."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in record.items() if k in names})
+
+
+class ModelBackend(Protocol):
+    """A model, as tasks see it. See the module docstring for the capabilities."""
+
+    profile: Profile
+
+    def load(self, capability: str) -> ModelInfo:
+        """Make the model ready for `capability` (loading weights if needed: a backend may
+        keep what it loaded while the next task needs the same). Raises ModelUnavailable."""
+
+    def chat_prompt(self, user: str, system: str | None) -> str:
+        """`user` (and a system message) in the model's chat format. Raises TaskConfigError
+        when the model has none."""
+
+    def token_id(self, token: str) -> int | None:
+        """The id of `token` in the vocabulary, or None."""
+
+    def source_language(self, candidates: list[str]) -> str | None:
+        """Multilingual seq2seq models (NLLB, M2M): set the source language to the first
+        candidate code the tokenizer knows; return the code in use (None: no such setting)."""
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest], batch_size: int) -> list[LogLikelihood]:
+        """The log-likelihood of each continuation after its context, in request order."""
+
+    def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:
+        """Windows resolved against the model (max_length capped at its context length).
+        Raises TaskConfigError for impossible values."""
+
+    def loglikelihood_rolling(self, texts: Sequence[str], settings: RollingSettings,
+                              batch_size: int) -> Iterator[Batch[RollingLogLikelihood]]:
+        """Every token of each text predicted once, batch by batch."""
+
+    def describe_generation(self) -> dict[str, Any]:
+        """What the backend decides about generation on its own, to record (padding side,
+        the checkpoint's generation defaults it overrides)."""
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings,
+                 batch_size: int) -> Iterator[Batch[Generation]]:
+        """Text for each prompt, batch by batch (longest prompts first)."""
+
+    def class_labels(self) -> dict[int, str]:
+        """The classification head's class id -> label name."""
+
+    def classify(self, requests: Sequence[ClassifyRequest], max_length: int | None) -> list[ClassPrediction]:
+        """One batch of texts through the classification head."""
+
+    def span_settings(self, max_seq_len: int | None, doc_stride: int | None,
+                      max_answer_len: int) -> SpanSettings:
+        """Extractive QA windows resolved against the tokenizer. Raises TaskConfigError."""
+
+    def answer_spans(self, requests: Sequence[SpanRequest], settings: SpanSettings,
+                     batch_size: int) -> list[Span]:
+        """The best answer span of each request (windows batched across requests)."""
+
+    def latency_probe(self, seed_text: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int],
+                      repeats: int) -> dict[str, Any] | None:
+        """Fixed-length generation latency (docs/methodology.md); None where not measurable."""
+
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        """Whether `error` means the device ran out of memory (recorded as 'oom')."""
+
+    def free_memory(self) -> None:
+        """Free transient memory (caches, activations) after an error; the weights stay."""
+
+    def close(self) -> None:
+        """Free everything the backend holds (it is not used again)."""
+
+
+def cut_at_stop(text: str, stops: list[str]) -> str:
+    """`text` up to the first of the stop sequences (for backends whose engine does not stop)."""
+    positions = [text.find(s) for s in stops if s and s in text]
+    return text[:min(positions)] if positions else text

@@ -1,0 +1,65 @@
+"""What a worker tells the driver while it runs a model's tasks: typed, picklable records.
+
+Workers never open the results store; the driver (driver.py) is its single writer and
+applies each event as it arrives, so a worker in another process, or on another machine,
+needs nothing but a way to send these. Events of one task come in this order:
+``TaskStarted``, then ``ResultOpened`` and any number of ``Predictions`` and
+``Progress`` (only when the task gets as far as scoring), then ``TaskFinished``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+
+@dataclass(frozen=True)
+class Log:
+    """A line for the user (a model loaded, a task failed)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Examples done, for the progress bar."""
+
+    examples: int
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    """The worker turns to a task (the model may load next)."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class ResultOpened:
+    """The task's examples start being scored: the driver opens its result (or resumes the
+    interrupted one the plan named) so that predictions can be stored under it."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Scored examples of a task (ExampleResult.to_dict rows), stored at once."""
+
+    task: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    """A task's outcome. `fields` are the result's JSON columns (metrics, intervals,
+    measurements, settings, counts, model_info); a failure has a reason and no fields."""
+
+    task: str
+    status: str
+    reason: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinished]
+Emit = Callable[[Event], None]

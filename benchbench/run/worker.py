@@ -1,0 +1,134 @@
+"""Run one model's planned tasks: open the backend, load for each task's capability, predict,
+score, measure, and send everything to the driver as events (events.py).
+
+The worker never opens the results store, so it can run in this process, a child process
+or on another machine. A failure (unreachable checkpoint, out of memory, a bug in a task)
+ends that task with its status and reason; the next task still runs.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from benchbench.backends import open_backend
+from benchbench.backends.base import GENERATE, ModelBackend, ModelInfo
+from benchbench.errors import ModelUnavailable, TaskConfigError
+from benchbench.measure import TaskMeter
+from benchbench.run.events import Emit, Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
+from benchbench.run.job import ModelJob, TaskPlan
+from benchbench.tasks import TASK_TYPES, ExampleResult
+from benchbench.tasks.base import Scoring, TaskScores
+
+
+def run_job(job: ModelJob, emit: Emit) -> None:
+    """Run the job's tasks in order, reporting through `emit`."""
+    try:
+        backend = open_backend(job.model, job.runtime, job.device)
+    except ModelUnavailable as exc:
+        for plan in job.plans:
+            emit(TaskStarted(plan.task.name))
+            emit(TaskFinished(plan.task.name, "unavailable", str(exc)))
+            emit(Progress(len(plan.rows)))
+        return
+    previous: ModelInfo | None = None
+    try:
+        for plan in job.plans:
+            emit(TaskStarted(plan.task.name))
+            previous = _TaskRun(job, backend, plan, emit).run(previous)
+    finally:
+        backend.close()
+
+
+class _TaskRun:
+    """One model x task inside a worker."""
+
+    def __init__(self, job: ModelJob, backend: ModelBackend, plan: TaskPlan, emit: Emit) -> None:
+        self.job, self.backend, self.plan, self.emit = job, backend, plan, emit
+        self.task_type = TASK_TYPES[plan.task.type]
+        self.name = plan.task.name
+
+    def run(self, previous: ModelInfo | None) -> ModelInfo | None:
+        """Load (unless the backend holds the right weights), resolve settings, score; return
+        the model info now loaded, so the next task can tell whether it loaded again."""
+        try:
+            capability = self.task_type.need(self.plan.options, self.backend.profile)
+            info = self.backend.load(capability)
+            if info is not previous:
+                self.emit(Log(f"model {info.name}: loaded {info.architecture} "
+                              f"({(info.parameters or 0) / 1e6:.1f}M parameters, {info.dtype}, "
+                              f"{info.device}) in {info.load_seconds:.1f} s"))
+            settings = self.task_type.settings(self.backend, self.plan.options, self.plan.task.metrics,
+                                               self.plan.rows)
+        except (ModelUnavailable, TaskConfigError) as exc:
+            status = "unavailable" if isinstance(exc, ModelUnavailable) else "error"
+            self.emit(TaskFinished(self.name, status, str(exc)))
+            self.emit(Progress(len(self.plan.rows)))
+            return None if status == "unavailable" else previous
+        self._score(capability, info, settings)
+        return info
+
+    def _score(self, capability: str, info: ModelInfo, settings: dict[str, Any]) -> None:
+        plan, runtime = self.plan, self.job.runtime
+        self.emit(ResultOpened(self.name))
+        done = {r.index for r in plan.done}
+        todo = [i for i in range(len(plan.rows)) if i not in done]
+        results = list(plan.done)
+        self.emit(Progress(len(done)))
+        batch_size = plan.task.batch_size or runtime.batch_size
+        scoring = Scoring.of(plan.task, runtime)
+        try:
+            with TaskMeter(info.device) as meter:
+                rows = [plan.rows[i] for i in todo]
+                batches = self.task_type.predict(self.backend, rows, settings, batch_size) if rows else []
+                for batch in meter.timed(batches):
+                    for r in batch:  # back to indices in the full example list
+                        r.index = todo[r.index]
+                    if not info.random_weights:  # outputs of random weights mean nothing
+                        self.emit(Predictions(self.name, [r.to_dict() for r in batch]))
+                    meter.count([r.details for r in batch])
+                    results.extend(batch)
+                    self.emit(Progress(len(batch)))
+            results.sort(key=lambda r: r.index)
+            scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
+            probe = self._probe(capability, info, results, batch_size)
+        except Exception as exc:  # one task's failure must not lose the run
+            if self.backend.is_out_of_memory(exc):
+                self.backend.free_memory()
+                self.emit(TaskFinished(self.name, "oom", f"out of GPU memory: {exc}".splitlines()[0]))
+            else:
+                detail = traceback.format_exc(limit=-3)
+                self.emit(TaskFinished(self.name, "error", f"{type(exc).__name__}: {exc}\n{detail}"))
+            return
+        measurement = meter.measurement(info.load_seconds).to_dict() | {"latency_probe": probe}
+        if measurement["gpu"]:
+            self._warn_shared_gpu(measurement["gpu"])
+        note = "quality metrics omitted: random weights (--no-weights)" if info.random_weights else None
+        self.emit(TaskFinished(self.name, "ok", note, fields=dict(
+            metrics=scored.scores, measurements=measurement,
+            intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
+            settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": batch_size,
+                      "metric_signatures": scored.signatures},
+            counts={"examples": len(results), "resumed_examples": len(done)}, model_info=info.to_dict())))
+
+    def _probe(self, capability: str, info: ModelInfo, results: list[ExampleResult],
+               batch_size: int) -> dict[str, Any] | None:
+        """Fixed-length generation latency (generating tasks; runtime.latency_probe)."""
+        runtime = self.job.runtime
+        wanted = runtime.latency_probe is True or (runtime.latency_probe == "auto" and info.device == "cuda")
+        if not wanted or capability != GENERATE or not results:
+            return None
+        lengths = sorted(r.details.get("prompt_tokens", 0) for r in results)
+        return self.backend.latency_probe(results[0].input, max(1, lengths[len(lengths) // 2]),
+                                          runtime.probe_new_tokens, [1, batch_size], runtime.probe_repeats)
+
+    def _warn_shared_gpu(self, gpu: dict[str, Any]) -> None:
+        """Device-wide memory and power include other processes' work: say so when seen."""
+        where = f"{self.job.model.name} / {self.name}"
+        if gpu["other_processes"]:
+            self.emit(Log(f"warning: {where}: other processes used the GPU during the task "
+                          f"(pids {gpu['other_processes']}); device-wide memory and power include theirs"))
+        elif gpu["most_processes"] > 1:
+            self.emit(Log(f"warning: {where}: {gpu['most_processes']} processes used the GPU at once "
+                          f"(PIDs not attributable: {gpu['process_note']}); device-wide memory and power "
+                          f"include theirs"))

@@ -1,0 +1,113 @@
+"""The suite's dataclasses: what a validated suite says, and nothing else.
+
+A leaf module: everything may import it, and it imports no other part of benchbench but
+the errors and the schema helpers. suite.py builds these from YAML; the run layer,
+backends and tasks read them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchbench.errors import SuiteError
+from benchbench.schema import did_you_mean
+
+DEFAULT_SEED = 1234  # runtime.seed: example sampling, generation sampling, bootstrap resamples
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    seed: int = DEFAULT_SEED
+    bootstrap_resamples: int = 1000
+    latency_probe: str | bool = "auto"
+    probe_new_tokens: int = 32
+    probe_repeats: int = 5
+    no_weights: bool = False
+    isolation: str = "process"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    source: str
+    revision: str | None = None
+    dtype: str | None = None
+    gguf_file: str | None = None
+    tokenizer: str | None = None
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def options_for(self, task: "TaskSpec") -> dict[str, Any]:
+        """Task options with this model's overrides (by task type, then task name) merged in."""
+        merged = dict(task.options)
+        merged.update(self.task_options.get(task.type, {}))
+        merged.update(self.task_options.get(task.name, {}))
+        return merged
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    path: str
+    format: str = "auto"
+    name: str | None = None
+    split: str = "test"
+    revision: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None
+    sample: str = "first"
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    type: str
+    dataset: DatasetSpec
+    metrics: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    runtime: Runtime
+    models: tuple[ModelSpec, ...]
+    tasks: tuple[TaskSpec, ...]
+    description: str = ""
+
+    def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
+               limit: int | None = None, device: str | None = None, no_weights: bool = False,
+               isolation: str | None = None) -> "Suite":
+        """The suite restricted/overridden by command-line choices (names are checked)."""
+        chosen_models = _pick(self.models, models, self.path, "--models", "models in the suite")
+        chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks", "tasks in the suite")
+        if limit is not None:
+            chosen_tasks = tuple(
+                dataclasses.replace(t, dataset=dataclasses.replace(
+                    t.dataset, limit=min(limit, t.dataset.limit or limit)))
+                for t in chosen_tasks)
+        runtime = dataclasses.replace(self.runtime, device=device) if device else self.runtime
+        if no_weights:
+            runtime = dataclasses.replace(runtime, no_weights=True)
+        if isolation:
+            runtime = dataclasses.replace(runtime, isolation=isolation)
+        return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
+
+
+def _pick(items: tuple, names: list[str] | None, file: str, flag: str, what: str) -> tuple:
+    if not names:
+        return items
+    known = [item.name for item in items]
+    for name in names:
+        if name not in known:
+            raise SuiteError(file, flag, f"no entry named {name!r}", did_you_mean(name, known, what))
+    return tuple(item for item in items if item.name in names)

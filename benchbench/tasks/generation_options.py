@@ -1,0 +1,48 @@
+"""The options every generating task shares, and their resolution into recorded settings.
+
+Greedy unless num_beams or do_sample say otherwise; the same settings for every model, so
+a checkpoint's own generation defaults do not silently change the comparison (the
+backend records which of them it overrides).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchbench.backends.base import GenerationSettings, ModelBackend, from_record
+from benchbench.errors import TaskConfigError
+from benchbench.schema import key
+
+GENERATION_OPTIONS = {
+    "max_new_tokens": key(int, None, help="tokens to generate at most (default per task type)"),
+    "num_beams": key(int, 1),
+    "do_sample": key(bool, False),
+    "temperature": key(float, None),
+    "top_p": key(float, None),
+    "top_k": key(int, None),
+    "seed": key(int, None, help="seed for sampling (default: runtime.seed)"),
+    "stop": key(list, None, help="stop sequences; output is cut at the first (default per task type)"),
+    "chat_template": key(bool, False, help="decoder-only: wrap the prompt in the tokenizer's chat template"),
+    "system_prompt": key(str, None, help="with chat_template: a system message"),
+}
+
+
+def generation_settings(backend: ModelBackend, options: dict[str, Any], default_max_new_tokens: int,
+                        default_stop: list[str], seed: int) -> dict[str, Any]:
+    """The generation options resolved for this model (recorded with the figures)."""
+    if options["num_beams"] < 1:
+        raise TaskConfigError("num_beams must be at least 1")
+    return {
+        "max_new_tokens": options["max_new_tokens"] or default_max_new_tokens,
+        "num_beams": options["num_beams"], "do_sample": options["do_sample"],
+        "temperature": options["temperature"], "top_p": options["top_p"], "top_k": options["top_k"],
+        "seed": options["seed"] if options["seed"] is not None else seed,
+        "stop": list(options["stop"]) if options["stop"] is not None else default_stop,
+        "chat_template": options["chat_template"], "system_prompt": options["system_prompt"],
+        **backend.describe_generation(),
+    }
+
+
+def generation_request(settings: dict[str, Any]) -> GenerationSettings:
+    """The typed settings a backend generates with, from the recorded ones."""
+    return from_record(GenerationSettings, settings)

@@ -1,0 +1,25 @@
+"""Prompts from templates: one rendering rule for every task that writes a prompt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchbench.backends.base import ModelBackend
+from benchbench.errors import TaskConfigError
+
+
+def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
+    """`template` with the row's fields (and `extra` variables) filled in."""
+    try:
+        return template.format(**{**extra, **row})
+    except (KeyError, IndexError) as exc:
+        names = ", ".join("{" + n + "}" for n in [*row, *extra])
+        raise TaskConfigError(f"prompt {template!r} uses {exc}, which is not available; "
+                              f"available: {names}") from None
+
+
+def render_prompt(backend: ModelBackend, template: str, row: dict[str, Any], extra: dict[str, Any],
+                  chat_template: bool, system_prompt: str | None = None) -> str:
+    """The rendered template, wrapped in the model's chat format when asked."""
+    prompt = render(template, row, extra)
+    return backend.chat_prompt(prompt, system_prompt) if chat_template else prompt

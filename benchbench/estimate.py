@@ -72,15 +72,9 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
 def count_parameters(config: Any) -> int:
     """Exact parameter count by building the model on the meta device (no memory used)."""
     import torch
-    import transformers
+
+    from benchbench.backends.hf.auto import GENERATIVE_AUTO_CLASSES, build_with_first_auto_class
 
     with torch.device("meta"):
-        for auto in ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM", "AutoModel"):
-            try:
-                model = getattr(transformers, auto).from_config(config)
-                break
-            except ValueError:
-                continue
-        else:
-            raise ValueError(f"no Auto class can build a {config.model_type} model")
+        model = build_with_first_auto_class(lambda auto: auto.from_config(config), (*GENERATIVE_AUTO_CLASSES, "AutoModel"))
     return sum(p.numel() for p in model.parameters())

@@ -15,8 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_SEED = 12345
+from benchbench.spec import DEFAULT_SEED, Runtime
+
+DEFAULT_RESAMPLES = Runtime.bootstrap_resamples
 CONFIDENCE = 0.95
 
 ScoreFromSums = Callable[[np.ndarray], np.ndarray]  # (B, k) sums -> (B,) scores

@@ -12,6 +12,7 @@ from typing import Any
 from benchbench.backends.base import GenerationSettings, ModelBackend, from_record
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
+from benchbench.spec import DEFAULT_SEED
 
 GENERATION_OPTIONS = {
     "max_new_tokens": key(int, None, help="tokens to generate at most (default per task type)"),
@@ -28,7 +29,7 @@ GENERATION_OPTIONS = {
 
 
 def generation_settings(backend: ModelBackend, options: dict[str, Any], default_max_new_tokens: int,
-                        default_stop: list[str], seed: int) -> dict[str, Any]:
+                        default_stop: list[str]) -> dict[str, Any]:
     """The generation options resolved for this model (recorded with the figures)."""
     if options["num_beams"] < 1:
         raise TaskConfigError("num_beams must be at least 1")
@@ -36,7 +37,7 @@ def generation_settings(backend: ModelBackend, options: dict[str, Any], default_
         "max_new_tokens": options["max_new_tokens"] or default_max_new_tokens,
         "num_beams": options["num_beams"], "do_sample": options["do_sample"],
         "temperature": options["temperature"], "top_p": options["top_p"], "top_k": options["top_k"],
-        "seed": options["seed"] if options["seed"] is not None else seed,
+        "seed": options["seed"] if options["seed"] is not None else DEFAULT_SEED,
         "stop": list(options["stop"]) if options["stop"] is not None else default_stop,
         "chat_template": options["chat_template"], "system_prompt": options["system_prompt"],
         **backend.describe_generation(),

@@ -86,7 +86,7 @@ class TextToText:
                                        else self.defaults.encoder_decoder_prompt)
         settings = {"prompt": prompt, "prompt_variables": self._variables(options),
                     **generation_settings(backend, options, self.defaults.max_new_tokens,
-                                          list(self.defaults.stop) if decoder else [], options["seed"] or 0)}
+                                          list(self.defaults.stop) if decoder else [])}
         settings |= self._model_specific(backend, options)
         if rows:
             render(prompt, self._row_fields(rows[0]), settings["prompt_variables"])  # fail early on bad templates

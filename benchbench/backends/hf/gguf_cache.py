@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from benchbench.backends.hf.auto import build_with_first_auto_class
+
 _COMPLETE = "benchbench-converted"
 logger = logging.getLogger(__name__)
 
@@ -79,10 +81,8 @@ def converted_folder(folder: str, gguf_file: str, trust_remote_code: bool = Fals
     started = time.perf_counter()
     kwargs = {"gguf_file": gguf_file, "trust_remote_code": trust_remote_code}
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
-    try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
-    except ValueError:  # encoder-decoder GGUF (T5)
-        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+    # a causal LM, else an encoder-decoder GGUF (T5)
+    model = build_with_first_auto_class(lambda auto: auto.from_pretrained(folder, dtype=torch.float32, **kwargs))
     model.hf_quantizer = None  # weights are dequantised already; save them as plain tensors
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

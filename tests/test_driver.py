@@ -1,0 +1,75 @@
+"""The driver, the single writer of the store, fed by a scripted executor: what it writes for
+each event, and what it does when a worker dies mid-task."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import parse
+
+from benchbench.run.driver import Driver
+from benchbench.run.events import Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
+from benchbench.store import Store
+
+
+class ScriptedExecutor:
+    """Replays one list of events per job, then reports the crash reason given for it."""
+
+    def __init__(self, scripts):
+        self.scripts, self.jobs = list(scripts), []
+
+    def run(self, job, emit):
+        self.jobs.append([plan.task.name for plan in job.plans])
+        events, crash = self.scripts.pop(0)
+        for event in events:
+            emit(event)
+        return crash
+
+
+def _ok(task):
+    return TaskFinished(task, "ok", None, {"metrics": {"accuracy": 0.5}, "counts": {"examples": 4}})
+
+
+def test_a_dead_worker_costs_only_the_task_in_flight(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"t{i}", "label": "a"}) + "\n" for i in range(4)))
+    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
+                             "tasks": [{"name": n, "type": "classification", "dataset": {"path": str(data)}}
+                                       for n in ("a", "b", "c")]})
+    row = {"index": 0, "input": "t0", "prediction": "a", "reference": "a", "details": {}}
+    executor = ScriptedExecutor([
+        ([TaskStarted("a"), ResultOpened("a"), Predictions("a", [row]), Progress(4), _ok("a"),
+          TaskStarted("b"), ResultOpened("b"), Predictions("b", [row]), Progress(3), Log("working on b")],
+         "the model's worker process was killed by SIGKILL during this task"),
+        ([TaskStarted("c"), ResultOpened("c"), Progress(4), _ok("c")], None),
+    ])
+    lines = []
+    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lines.append)
+    driver.executor = executor
+    summary = driver.run()
+
+    assert executor.jobs == [["a", "b", "c"], ["c"]]  # after the crash, a new worker for what was left
+    assert driver.bar.n == driver.bar.total == 12  # the bar still ends full
+    assert summary.statuses == {"ok": 2, "crashed": 1}
+    assert "working on b" in lines and any("b: crashed: the model's worker process was killed" in x for x in lines)
+    store = Store(tmp_path / "out")
+    results = {r["task_name"]: r for r in store.results()}
+    assert results["a"]["status"] == "ok" and results["a"]["metrics"] == {"accuracy": 0.5}
+    assert results["b"]["status"] == "crashed" and "SIGKILL" in results["b"]["reason"]
+    assert [p["input"] for p in store.predictions(results["b"]["result_id"])] == ["t0"]  # kept for a resume
+    assert results["c"]["status"] == "ok"
+    store.close()
+
+
+def test_a_failure_before_scoring_gets_a_result_of_its_own(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"text": "t", "label": "a"}) + "\n")
+    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
+                             "tasks": [{"name": "a", "type": "classification", "dataset": {"path": str(data)}}]})
+    driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None)
+    driver.executor = ScriptedExecutor([([TaskStarted("a"), TaskFinished("a", "unavailable", "no network")], None)])
+    assert driver.run().statuses == {"unavailable": 1}
+    store = Store(tmp_path / "out")
+    (result,) = store.results()
+    assert (result["status"], result["reason"], store.predictions(result["result_id"])) == ("unavailable", "no network", [])
+    store.close()

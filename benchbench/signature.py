@@ -4,31 +4,49 @@ Two results are comparable (and a finished one reusable) only when their signatu
 equal. The signature covers the model reference, the device and the requested dtype, the
 task type, its options as merged for this model, the metrics and their options, the
 dataset selection and a fingerprint of the selected examples' content. It is computed
-before the model is loaded, so a finished result is reused without loading anything. The batch size is left out on purpose:
-benchbench's scores do not depend on it (tests check this).
+before the model is loaded, so a finished result is reused without loading anything. The
+batch size is left out on purpose: benchbench's scores do not depend on it (tests check
+this).
+
+No absolute path enters it, so a copy of a checkout (or a results folder moved to another
+machine) reuses every result: a local model or tokenizer is named relative to the suite's
+folder, and a local dataset by the fingerprint of its content alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from benchbench.spec import ModelSpec, TaskSpec
 
 
-def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any],
-                     data_fingerprint: str, device: str, dtype: str) -> dict[str, Any]:
+def portable(location: str | None, suite_folder: Path | None) -> str | None:
+    """A local path relative to the suite's folder; hub ids and packaged: names as they are."""
+    if location is None or suite_folder is None or not Path(location).is_absolute():
+        return location
+    return os.path.relpath(location, suite_folder)
+
+
+def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], data_fingerprint: str,
+                     device: str, dtype: str, suite_folder: Path | None = None) -> dict[str, Any]:
     chosen_attention = {"attn_implementation": model.attn_implementation} if model.attn_implementation else {}
+    dataset = asdict(task.dataset)
+    if dataset["format"] != "hub":
+        del dataset["path"]  # the content fingerprint stands for the file, wherever it lies
     return {
-        "model": {"source": model.source, "revision": model.revision, "gguf_file": model.gguf_file,
-                  "tokenizer": model.tokenizer, "dtype": dtype, "trust_remote_code": model.trust_remote_code,
+        "model": {"source": portable(model.source, suite_folder), "revision": model.revision,
+                  "gguf_file": model.gguf_file, "tokenizer": portable(model.tokenizer, suite_folder), "dtype": dtype,
+                  "trust_remote_code": model.trust_remote_code,
                   **chosen_attention},  # only when chosen, so results stored before this key keep their signature
         "device": device,
         "task": {"type": task.type, "options": options, "metrics": list(task.metrics),
                  "metric_options": task.metric_options},
-        "dataset": {**asdict(task.dataset), "fingerprint": data_fingerprint},
+        "dataset": {**dataset, "fingerprint": data_fingerprint},
     }
 
 

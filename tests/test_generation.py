@@ -99,3 +99,32 @@ def test_generation_task_scores_with_intervals(tiny_t5):
     scored = task.score(results, settings, Scoring(("bleu", "chrf", "ter"), resamples=200, seed=1))
     assert set(scored.scores) == {"bleu", "chrf", "ter"} and set(scored.intervals) == {"bleu", "chrf", "ter"}
     assert "nrefs:2" in scored.signatures["bleu"]
+
+
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
+def test_generation_stops_at_the_stop_sequence_with_the_same_text(fixture, request):
+    """A sequence stops when it reaches a stop sequence: the text is what cutting the full
+    generation gives, and only the tokens up to the stop are generated and counted."""
+    loaded = backend(request.getfixturevalue(fixture))
+    free = _options("summarization", max_new_tokens=24, prompt="{source}", stop=[])
+    _, full = _run(loaded, "summarization", ROWS, free, 4)
+    stopped_settings, stopped = _run(loaded, "summarization", ROWS, free | {"stop": ["e"]}, 4)
+    assert stopped_settings["stop"] == ["e"]
+    for whole, cut in zip(full, stopped):
+        assert cut.prediction == cut_at_stop(whole.prediction, ["e"]).strip()
+        assert cut.details["generated_tokens"] <= whole.details["generated_tokens"]
+    assert sum(r.details["generated_tokens"] for r in stopped) < sum(r.details["generated_tokens"] for r in full)
+    _, one_by_one = _run(loaded, "summarization", ROWS, free | {"stop": ["e"]}, 1)
+    assert [(r.prediction, r.details["generated_tokens"]) for r in one_by_one] == \
+           [(r.prediction, r.details["generated_tokens"]) for r in stopped]
+
+
+def test_tokens_until_stop_finds_the_first_token_that_completes_a_stop(tiny_gpt2):
+    from benchbench.backends.hf.stopping import tokens_until_stop
+
+    tokenizer = backend(tiny_gpt2).loaded.tokenizer
+    tokens = tokenizer("\nbread needs flour\nand time")["input_ids"]
+    n = tokens_until_stop(tokenizer, tokens, ["\n"])
+    assert "\n" in tokenizer.decode(tokens[:n]).lstrip() and "\n" not in tokenizer.decode(tokens[:n - 1]).lstrip()
+    assert tokens_until_stop(tokenizer, tokens, ["zebra"]) == len(tokens)
+    assert tokens_until_stop(tokenizer, tokens, []) == len(tokens)

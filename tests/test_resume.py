@@ -4,6 +4,7 @@ a run killed with SIGKILL completes on the next run with identical results."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -143,3 +144,25 @@ def test_model_process_does_not_outlive_a_killed_run(tmp_path, tiny_gpt2):
         time.sleep(0.05)
     assert not any(_running(pid) for pid in children)
     _assert_resumes_to_reference(tmp_path, suite, out)
+
+
+def test_a_copied_project_folder_reuses_every_result(tmp_path, tiny_gpt2, corpus_file, sentiment_file):
+    """Nothing absolute enters the signature: the same suite, data and model copied to
+    another folder (another checkout, another machine) reuses what was stored."""
+    project = tmp_path / "project"
+    shutil.copytree(tiny_gpt2, project / "models" / "gpt2")
+    shutil.copy(corpus_file, project / "corpus.txt")
+    shutil.copy(sentiment_file, project / "sentiment.jsonl")
+    write_suite(project, {
+        "name": "portable", "models": [{"name": "m", "source": "./models/gpt2"}],
+        "tasks": [{"name": "ppl", "type": "perplexity", "dataset": {"path": "corpus.txt"}},
+                  {"name": "sentiment", "type": "classification",
+                   "dataset": {"path": "sentiment.jsonl", "fields": {"text": "sentence"}},
+                   "options": {"choices": {"positive": " positive", "negative": " negative"}}}]})
+    out = tmp_path / "results"
+    first = CliRunner().invoke(main, ["run", str(project / "suite.yaml"), "-o", str(out), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    shutil.copytree(project, tmp_path / "elsewhere" / "copy")
+    again = CliRunner().invoke(main, ["run", str(tmp_path / "elsewhere" / "copy" / "suite.yaml"), "-o", str(out),
+                                      "--no-progress"])
+    assert again.exit_code == 0 and "2 reused" in again.output, again.output

@@ -129,7 +129,7 @@ class GenerationSettings:
 class Generation:
     text: str  # new text only, cut at the first stop sequence
     prompt_tokens: int  # tokens the model read (after truncation)
-    generated_tokens: int  # tokens the model produced, up to and including EOS
+    generated_tokens: int  # tokens produced, up to and including EOS or the end of the stop sequence
 
 
 @dataclass(frozen=True)

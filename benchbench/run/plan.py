@@ -9,6 +9,7 @@ the same signature to continue (its stored predictions are not recomputed). The 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benchbench.data import Examples
 from benchbench.errors import DatasetUnavailable
@@ -61,8 +62,8 @@ def _plan_task(suite: Suite, model: ModelSpec, task: TaskSpec, data: Examples, d
     if "seed" in options and options["seed"] is None:
         options["seed"] = suite.runtime.seed
     runtime = suite.runtime
-    fields = signature_fields(model, task, options, data.fingerprint, device,
-                              model.dtype or runtime.dtype) | {"random_weights": runtime.no_weights}
+    fields = signature_fields(model, task, options, data.fingerprint, device, model.dtype or runtime.dtype,
+                              Path(suite.path).resolve().parent) | {"random_weights": runtime.no_weights}
     rows = prepared_rows(TASK_TYPES[task.type], data.rows, options)
     return TaskPlan(task, options, fields, signature_hash(fields), rows)
 

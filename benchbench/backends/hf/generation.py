@@ -1,8 +1,8 @@
 """Batched, deterministic text generation with transformers, for every model family.
 
 - decoder-only: the prompt (optionally wrapped in the tokenizer's chat template) is
-  left-padded; only the newly generated tokens are decoded, then cut at the first stop
-  sequence. Prompts longer than the window minus max_new_tokens are left-truncated.
+  left-padded; a sequence stops once its new text holds a stop sequence (stopping.py), and
+  only the newly generated tokens are decoded, then cut at the first stop sequence. Prompts longer than the window minus max_new_tokens are left-truncated.
 - encoder-decoder: the rendered source goes to the encoder (truncated to the model's
   length); a forced first target token (NLLB/M2M language code) is set when asked.
 
@@ -19,10 +19,12 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 import torch
+from transformers import StoppingCriteriaList
 
 from benchbench.backends.base import Batch, Generation, GenerationSettings, cut_at_stop
 from benchbench.backends.hf.loading import LoadedModel
 from benchbench.backends.hf.scoring import special_tokens_kwargs
+from benchbench.backends.hf.stopping import StopSequences, tokens_until_stop
 from benchbench.errors import TaskConfigError
 
 
@@ -106,11 +108,16 @@ def generate(loaded: LoadedModel, encoded: list[list[int]], settings: Generation
         ids, mask, width = batch["input_ids"], batch["attention_mask"], 0
     if settings.do_sample:
         torch.manual_seed(settings.seed)
+    decoder_only = loaded.info.family == "decoder-only"
+    # beam search keeps its own per-beam bookkeeping: stop sequences cut its text afterwards
+    stopping = ([StopSequences(tokenizer, settings.stop, width if decoder_only else 1)]
+                if settings.stop and settings.num_beams == 1 else [])
     output = loaded.model.generate(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device),
-                                   generation_config=config)
-    new_tokens = output[:, width:] if loaded.info.family == "decoder-only" else output[:, 1:]
+                                   generation_config=config, stopping_criteria=StoppingCriteriaList(stopping))
+    new_tokens = output[:, width:] if decoder_only else output[:, 1:]
     texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    produced = _lengths_until_eos(new_tokens, config.eos_token_id)
+    produced = [min(until_eos, tokens_until_stop(tokenizer, row, settings.stop))
+                for until_eos, row in zip(_lengths_until_eos(new_tokens, config.eos_token_id), new_tokens.tolist())]
     # Leading whitespace is dropped before the stop sequences apply: a model that starts its
     # answer with a newline would otherwise be cut to nothing by a "\n" stop.
     return [Generation(cut_at_stop(t.lstrip(), settings.stop).strip(), int(n_in), n_out)

@@ -74,7 +74,10 @@ def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
         settings, shape = row.get("settings") or {}, row.get("shape")
         if not isinstance(shape, dict) or not row.get("parameters"):
             continue
-        cap, new_tokens = TASK_TYPES[row["task_type"]].sequence_lengths(settings.get("resolved", {}))
+        task_type = TASK_TYPES.get(row["task_type"])
+        if task_type is None:  # stored by a benchbench with a task type this one does not know
+            continue
+        cap, new_tokens = task_type.sequence_lengths(settings.get("resolved", {}))
         window = int(cap or DEFAULT_WINDOW)
         longest = _value(row, "max_example_prompt_tokens")
         generating = new_tokens > 0
@@ -96,7 +99,7 @@ def latency_of(row: pd.Series) -> tuple[float | None, str]:
 def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = None) -> list[Candidate]:
     rows = frame[frame["task"] == task]
     task_type = rows["task_type"].iloc[0]
-    metric = metric or TASK_TYPES[task_type].primary_metric
+    metric = metric or (TASK_TYPES[task_type].primary_metric if task_type in TASK_TYPES else "accuracy")
     out = []
     for _, row in rows.iterrows():
         memory, memory_source = memory_of(frame[frame["model"] == row["model"]])

@@ -108,18 +108,17 @@ class Store:
                 (run_id, signature, suite_name, model_name, task_name, task_type, now()))
         return int(cursor.lastrowid)
 
-    def find_result(self, signature: str, statuses: tuple[str, ...]) -> dict[str, Any] | None:
-        """The latest result with this signature and one of these statuses."""
-        marks = ",".join("?" * len(statuses))
-        row = self.db.execute(f"SELECT * FROM results WHERE signature=? AND status IN ({marks}) "
-                              "ORDER BY result_id DESC LIMIT 1", (signature, *statuses)).fetchone()
-        return _decode(dict(row)) if row else None
-
-    def unfinished_result(self, run_id: str, model_name: str, task_name: str) -> dict[str, Any] | None:
-        """This run's result of a model x task that is still 'running' (its process died)."""
-        row = self.db.execute("SELECT * FROM results WHERE run_id=? AND model_name=? AND task_name=? "
-                              "AND status='running' ORDER BY result_id DESC LIMIT 1",
-                              (run_id, model_name, task_name)).fetchone()
+    def find_result(self, signature: str, statuses: tuple[str, ...], model_name: str, task_name: str,
+                    exclude: Iterable[int] = ()) -> dict[str, Any] | None:
+        """The latest result with this signature and one of these statuses, preferring one of
+        the same model and task name (two tasks of a suite may share a signature), and none
+        of `exclude` (results another task already took)."""
+        marks, skip = ",".join("?" * len(statuses)), list(exclude)
+        row = self.db.execute(
+            f"SELECT * FROM results WHERE signature=? AND status IN ({marks}) "
+            f"AND result_id NOT IN ({','.join('?' * len(skip))}) "
+            "ORDER BY (model_name=? AND task_name=?) DESC, result_id DESC LIMIT 1",
+            (signature, *statuses, *skip, model_name, task_name)).fetchone()
         return _decode(dict(row)) if row else None
 
     def adopt_result(self, result_id: int, run_id: str) -> None:

@@ -73,3 +73,40 @@ def test_a_failure_before_scoring_gets_a_result_of_its_own(tmp_path):
     (result,) = store.results()
     assert (result["status"], result["reason"], store.predictions(result["result_id"])) == ("unavailable", "no network", [])
     store.close()
+
+
+def _fake_run(tmp_path, monkeypatch, tasks, out="out"):
+    from click.testing import CliRunner
+    from fake_backend import FakeBackend
+
+    from benchbench.cli import main
+
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"{word} {i}", "label": label}) + "\n"
+                            for i, (word, label) in enumerate([("good", "positive"), ("bad", "negative")] * 2)))
+    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
+                             "tasks": [{"name": n, "type": "classification", "dataset": {"path": str(data)}, **t}
+                                       for n, t in tasks]})
+    return CliRunner().invoke(main, ["run", str(suite.path), "-o", str(tmp_path / out), "--no-progress"])
+
+
+def test_a_task_failing_after_the_load_does_not_count_as_a_second_load(tmp_path, monkeypatch):
+    head = {"options": {"method": "head"}}
+    result = _fake_run(tmp_path, monkeypatch, [("first", {**head, "metrics": ["acc_norm"]}), ("second", head)])
+    assert result.exit_code == 1 and "acc_norm applies to the choices method only" in result.output
+    assert result.output.count("model m: loaded") == 1, result.output
+
+
+def test_two_tasks_with_one_signature_never_resume_the_same_result(tmp_path, monkeypatch):
+    import sqlite3
+
+    same = {"options": {"method": "head"}}
+    assert _fake_run(tmp_path, monkeypatch, [("a", same), ("b", same)]).exit_code == 0
+    db = sqlite3.connect(tmp_path / "out" / "benchbench.sqlite")
+    with db:
+        db.execute("UPDATE results SET status='crashed'")  # both interrupted, one signature
+    again = _fake_run(tmp_path, monkeypatch, [("a", same), ("b", same)])
+    assert again.exit_code == 0, again.output
+    rows = db.execute("SELECT task_name, status FROM results ORDER BY result_id").fetchall()
+    assert rows == [("a", "ok"), ("b", "ok")]  # each task continued its own result, none took the other's

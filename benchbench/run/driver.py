@@ -102,14 +102,16 @@ class Driver:
         """Reuse, record what cannot run, then run the rest: one worker, plus one more after
         each crash for the tasks still to run (a suite whose results are all stored starts none)."""
         plan = plan_model(self.suite, model, examples, self.store, self.device, self.fresh)
-        for task, result_id, count in plan.reused:
-            self.log(f"{model.name} / {task.name}: reusing finished result {result_id} "
-                     f"(same settings signature; --fresh recomputes)")
-            self.summary.count("ok", result_id)
-            self.summary.reused += 1
-            self._advance(count)
-        for task, error in plan.missing:
-            self._record(model, task, None, "unavailable", str(error))
+        for task in self.suite.tasks:
+            if task.name in plan.reused:
+                result_id, count = plan.reused[task.name]
+                self.log(f"{model.name} / {task.name}: reusing finished result {result_id} "
+                         f"(same settings signature; --fresh recomputes)")
+                self.summary.count("ok", result_id)
+                self.summary.reused += 1
+                self._advance(count)
+            elif task.name in plan.missing:
+                self._record(model, task, None, "unavailable", str(plan.missing[task.name]))
         self._advance(plan.merged_rows)
         remaining = plan.pending
         while remaining:
@@ -120,7 +122,8 @@ class Driver:
             if remaining:
                 in_flight, remaining = remaining[0], remaining[1:]
                 reason = crash or "the model's worker ended without finishing this task"
-                self._record(model, in_flight.task, state.result_ids.get(in_flight.task.name), "crashed", reason)
+                self._record(model, in_flight.task, state.result_ids.get(in_flight.task.name), "crashed", reason,
+                             {"settings": {"signature": in_flight.fields}})
                 self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
 
     def apply(self, state: _ModelState, event: Event) -> None:
@@ -142,7 +145,9 @@ class Driver:
             case TaskFinished(task, status, reason, fields):
                 state.finished.add(task)
                 state.advanced = 0
-                self._record(state.model, state.plans[task].task, state.result_ids.get(task), status, reason, fields)
+                plan = state.plans[task]  # a failure still says which data and settings it was for
+                self._record(state.model, plan.task, state.result_ids.get(task), status, reason,
+                             fields or {"settings": {"signature": plan.fields}})
 
     def _open_result(self, model: ModelSpec, plan: TaskPlan) -> int:
         """Continue the interrupted result the plan named, or start a new one."""

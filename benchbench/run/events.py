@@ -3,8 +3,8 @@
 Workers never open the results store; the driver (driver.py) is its single writer and
 applies each event as it arrives, so a worker in another process, or on another machine,
 needs nothing but a way to send these. Events of one task come in this order:
-``TaskStarted``, then ``ResultOpened`` and any number of ``Predictions`` and
-``Progress`` (only when the task gets as far as scoring), then ``TaskFinished``.
+``TaskStarted``, then ``ResultOpened`` (only when the task gets as far as scoring), any
+number of ``Predictions``, ``Progress`` and ``Log``, and last ``TaskFinished``.
 """
 
 from __future__ import annotations
@@ -63,3 +63,8 @@ class TaskFinished:
 
 Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinished]
 Emit = Callable[[Event], None]
+
+
+class EmitFailed(Exception):
+    """The driver could not apply an event (e.g. its store cannot be written): not a failure
+    of the task, so the worker does not record it as one; the run stops."""

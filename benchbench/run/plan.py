@@ -29,8 +29,8 @@ class ModelPlan:
     """A model's tasks sorted by what happens to them."""
 
     pending: list[TaskPlan] = field(default_factory=list)
-    reused: list[tuple[TaskSpec, int, int]] = field(default_factory=list)  # task, result id, examples
-    missing: list[tuple[TaskSpec, DatasetUnavailable]] = field(default_factory=list)
+    reused: dict[str, tuple[int, int]] = field(default_factory=dict)  # task name: result id, examples
+    missing: dict[str, DatasetUnavailable] = field(default_factory=dict)  # task name: why its data is missing
     merged_rows: int = 0  # dataset rows merged into fewer examples (perplexity's join): done on the bar
 
 
@@ -40,15 +40,16 @@ def plan_model(suite: Suite, model: ModelSpec, examples: dict[str, Examples | Da
     for task in suite.tasks:
         data = examples[task.name]
         if isinstance(data, DatasetUnavailable):
-            plan.missing.append((task, data))
+            plan.missing[task.name] = data
             continue
         task_plan = _plan_task(suite, model, task, data, device)
-        finished = None if fresh else store.find_result(task_plan.signature, ("ok",))
+        taken = [result_id for result_id, _ in plan.reused.values()] + [p.resume_id for p in plan.pending]
+        finished = None if fresh else store.find_result(task_plan.signature, ("ok",), model.name, task.name, taken)
         if finished is not None:
-            plan.reused.append((task, finished["result_id"], len(data)))
+            plan.reused[task.name] = (finished["result_id"], len(data))
             continue
         plan.merged_rows += len(data) - len(task_plan.rows)
-        partial = None if fresh else store.find_result(task_plan.signature, RESUMABLE)
+        partial = None if fresh else store.find_result(task_plan.signature, RESUMABLE, model.name, task.name, taken)
         if partial is not None:
             task_plan.resume_id = partial["result_id"]
             task_plan.done = [ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"],

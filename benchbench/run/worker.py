@@ -15,7 +15,16 @@ from benchbench.backends import open_backend
 from benchbench.backends.base import GENERATE, ModelBackend, ModelInfo
 from benchbench.errors import ModelUnavailable, TaskConfigError
 from benchbench.measure import TaskMeter
-from benchbench.run.events import Emit, Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
+from benchbench.run.events import (
+    Emit,
+    EmitFailed,
+    Log,
+    Predictions,
+    Progress,
+    ResultOpened,
+    TaskFinished,
+    TaskStarted,
+)
 from benchbench.run.job import ModelJob, TaskPlan
 from benchbench.tasks import TASK_TYPES, ExampleResult
 from benchbench.tasks.base import Scoring, TaskScores
@@ -51,10 +60,11 @@ class _TaskRun:
     def run(self, previous: ModelInfo | None) -> ModelInfo | None:
         """Load (unless the backend holds the right weights), resolve settings, score; return
         the model info now loaded, so the next task can tell whether it loaded again."""
+        info = previous
         try:
             capability = self.task_type.need(self.plan.options, self.backend.profile)
             info = self.backend.load(capability)
-            if info is not previous:
+            if info != previous:  # a new load (equal info: the backend kept what it had)
                 self.emit(Log(f"model {info.name}: loaded {info.architecture} "
                               f"({(info.parameters or 0) / 1e6:.1f}M parameters, {info.dtype}, "
                               f"{info.device}) in {info.load_seconds:.1f} s"))
@@ -62,9 +72,9 @@ class _TaskRun:
                                                self.plan.rows)
         except (ModelUnavailable, TaskConfigError) as exc:
             status = "unavailable" if isinstance(exc, ModelUnavailable) else "error"
-            self.emit(TaskFinished(self.name, status, str(exc)))
             self.emit(Progress(len(self.plan.rows)))
-            return None if status == "unavailable" else previous
+            self.emit(TaskFinished(self.name, status, str(exc)))
+            return None if status == "unavailable" else info
         self._score(capability, info, settings)
         return info
 
@@ -92,6 +102,8 @@ class _TaskRun:
             results.sort(key=lambda r: r.index)
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
+        except EmitFailed:  # the driver could not take the events (its store): the run cannot go on
+            raise
         except Exception as exc:  # one task's failure must not lose the run
             if self.backend.is_out_of_memory(exc):
                 self.backend.free_memory()

@@ -49,7 +49,7 @@ class QuestionAnswering(TextToText):
         if options["method"] == "extractive" or (options["method"] == "auto" and SPANS in profile.native):
             return SPANS
         if GENERATE not in profile.loadable:
-            raise TaskConfigError(f"qa: this {profile.family} model has no question-answering head in its config; "
+            raise TaskConfigError(f"qa: this {profile.family} has no question-answering head in its config; "
                                   "use a model fine-tuned for extractive QA, or a generative model")
         return GENERATE
 

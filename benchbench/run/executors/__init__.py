@@ -1,6 +1,7 @@
-"""Executors: where a model's job runs. Each takes a :class:`~benchbench.run.worker.ModelJob`
+"""Executors: where a model's job runs. Each takes a :class:`~benchbench.run.job.ModelJob`
 and an ``emit`` callback for the worker's events, and returns None when the worker ended
-normally, or why it did not (the driver records the task in flight as crashed)."""
+normally, or why it did not (the driver records the task in flight as crashed). An error
+of the driver itself (its store cannot be written) ends the run, whatever the executor."""
 
 from __future__ import annotations
 

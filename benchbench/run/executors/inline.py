@@ -3,7 +3,7 @@ Measurements share the process with the models run before, and a crash ends the 
 
 from __future__ import annotations
 
-from benchbench.run.events import Emit
+from benchbench.run.events import Emit, EmitFailed, Event
 from benchbench.run.job import ModelJob
 from benchbench.run.worker import run_job
 
@@ -12,5 +12,11 @@ class InlineExecutor:
     name = "inline"
 
     def run(self, job: ModelJob, emit: Emit) -> str | None:
-        run_job(job, emit)
+        def forward(event: Event) -> None:
+            try:
+                emit(event)
+            except Exception as exc:  # the driver's failure, raised inside the worker's code
+                raise EmitFailed(f"{type(exc).__name__}: {exc}") from exc
+
+        run_job(job, forward)
         return None

@@ -16,6 +16,8 @@ os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
 
 EXIT_FAILED_RESULTS = 1
 EXIT_BAD_INPUT = 2
+DATA_HELP = ("Which stored results to compare when a task was scored on different examples (a --limit "
+             "smoke run, an edited data file): 'complete' (the most examples), 'latest', or a data fingerprint.")
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -141,9 +143,10 @@ def validate(suite: str) -> None:
 @click.option("--max-latency-ms", type=float, help="Exclude models slower than this (p50, ms).")
 @click.option("--min-score", type=float, help="Exclude models scoring worse than this on the metric.")
 @click.option("--results", "results_dir", default="results", show_default=True, help="Results folder.")
+@click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def recommend(budget_gb: float | None, task: str | None, metric: str | None, max_latency_ms: float | None,
-              min_score: float | None, results_dir: str, fmt: str) -> None:
+              min_score: float | None, results_dir: str, data: str, fmt: str) -> None:
     """Rank the models that fit the constraints, and say why the others do not.
 
     Memory is the measured GPU peak where a GPU run measured it, else an estimate from
@@ -152,20 +155,23 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     """
     import json
 
+    from benchbench.comparable import choose_comparable
     from benchbench.ranking import recommend as rank_models
     from benchbench.report.terminal import format_table
     from benchbench.results import load_results
 
     try:
-        frame = load_results(results_dir)
+        frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
     except FileNotFoundError as exc:
         _fail(BenchbenchError(str(exc)))
+    except BenchbenchError as exc:
+        _fail(exc)
     if task and task not in set(frame["task"]):
         from benchbench.schema import did_you_mean
 
         _fail(BenchbenchError(f"--task: no task named {task!r} in {results_dir}; "
                               + did_you_mean(task, sorted(set(frame["task"])), "tasks with results")))
-    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, min_score)
+    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, min_score, selections)
     click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
 
 
@@ -206,8 +212,9 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 @click.option("-o", "--output", help="Output file (default: report.html / comparison.csv / comparison.json "
                                      "in the results folder).")
 @click.option("--budget-gb", type=float, help="GPU memory budget in GiB for the recommendation and charts.")
+@click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
-def report(results_dir: str, output: str | None, budget_gb: float | None, fmt: str) -> None:
+def report(results_dir: str, output: str | None, budget_gb: float | None, data: str, fmt: str) -> None:
     """Write the comparison of RESULTS_DIR (default: results) as a self-contained HTML
     report, or export it as CSV or JSON (one row per model x task)."""
     from benchbench.report.export import export_comparison
@@ -217,11 +224,13 @@ def report(results_dir: str, output: str | None, budget_gb: float | None, fmt: s
                                                                "json": "comparison.json"}[fmt]
     try:
         if fmt == "html":
-            target.write_text(build_report(results_dir, budget_gb), encoding="utf-8")
+            target.write_text(build_report(results_dir, budget_gb, data=data), encoding="utf-8")
         else:
-            export_comparison(results_dir, target, fmt)
+            export_comparison(results_dir, target, fmt, data)
     except FileNotFoundError as exc:
         _fail(BenchbenchError(str(exc)))
+    except BenchbenchError as exc:
+        _fail(exc)
     click.echo(f"wrote {target}")
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
+from benchbench.comparable import DataSelection, selection_notes
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
@@ -40,6 +41,7 @@ class Candidate:
     latency_ms: float | None
     latency_source: str
     parameters: int | None
+    n: int | None  # examples the score is over
     rank: int | None = None
     tied_with_best: bool = False
     pareto: bool = False
@@ -108,7 +110,8 @@ def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = Non
             model=row["model"], task=task, metric=metric, score=_score_or_nan(row, metric),
             ci_low=_value(row, f"{metric}_ci_low"), ci_high=_value(row, f"{metric}_ci_high"),
             memory_gib=memory, memory_source=memory_source, latency_ms=latency, latency_source=latency_source,
-            parameters=int(row["parameters"]) if _value(row, "parameters") else None)
+            parameters=int(row["parameters"]) if _value(row, "parameters") else None,
+            n=int(row["examples"]) if _value(row, "examples") is not None else None)
         if row["status"] != "ok":
             candidate.excluded.append(f"status {row['status']}: {str(row['reason']).splitlines()[0]}")
         elif not math.isfinite(candidate.score):
@@ -187,8 +190,9 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
 
 def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
               metric: str | None = None, max_latency_ms: float | None = None,
-              min_score: float | None = None) -> dict[str, Any]:
-    """Per-task rankings under the constraints, and an overall ranking across tasks."""
+              min_score: float | None = None, selections: Sequence[DataSelection] = ()) -> dict[str, Any]:
+    """Per-task rankings under the constraints, and an overall ranking across tasks.
+    `selections`: the data selections the frame was chosen from (comparable.py), reported."""
     tasks = [task] if task else list(dict.fromkeys(frame["task"]))
     per_task: dict[str, list[Candidate]] = {}
     for name in tasks:
@@ -200,4 +204,6 @@ def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | N
                         "metric": metric, "units": {"memory": "GiB", "latency": "ms"}},
         "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
         "overall": overall(per_task) if not task else None,
+        "data": {"notes": selection_notes(list(selections)),
+                 "selections": [s.to_dict() for s in selections if not task or s.task == task]},
     }

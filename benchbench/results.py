@@ -13,14 +13,17 @@ from typing import Any
 
 import pandas as pd
 
+from benchbench.comparable import choose_comparable
 from benchbench.store import Store, database_path
 
 IDENTITY = ["suite", "model", "task", "task_type", "status", "reason"]
 MODEL_COLUMNS = ["parameters", "family", "architecture", "dtype", "device", "shape"]
 
 
-def load_results(path: str | Path = "results", all_attempts: bool = False) -> pd.DataFrame:
-    """The results folder (or its .sqlite file) as one row per model x task."""
+def load_results(path: str | Path = "results", all_attempts: bool = False, data: str = "complete") -> pd.DataFrame:
+    """The results folder (or its .sqlite file) as one row per model x task, all of a task's
+    rows over the same examples (comparable.py: `data` is complete, latest or a fingerprint);
+    with `all_attempts`, every stored attempt."""
     db = database_path(path)
     if not db.exists():
         raise FileNotFoundError(f"no benchbench results at {db}; run `benchbench run SUITE "
@@ -34,9 +37,7 @@ def load_results(path: str | Path = "results", all_attempts: bool = False) -> pd
     frame = pd.DataFrame([_flatten(r) | {"environment": environments.get(r["run_id"], {})} for r in records])
     if frame.empty:
         return pd.DataFrame(columns=IDENTITY)
-    if not all_attempts:
-        frame = frame.drop_duplicates(subset=["suite", "model", "task"], keep="last")
-    return frame.reset_index(drop=True)
+    return frame if all_attempts else choose_comparable(frame, data)[0]
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +55,9 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         row |= {f"{name}_ci_low": interval["low"], f"{name}_ci_high": interval["high"]}
     for name, value in record["measurements"].items():
         row |= _flatten_measurement(name, value)
-    row |= {"examples": record["counts"].get("examples"), "settings": record["settings"]}
+    dataset = record["settings"].get("signature", {}).get("dataset", {})
+    row |= {"examples": record["counts"].get("examples"), "data": dataset.get("fingerprint"),
+            "settings": record["settings"]}
     return row
 
 

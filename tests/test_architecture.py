@@ -21,7 +21,7 @@ LAYERS = [
     {"backends"},
     {"tasks"},
     {"suite", "run"},
-    {"results", "estimate", "ranking"},
+    {"comparable", "results", "estimate", "ranking"},
     {"report"},
     {"cli", "__init__"},
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchbench.comparable import choose_comparable
 from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
 from benchbench.ranking import recommend
@@ -33,7 +34,7 @@ text-align:left;vertical-align:top}th[data-sort]{cursor:pointer;background:#f4f6
 td.num{text-align:right;font-variant-numeric:tabular-nums}.excluded{color:#888}.tag{font-size:.75rem;padding:0 .3rem;
 border-radius:3px;background:#e8f0fe;margin-left:.3rem}.best{background:#e6f4ea}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 pre{white-space:pre-wrap;word-break:break-word;background:#f8f8f8;padding:.5rem;font-size:.78rem;max-height:20rem;overflow:auto}
-details{margin:.4rem 0}.muted{color:#666;font-size:.85rem}
+details{margin:.4rem 0}.muted{color:#666;font-size:.85rem}.notes{background:#fff8e1;padding:.2rem .8rem;border-radius:4px}
 """
 
 JS = """
@@ -86,7 +87,7 @@ def _table(headers: list[tuple[str, bool]], rows: list[str], sortable: bool = Tr
 
 def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str:
     metric = candidates[0]["metric"]
-    headers = [("rank", True), ("model", False), (metric, True), ("95% CI low", True), ("95% CI high", True),
+    headers = [("rank", True), ("model", False), (metric, True), ("n", True), ("95% CI low", True), ("95% CI high", True),
                ("memory GiB", True), ("memory source", False), ("latency ms", True), ("examples/s", True),
                ("parameters (M)", True), ("status / why excluded", False)]
     rows = []
@@ -97,6 +98,7 @@ def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str
                ("<span class='tag'>Pareto</span>" if c["pareto"] else "")
         css = "best" if c["rank"] == 1 else ("excluded" if c["excluded"] else "")
         rows.append(f'<tr class="{css}">{_cell(c["rank"])}<td>{escape(c["model"])}{tags}</td>{_cell(c["score"])}'
+                    f'{_cell(c["n"])}'
                     f'{_cell(c["ci_low"])}{_cell(c["ci_high"])}{_cell(c["memory_gib"], 3)}'
                     f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(rate, 3)}'
                     f'{_cell(c["parameters"] / 1e6 if c["parameters"] else None, 4)}'
@@ -168,6 +170,13 @@ def _environment(runs: list[dict[str, Any]]) -> str:
                    ("libraries", False)], rows)
 
 
+def _data_notes(result: dict[str, Any]) -> str:
+    """Tasks whose stored results cover different examples: which ones are compared here."""
+    notes = result["data"]["notes"]
+    return (f"<div class='notes'><b>Compared like with like.</b><ul>"
+            f"{''.join(f'<li>{escape(note)}</li>' for note in notes)}</ul></div>") if notes else ""
+
+
 def _recommendation(result: dict[str, Any], budget: float | None) -> str:
     items = []
     for task, candidates in result["tasks"].items():
@@ -180,14 +189,16 @@ def _recommendation(result: dict[str, Any], budget: float | None) -> str:
         tie_text = f" (statistically tied: {escape(', '.join(tied))})" if tied else ""
         memory = "memory unknown" if best["memory_gib"] is None else f"{best['memory_gib']:.2f} GiB, {best['memory_source']}"
         items.append(f"<li><b>{escape(task)}</b>: {escape(best['model'])} ({escape(best['metric'])} "
-                     f"{escape(_number(best['score']))}; {escape(memory)}){tie_text}</li>")
+                     f"{escape(_number(best['score']))}, n={escape(_number(best['n']))}; {escape(memory)}){tie_text}</li>")
     heading = f"for a {budget:g} GiB budget" if budget is not None else "(no memory budget given)"
     return f"<h2>Recommendation {escape(heading)}</h2><ul>{''.join(items)}</ul>"
 
 
-def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_examples: int = 10) -> str:
-    frame = load_results(results_dir)
-    ranking = recommend(frame, budget_gb)
+def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_examples: int = 10,
+                 data: str = "complete") -> str:
+    """The report of the results compared over one data selection per task (comparable.py)."""
+    frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
+    ranking = recommend(frame, budget_gb, selections=selections)
     store = Store(results_dir)
     try:
         runs = store.runs()
@@ -212,5 +223,5 @@ def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_
             f"<style>{CSS}</style></head><body><h1>benchbench comparison report</h1>"
             f'<p class="muted">Results: {escape(str(results_dir))}; generated {generated}. Memory in GiB; '
             f"latency in ms. Click a column heading to sort.</p>"
-            f"{_recommendation(ranking, budget_gb)}{''.join(sections)}"
+            f"{_data_notes(ranking)}{_recommendation(ranking, budget_gb)}{''.join(sections)}"
             f"<h2>Environment</h2>{_environment(runs)}<script>{JS}</script></body></html>")

@@ -42,7 +42,8 @@ def format_table(result: dict[str, Any]) -> str:
             latency = "?" if c["latency_ms"] is None else f"{c['latency_ms']:.1f} ms"
             marks = "".join([" =best" if c["tied_with_best"] and c["rank"] > 1 else "",
                              " pareto" if c["pareto"] else ""])
-            lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci}  mem {memory}  "
+            n = "n=?" if c["n"] is None else f"n={c['n']}"
+            lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci} {n}  mem {memory}  "
                          f"latency {latency}{marks}")
         for c in candidates:
             if c["excluded"]:
@@ -54,6 +55,7 @@ def format_table(result: dict[str, Any]) -> str:
             if row["rank"] is not None:
                 lines.append(f"  {row['rank']:>2}. {row['model']:<28} mean rank {row['mean_rank']:.2f} "
                              f"({row['tasks_ranked']}/{row['tasks_total']} tasks)")
+    lines += [f"note: {note}" for note in result["data"]["notes"]]
     lines.append("=best: 95% interval overlaps the best model's; pareto: no model is better on quality, "
-                 "latency and memory at once; memory in GiB (estimate: from the model's shape, not measured)")
+                 "latency and memory at once; n: examples scored; memory in GiB (estimate: from the model's shape, not measured)")
     return "\n".join(lines)

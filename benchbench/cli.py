@@ -249,7 +249,8 @@ def list_() -> None:
         click.echo(f"    metrics: {', '.join(task.metrics)}")
         for option, spec in task.options.items():
             default = "" if spec.default is None else f" [default: {spec.default!r}]"
-            click.echo(f"    option {option}: {spec.help or spec.describe_type()}{default}")
+            bounds = f" [range: {spec.bounds}]" if spec.bounds else ""
+            click.echo(f"    option {option}: {spec.help or spec.describe_type()}{default}{bounds}")
     click.echo("\nMetrics:")
     for name, metric in METRICS.items():
         click.echo(f"  {name}: {metric.description}")

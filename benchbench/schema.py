@@ -19,22 +19,51 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 
 @dataclass(frozen=True)
 class Key:
-    """One allowed key: its type(s), default, whether required, allowed values."""
+    """One allowed key: its type(s), default, whether required, allowed values, and for a
+    number the interval it must lie in, written as in mathematics: "[1, inf)", "(0, 1]"."""
 
     types: tuple[type, ...]
     default: Any = None
     required: bool = False
     choices: tuple[Any, ...] = ()
     help: str = ""
+    bounds: str = ""
 
     def describe_type(self) -> str:
         return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
 
+    def describe_bounds(self) -> str:
+        """'at least 1', 'greater than 0', or the interval itself."""
+        left, low, high, right = _interval(self.bounds)
+        number = f"{low:g}"
+        if high == float("inf"):
+            return f"at least {number}" if left == "[" else f"greater than {number}"
+        return f"in {self.bounds}"
+
+    def out_of_bounds(self, value: Any) -> bool:
+        """Whether a number lies outside `bounds` (NaN always does)."""
+        if not self.bounds or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        left, low, high, right = _interval(self.bounds)
+        if value != value:  # NaN
+            return True
+        too_low = value < low if left == "[" else value <= low
+        too_high = value > high if right == "]" else value >= high
+        return too_low or too_high
+
+
+def _interval(bounds: str) -> tuple[str, float, float, str]:
+    low, high = (float(part) for part in bounds[1:-1].split(","))
+    return bounds[0], low, high, bounds[-1]
+
 
 def key(types: type | tuple[type, ...], default: Any = None, *, required: bool = False,
-        choices: tuple[Any, ...] = (), help: str = "") -> Key:
-    """Shorthand constructor used by the schemas of suites and task options."""
-    return Key(types if isinstance(types, tuple) else (types,), default, required, choices, help)
+        choices: tuple[Any, ...] = (), help: str = "", bounds: str = "") -> Key:
+    """Shorthand constructor used by the schemas of suites, task and metric options."""
+    if bounds:
+        left, low, high, right = _interval(bounds)  # a malformed interval fails at import, not in use
+        assert left in "[(" and right in "])" and low <= high, bounds
+    return Key(types if isinstance(types, tuple) else (types,), default, required, choices, help, bounds)
 
 
 def _matches(value: Any, types: tuple[type, ...]) -> bool:
@@ -80,6 +109,9 @@ def check_mapping(value: Any, schema: dict[str, Key], file: str, path: str) -> d
             raise SuiteError(file, key_path,
                              f"expected {spec.describe_type()}, got {type(item).__name__} {item!r}",
                              spec.help or f"give {spec.describe_type()}")
+        if spec.out_of_bounds(item):
+            raise SuiteError(file, key_path, f"{item!r} is out of range: it must be {spec.describe_bounds()}",
+                             f"give a value {spec.describe_bounds()}" + (f" ({spec.help})" if spec.help else ""))
         if spec.choices and item not in spec.choices:
             choices = ", ".join(str(c) for c in spec.choices)
             hint = did_you_mean(str(item), [str(c) for c in spec.choices])

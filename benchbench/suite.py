@@ -39,14 +39,14 @@ _RUNTIME = Runtime()  # the defaults, in one place
 RUNTIME_SCHEMA = {
     "device": key(str, _RUNTIME.device, choices=DEVICES),
     "dtype": key(str, _RUNTIME.dtype, choices=DTYPES, help="default dtype for models that set none"),
-    "batch_size": key(int, _RUNTIME.batch_size, help="examples (or windows) per forward pass"),
-    "seed": key(int, _RUNTIME.seed, help="seed for sampling examples, for generation and for the bootstrap"),
-    "bootstrap_resamples": key(int, _RUNTIME.bootstrap_resamples,
+    "batch_size": key(int, _RUNTIME.batch_size, bounds="[1, inf)", help="examples (or windows) per forward pass"),
+    "seed": key(int, _RUNTIME.seed, bounds="[0, inf)", help="seed for sampling examples, for generation and for the bootstrap"),
+    "bootstrap_resamples": key(int, _RUNTIME.bootstrap_resamples, bounds="[0, inf)",
                                help="resamples for 95% confidence intervals; 0 turns them off"),
     "latency_probe": key((str, bool), _RUNTIME.latency_probe, choices=("auto", True, False),
                          help="fixed-length generation latency probe: true, false, or auto (on for cuda only)"),
-    "probe_new_tokens": key(int, _RUNTIME.probe_new_tokens, help="tokens the latency probe generates"),
-    "probe_repeats": key(int, _RUNTIME.probe_repeats,
+    "probe_new_tokens": key(int, _RUNTIME.probe_new_tokens, bounds="[2, inf)", help="tokens the latency probe generates"),
+    "probe_repeats": key(int, _RUNTIME.probe_repeats, bounds="[1, inf)",
                          help="timed repeats of the latency probe (after 2 warm-up calls)"),
     "no_weights": key(bool, _RUNTIME.no_weights, help="random weights from the config: speed and memory only"),
     "isolation": key(str, _RUNTIME.isolation, choices=ISOLATION,
@@ -73,7 +73,7 @@ TASK_SCHEMA = {
     "metrics": key(list, None, help="metric names; default: the task type's usual metrics"),
     "options": key(dict, dict),
     "metric_options": key(dict, dict, help="per metric name, its options, e.g. {bleu: {tokenize: zh}}"),
-    "batch_size": key(int, None),
+    "batch_size": key(int, None, bounds="[1, inf)", help="overrides runtime.batch_size for this task"),
 }
 DATASET_SCHEMA = {
     "path": key(str, required=True, help="a hub dataset id or a local file/folder"),
@@ -82,9 +82,9 @@ DATASET_SCHEMA = {
     "revision": key(str, None),
     "format": key(str, "auto", choices=("auto", "hub") + LOCAL_FORMATS),
     "fields": key(dict, dict, help="task field -> dataset column, e.g. {text: sentence}"),
-    "limit": key(int, None, help="use at most this many examples"),
+    "limit": key(int, None, bounds="[1, inf)", help="use at most this many examples"),
     "sample": key(str, "first", choices=("first", "random")),
-    "seed": key(int, None, help="seed for sample: random (default: runtime.seed)"),
+    "seed": key(int, None, bounds="[0, inf)", help="seed for sample: random (default: runtime.seed)"),
 }
 
 
@@ -173,8 +173,6 @@ def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
         schema = METRICS[metric].options if metric in METRICS else {}
         checked = check_mapping(given, schema, file, where)
         metric_options[metric] = {k: v for k, v in checked.items() if given and k in given}
-    if values["batch_size"] is not None and values["batch_size"] < 1:
-        raise SuiteError(file, f"{path}.batch_size", "must be at least 1", "use a positive integer")
     return TaskSpec(name=values["name"], type=values["type"], dataset=dataset, metrics=tuple(metrics),
                     options=options, metric_options=metric_options, batch_size=values["batch_size"])
 
@@ -190,8 +188,6 @@ def _parse_dataset(raw: Any, file: str, path: str, base: Path,
         if not isinstance(column, str):
             raise SuiteError(file, f"{path}.fields.{name}", "expected a column name (string)",
                              f"write e.g. '{name}: sentence'")
-    if values["limit"] is not None and values["limit"] < 1:
-        raise SuiteError(file, f"{path}.limit", "must be at least 1", "use a positive integer or drop it")
     values["format"], values["path"] = _resolve_dataset_location(values, base, file, path)
     return DatasetSpec(**values)
 

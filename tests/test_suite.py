@@ -121,3 +121,22 @@ def test_signature_changes_with_a_chosen_attention_kernel_only(tmp_path, corpus_
     assert "attn_implementation" not in signature_fields(plain, task, {}, "f", "cpu", "auto")["model"]
     assert signature(plain) != signature(ModelSpec("m", "gpt2", attn_implementation="eager"))
     assert signature(plain) == signature(ModelSpec("other display name", "gpt2"))
+
+
+@pytest.mark.parametrize("where,value", [
+    (("runtime", "batch_size"), 0), (("runtime", "batch_size"), -4), (("runtime", "probe_new_tokens"), 1),
+    (("runtime", "bootstrap_resamples"), -1), (("options", "max_new_tokens"), -5), (("options", "top_p"), 1.5),
+    (("options", "temperature"), 0.0), (("options", "temperature"), float("nan")), (("dataset", "limit"), 0),
+    (("metric_options", "bleu", "max_ngram_order"), 0), (("options", "num_beams"), 0)])
+def test_numbers_out_of_range_are_rejected_before_anything_runs(tmp_path, where, value):
+    data = tmp_path / "t.jsonl"
+    data.write_text('{"source": "a", "reference": "b"}\n')
+    task = {"name": "t", "type": "translation", "dataset": {"path": str(data)}, "options": {}, "metric_options": {}}
+    document = {"name": "s", "runtime": {}, "models": [{"name": "m", "source": "org/m"}], "tasks": [task]}
+    target = document if where[0] == "runtime" else task
+    for part in where[:-1]:
+        target = target.setdefault(part, {})
+    target[where[-1]] = value
+    result = CliRunner().invoke(main, ["validate", str(write_suite(tmp_path, document))])
+    assert result.exit_code == 2 and "out of range" in result.output and "Traceback" not in result.output
+    assert str(where[-1]) in result.output

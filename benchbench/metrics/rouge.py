@@ -32,7 +32,7 @@ OPTIONS = {
     "sentence_split": key(str, "newline", choices=("newline", "regex")),
     "tokenizer": key(str, "default", choices=("default", "whitespace")),
     "scale": key(int, 100, choices=(1, 100)),
-    "seed": key(int, 12345, help="seed of bootstrap_mid"),
+    "seed": key(int, 12345, bounds="[0, inf)", help="seed of bootstrap_mid"),
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 

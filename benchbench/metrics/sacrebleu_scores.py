@@ -21,13 +21,13 @@ BLEU_OPTIONS = {
     "tokenize": key(str, None, help="13a (default), intl, zh, char, none; ja-mecab/ko-mecab need sacrebleu[ja,ko]"),
     "lowercase": key(bool, False),
     "smooth_method": key(str, "exp", choices=("exp", "floor", "add-k", "none")),
-    "smooth_value": key(float, None),
-    "max_ngram_order": key(int, 4),
+    "smooth_value": key(float, None, bounds="[0, inf)"),
+    "max_ngram_order": key(int, 4, bounds="[1, inf)"),
     "effective_order": key(bool, False),
 }
 CHRF_OPTIONS = {
-    "char_order": key(int, 6),
-    "beta": key(int, 2),
+    "char_order": key(int, 6, bounds="[0, inf)"),
+    "beta": key(int, 2, bounds="[0, inf)"),
     "lowercase": key(bool, False),
     "whitespace": key(bool, False),
     "eps_smoothing": key(bool, False),

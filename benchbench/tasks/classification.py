@@ -47,7 +47,7 @@ class Classification:
         "choices": key(dict, None, help="choices: label -> continuation text, e.g. {1: ' positive'}"),
         "chat_template": key(bool, False, help="choices: wrap the prompt in the tokenizer's chat template"),
         "label_map": key(dict, None, help="head: model label name -> dataset label"),
-        "max_length": key(int, None, help="head: truncate inputs to this many tokens"),
+        "max_length": key(int, None, bounds="[1, inf)", help="head: truncate inputs to this many tokens"),
     }
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:

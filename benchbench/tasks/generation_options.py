@@ -10,18 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.base import GenerationSettings, ModelBackend, from_record
-from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.spec import DEFAULT_SEED
 
 GENERATION_OPTIONS = {
-    "max_new_tokens": key(int, None, help="tokens to generate at most (default per task type)"),
-    "num_beams": key(int, 1),
+    "max_new_tokens": key(int, None, bounds="[1, inf)", help="tokens to generate at most (default per task type)"),
+    "num_beams": key(int, 1, bounds="[1, inf)"),
     "do_sample": key(bool, False),
-    "temperature": key(float, None),
-    "top_p": key(float, None),
-    "top_k": key(int, None),
-    "seed": key(int, None, help="seed for sampling (default: runtime.seed)"),
+    "temperature": key(float, None, bounds="(0, inf)", help="with do_sample"),
+    "top_p": key(float, None, bounds="(0, 1]", help="with do_sample"),
+    "top_k": key(int, None, bounds="[1, inf)", help="with do_sample"),
+    "seed": key(int, None, bounds="[0, inf)", help="seed for sampling (default: runtime.seed)"),
     "stop": key(list, None, help="stop sequences; output is cut at the first (default per task type)"),
     "chat_template": key(bool, False, help="decoder-only: wrap the prompt in the tokenizer's chat template"),
     "system_prompt": key(str, None, help="with chat_template: a system message"),
@@ -31,8 +30,6 @@ GENERATION_OPTIONS = {
 def generation_settings(backend: ModelBackend, options: dict[str, Any], default_max_new_tokens: int,
                         default_stop: list[str]) -> dict[str, Any]:
     """The generation options resolved for this model (recorded with the figures)."""
-    if options["num_beams"] < 1:
-        raise TaskConfigError("num_beams must be at least 1")
     return {
         "max_new_tokens": options["max_new_tokens"] or default_max_new_tokens,
         "num_beams": options["num_beams"], "do_sample": options["do_sample"],

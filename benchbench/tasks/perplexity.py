@@ -40,9 +40,9 @@ class Perplexity:
     metrics = PERPLEXITY_METRICS
     primary_metric = "bits_per_byte"  # comparable across tokenizers, unlike token perplexity
     options = {
-        "max_length": key(int, None, help="window length in tokens (default, and upper bound: the model's "
+        "max_length": key(int, None, bounds="[1, inf)", help="window length in tokens (default, and upper bound: the model's "
                                           "context length)"),
-        "stride": key(int, None, help="tokens predicted per window after the first "
+        "stride": key(int, None, bounds="[1, inf)", help="tokens predicted per window after the first "
                                       "(default: max_length, i.e. disjoint windows)"),
         "prefix": key(str, "bos", choices=("bos", "eos", "none"),
                       help="token before the first window: bos (eos if the model has none), eos, or none"),

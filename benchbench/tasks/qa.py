@@ -41,9 +41,9 @@ class QuestionAnswering(TextToText):
             TEXT_METRICS, _GENERATIVE,
             {"method": key(str, "auto", choices=("auto", "extractive", "generative"),
                            help="auto: extractive when the model has a QA head"),
-             "max_seq_len": key(int, None, help="extractive: tokens per window (default min(384, model's))"),
-             "doc_stride": key(int, None, help="extractive: overlap between windows (default min(len/2, 128))"),
-             "max_answer_len": key(int, MAX_ANSWER_TOKENS, help="extractive: tokens")})
+             "max_seq_len": key(int, None, bounds="[2, inf)", help="extractive: tokens per window (default min(384, model's))"),
+             "doc_stride": key(int, None, bounds="[1, inf)", help="extractive: overlap between windows (default min(len/2, 128))"),
+             "max_answer_len": key(int, MAX_ANSWER_TOKENS, bounds="[1, inf)", help="extractive: tokens")})
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         if options["method"] == "extractive" or (options["method"] == "auto" and SPANS in profile.native):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -27,6 +28,13 @@ def _split(value: str | None) -> list[str] | None:
 def _fail(exc: BenchbenchError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A budget or a limit: a positive, finite number (NaN or inf would mean no limit at all)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} is not a positive number")
+    return value
 
 
 def _show_progress_messages() -> None:
@@ -137,42 +145,45 @@ def validate(suite: str) -> None:
 
 
 @main.command()
-@click.option("--budget-gb", type=float, help="GPU memory budget in GiB.")
+@click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB.")
 @click.option("--task", help="Rank for this task only (default: every task, plus an overall ranking).")
 @click.option("--metric", help="Rank by this metric (default: the task type's primary metric).")
-@click.option("--max-latency-ms", type=float, help="Exclude models slower than this (p50, ms).")
-@click.option("--min-score", type=float, help="Exclude models scoring worse than this on the metric.")
+@click.option("--max-latency-ms", type=float, callback=_positive, help="Exclude models slower than this (p50, ms).")
+@click.option("--min-score", "min_scores", multiple=True, metavar="[METRIC=]VALUE",
+              help="Exclude models scoring worse than VALUE on METRIC (at most VALUE for lower-is-better "
+                   "metrics); repeatable. A bare VALUE applies to the ranking metric and needs --task or "
+                   "--metric.")
 @click.option("--results", "results_dir", default="results", show_default=True, help="Results folder.")
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def recommend(budget_gb: float | None, task: str | None, metric: str | None, max_latency_ms: float | None,
-              min_score: float | None, results_dir: str, data: str, fmt: str) -> None:
+              min_scores: tuple[str, ...], results_dir: str, data: str, fmt: str) -> None:
     """Rank the models that fit the constraints, and say why the others do not.
 
     Memory is the measured GPU peak where a GPU run measured it, else an estimate from
     the model's shape (flagged). Models whose 95% interval overlaps the best's are
-    marked as tied with it; the Pareto set trades quality, latency and memory.
+    marked as tied with it; the Pareto set trades quality, latency and memory. Exit code
+    1 when no model fits a task's constraints, 2 for invalid options.
     """
     import json
 
     from benchbench.comparable import choose_comparable
+    from benchbench.ranking import check_request
     from benchbench.ranking import recommend as rank_models
     from benchbench.report.terminal import format_table
     from benchbench.results import load_results
 
     try:
         frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
+        thresholds = check_request(frame, task, metric, min_scores)
     except FileNotFoundError as exc:
         _fail(BenchbenchError(str(exc)))
     except BenchbenchError as exc:
         _fail(exc)
-    if task and task not in set(frame["task"]):
-        from benchbench.schema import did_you_mean
-
-        _fail(BenchbenchError(f"--task: no task named {task!r} in {results_dir}; "
-                              + did_you_mean(task, sorted(set(frame["task"])), "tasks with results")))
-    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, min_score, selections)
+    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, thresholds, selections)
     click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
+    if result["nothing_fits"]:
+        sys.exit(EXIT_FAILED_RESULTS)
 
 
 @main.command()
@@ -211,7 +222,7 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 @click.argument("results_dir", default="results", required=False)
 @click.option("-o", "--output", help="Output file (default: report.html / comparison.csv / comparison.json "
                                      "in the results folder).")
-@click.option("--budget-gb", type=float, help="GPU memory budget in GiB for the recommendation and charts.")
+@click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB for the recommendation and charts.")
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
 def report(results_dir: str, output: str | None, budget_gb: float | None, data: str, fmt: str) -> None:

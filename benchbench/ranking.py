@@ -19,9 +19,11 @@ from typing import Any, Sequence
 import pandas as pd
 
 from benchbench.comparable import DataSelection, selection_notes
+from benchbench.errors import BenchbenchError
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
+from benchbench.schema import did_you_mean
 from benchbench.tasks import TASK_TYPES
 
 MIB_PER_GIB = 1024.0
@@ -42,6 +44,7 @@ class Candidate:
     latency_source: str
     parameters: int | None
     n: int | None  # examples the score is over
+    scores: dict[str, float] = field(default_factory=dict)  # every metric of the result (thresholds apply)
     rank: int | None = None
     tied_with_best: bool = False
     pareto: bool = False
@@ -100,8 +103,7 @@ def latency_of(row: pd.Series) -> tuple[float | None, str]:
 
 def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = None) -> list[Candidate]:
     rows = frame[frame["task"] == task]
-    task_type = rows["task_type"].iloc[0]
-    metric = metric or (TASK_TYPES[task_type].primary_metric if task_type in TASK_TYPES else "accuracy")
+    metric = metric or primary_metric(frame, task)
     out = []
     for _, row in rows.iterrows():
         memory, memory_source = memory_of(frame[frame["model"] == row["model"]])
@@ -111,7 +113,8 @@ def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = Non
             ci_low=_value(row, f"{metric}_ci_low"), ci_high=_value(row, f"{metric}_ci_high"),
             memory_gib=memory, memory_source=memory_source, latency_ms=latency, latency_source=latency_source,
             parameters=int(row["parameters"]) if _value(row, "parameters") else None,
-            n=int(row["examples"]) if _value(row, "examples") is not None else None)
+            n=int(row["examples"]) if _value(row, "examples") is not None else None,
+            scores={name: v for name in DIRECTION if (v := _value(row, name)) is not None})
         if row["status"] != "ok":
             candidate.excluded.append(f"status {row['status']}: {str(row['reason']).splitlines()[0]}")
         elif not math.isfinite(candidate.score):
@@ -121,9 +124,11 @@ def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = Non
 
 
 def apply_constraints(candidates: list[Candidate], budget_gb: float | None, max_latency_ms: float | None,
-                      min_score: float | None) -> None:
+                      min_scores: dict[str, float] | None = None) -> None:
+    """Exclude, with the reason, what does not fit. `min_scores`: per metric, the worst score
+    accepted (a ceiling for lower-is-better metrics); a task without that metric is not
+    concerned."""
     for c in candidates:
-        higher = DIRECTION.get(c.metric, True)
         if budget_gb is not None:
             if c.memory_gib is None:
                 c.excluded.append("memory unknown (not measured, no shape recorded to estimate it)")
@@ -131,9 +136,55 @@ def apply_constraints(candidates: list[Candidate], budget_gb: float | None, max_
                 c.excluded.append(f"needs {c.memory_gib:.1f} GiB > {budget_gb:g} GiB ({c.memory_source})")
         if max_latency_ms is not None and c.latency_ms is not None and c.latency_ms > max_latency_ms:
             c.excluded.append(f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms ({c.latency_source})")
-        if min_score is not None and math.isfinite(c.score):
-            if (higher and c.score < min_score) or (not higher and c.score > min_score):
-                c.excluded.append(f"{c.metric} {c.score:.4g} {'<' if higher else '>'} {min_score:g}")
+        for metric, threshold in (min_scores or {}).items():
+            score, higher = c.scores.get(metric), DIRECTION.get(metric, True)
+            if score is not None and ((higher and score < threshold) or (not higher and score > threshold)):
+                c.excluded.append(f"{metric} {score:.4g} {'<' if higher else '>'} {threshold:g}")
+
+
+def stored_metrics(frame: pd.DataFrame, task: str | None = None) -> list[str]:
+    """The metrics that have a score in the results (of one task, or of any)."""
+    rows = frame if task is None else frame[frame["task"] == task]
+    return [name for name in DIRECTION if name in rows.columns and rows[name].notna().any()]
+
+
+def check_request(frame: pd.DataFrame, task: str | None, metric: str | None,
+                  min_score_args: Sequence[str]) -> dict[str, float]:
+    """--task, --metric and --min-score checked against what is stored; the thresholds per
+    metric. A bare number applies to the ranking metric, so it needs --task or --metric
+    (a score of 30 means something else for BLEU, accuracy and bits per byte)."""
+    tasks = sorted(set(frame["task"]))
+    if task is not None and task not in tasks:
+        raise BenchbenchError(f"--task: no task named {task!r} in the results; "
+                              + did_you_mean(task, tasks, "tasks with results"))
+    known = stored_metrics(frame, task)
+    thresholds: dict[str, float] = {}
+    for given in min_score_args:
+        name, _, number = given.rpartition("=")
+        if not name:
+            if not (metric or task):
+                raise BenchbenchError(f"--min-score {given}: every task has its own metric and scale; write "
+                                      f"METRIC=VALUE (e.g. accuracy=0.7), or add --task or --metric")
+            name = metric or primary_metric(frame, task)  # type: ignore[arg-type]
+        try:
+            value = float(number)
+        except ValueError:
+            raise BenchbenchError(f"--min-score {given}: {number!r} is not a number") from None
+        if not math.isfinite(value):
+            raise BenchbenchError(f"--min-score {given}: give a finite number")
+        thresholds[name] = value
+    for name, flag in [(metric, "--metric"), *((n, "--min-score") for n in thresholds)]:
+        if name is not None and name not in known:
+            raise BenchbenchError(f"{flag}: no {name!r} score in the results"
+                                  + (f" of task {task!r}" if task else "") + "; "
+                                  + did_you_mean(name, known, "metrics with scores"))
+    return thresholds
+
+
+def primary_metric(frame: pd.DataFrame, task: str) -> str:
+    """The metric a task is ranked by unless another is asked for."""
+    task_type = frame.loc[frame["task"] == task, "task_type"].iloc[0]
+    return TASK_TYPES[task_type].primary_metric if task_type in TASK_TYPES else "accuracy"
 
 
 def rank(candidates: list[Candidate]) -> list[Candidate]:
@@ -190,20 +241,21 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
 
 def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
               metric: str | None = None, max_latency_ms: float | None = None,
-              min_score: float | None = None, selections: Sequence[DataSelection] = ()) -> dict[str, Any]:
+              min_scores: dict[str, float] | None = None, selections: Sequence[DataSelection] = ()) -> dict[str, Any]:
     """Per-task rankings under the constraints, and an overall ranking across tasks.
     `selections`: the data selections the frame was chosen from (comparable.py), reported."""
     tasks = [task] if task else list(dict.fromkeys(frame["task"]))
     per_task: dict[str, list[Candidate]] = {}
     for name in tasks:
         candidates = candidates_for_task(frame, name, metric)
-        apply_constraints(candidates, budget_gb, max_latency_ms, min_score)
+        apply_constraints(candidates, budget_gb, max_latency_ms, min_scores)
         per_task[name] = rank(candidates)
     return {
-        "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_score": min_score,
+        "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_scores": min_scores or {},
                         "metric": metric, "units": {"memory": "GiB", "latency": "ms"}},
         "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
         "overall": overall(per_task) if not task else None,
+        "nothing_fits": [name for name, cs in per_task.items() if not any(c.rank for c in cs)],
         "data": {"notes": selection_notes(list(selections)),
                  "selections": [s.to_dict() for s in selections if not task or s.task == task]},
     }

@@ -13,7 +13,7 @@ from benchbench.estimate import GIB, count_parameters, estimate_from_shape
 
 
 @pytest.fixture
-def results(tmp_path, tiny_gpt2, tiny_llama, tiny_bert_classifier, sentiment_file):
+def results(tmp_path, tiny_gpt2, tiny_llama, tiny_bert_classifier, sentiment_file, corpus_file):
     suite = write_suite(tmp_path, {
         "name": "rec", "runtime": {"bootstrap_resamples": 200},
         "models": [{"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)},
@@ -21,7 +21,9 @@ def results(tmp_path, tiny_gpt2, tiny_llama, tiny_bert_classifier, sentiment_fil
                    {"name": "ghost", "source": "no-such-org/nothing-here"}],
         "tasks": [{"name": "sentiment", "type": "classification",
                    "dataset": {"path": str(sentiment_file), "fields": {"text": "sentence"}},
-                   "options": {"choices": {"positive": " positive", "negative": " negative"}}}]})
+                   "options": {"choices": {"positive": " positive", "negative": " negative"}}},
+                  {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)},
+                   "options": {"max_length": 16}}]})
     out = tmp_path / "results"
     CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     return out
@@ -48,8 +50,9 @@ def test_budget_and_score_constraints(results):
     data = json.loads(output.output)
     reasons = [r for c in data["tasks"]["sentiment"] for r in c["excluded"]]
     assert any("GiB > 0.1 GiB (estimated)" in r for r in reasons)
-    table = CliRunner().invoke(main, ["recommend", "--results", str(results), "--min-score", "1.01"])
-    assert table.exit_code == 0 and "accuracy" in table.output and "< 1.01" in table.output
+    table = CliRunner().invoke(main, ["recommend", "--results", str(results), "--min-score", "accuracy=1.01"])
+    assert table.exit_code == 1 and "no model fits" in table.output and "accuracy" in table.output \
+        and "< 1.01" in table.output  # nothing fits: exit 1, with the reasons
     missing = CliRunner().invoke(main, ["recommend", "--results", str(results), "--task", "sentimnt"])
     assert missing.exit_code == 2 and "did you mean 'sentiment'" in missing.output
 
@@ -77,3 +80,28 @@ def test_estimate_cli(tiny_llama):
     assert "kv_cache" in output.output and "total" in output.output and "estimate" in output.output
     bad = CliRunner().invoke(main, ["estimate", "./no/such/folder"])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--metric", "blue"], "no 'blue' score in the results"),
+    (["--budget-gb", "-3"], "is not a positive number"),
+    (["--budget-gb", "nan"], "is not a positive number"),
+    (["--max-latency-ms", "0"], "is not a positive number"),
+    (["--min-score", "30"], "METRIC=VALUE"),
+    (["--min-score", "acuracy=0.5"], "did you mean 'accuracy'"),
+    (["--min-score", "accuracy=lots"], "not a number"),
+    (["--task", "ppl", "--min-score", "bleu=20"], "no 'bleu' score in the results of task 'ppl'"),
+])
+def test_recommend_rejects_nonsense_with_a_clear_error(results, args, message):
+    output = CliRunner().invoke(main, ["recommend", "--results", str(results), *args])
+    assert output.exit_code == 2, output.output
+    assert message in output.output and "Traceback" not in output.output
+
+
+def test_min_score_is_direction_aware_and_scoped_to_its_metric(results):
+    data = json.loads(CliRunner().invoke(main, ["recommend", "--results", str(results), "--format", "json",
+                                                "--min-score", "bits_per_byte=0.001"]).output)
+    ppl = [c for c in data["tasks"]["ppl"] if c["excluded"]]
+    assert ppl and all("bits_per_byte" in c["excluded"][-1] and ">" in c["excluded"][-1] for c in ppl if c["scores"])
+    assert not any("bits_per_byte" in r for c in data["tasks"]["sentiment"] for r in c["excluded"])
+    assert data["nothing_fits"] == ["ppl"] and data["constraints"]["min_scores"] == {"bits_per_byte": 0.001}

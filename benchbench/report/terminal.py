@@ -45,6 +45,8 @@ def format_table(result: dict[str, Any]) -> str:
             n = "n=?" if c["n"] is None else f"n={c['n']}"
             lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci} {n}  mem {memory}  "
                          f"latency {latency}{marks}")
+        if task in result["nothing_fits"]:
+            lines.append("  no model fits the constraints:")
         for c in candidates:
             if c["excluded"]:
                 lines.append(f"   excluded {c['model']}: {'; '.join(c['excluded'])}")

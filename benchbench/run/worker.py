@@ -116,11 +116,14 @@ class _TaskRun:
         if measurement["gpu"]:
             self._warn_shared_gpu(measurement["gpu"])
         note = "quality metrics omitted: random weights (--no-weights)" if info.random_weights else None
+        if scored.failures:
+            note = "; ".join(f"metric {name} failed: {why}" for name, why in scored.failures.items())
+            self.emit(Log(f"{self.job.model.name} / {self.name}: {note}"))
         self.emit(TaskFinished(self.name, "ok", note, fields=dict(
             metrics=scored.scores, measurements=measurement,
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
             settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": batch_size,
-                      "metric_signatures": scored.signatures},
+                      "metric_signatures": scored.signatures, "metric_failures": scored.failures},
             counts={"examples": len(results), "resumed_examples": len(done)}, model_info=info.to_dict())))
 
     def _probe(self, capability: str, info: ModelInfo, results: list[ExampleResult],

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol
 
 from benchbench.backends.base import ModelBackend, Profile
+from benchbench.errors import first_line
 from benchbench.metrics.bootstrap import Interval
 from benchbench.schema import Key
 from benchbench.spec import Runtime, TaskSpec
@@ -40,11 +41,13 @@ class TaskScores:
     scores: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, Interval] = field(default_factory=dict)
     signatures: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # metric name: why it could not be computed
 
     def add(self, other: "TaskScores") -> None:
         self.scores |= other.scores
         self.intervals |= other.intervals
         self.signatures |= other.signatures
+        self.failures |= other.failures
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,18 @@ class Scoring:
 
 def score_metrics(names: tuple[str, ...] | list[str], predictions: list[Any], references: list[Any],
                   scoring: Scoring, **extra: Any) -> TaskScores:
-    """Registry metrics over the predictions, with the suite's per-metric options and intervals."""
+    """Registry metrics over the predictions, with the suite's per-metric options and intervals.
+    A metric that fails (an `evaluate:` module that cannot be loaded offline, say) is recorded
+    in `failures`; the others are kept."""
     from benchbench import metrics
 
     out = TaskScores()
     for name in names:
-        result = metrics.score(name, predictions, references, **{**extra, **scoring.metric_options.get(name, {})})
+        try:
+            result = metrics.score(name, predictions, references, **{**extra, **scoring.metric_options.get(name, {})})
+        except Exception as exc:  # one metric's failure must not lose the figures beside it
+            out.failures[name] = f"{type(exc).__name__}: {first_line(exc)}"
+            continue
         intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
         out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}))
     return out

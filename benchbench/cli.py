@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import math
 import os
@@ -11,6 +13,7 @@ from pathlib import Path
 import click
 
 from benchbench.errors import BenchbenchError, SuiteError
+from benchbench.spec import DTYPES
 
 # NVML and torch must number GPUs the same way (docs/methodology.md).
 os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
@@ -75,11 +78,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("suite", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", default="results", show_default=True,
-              help="Results folder (a SQLite store inside; runs accumulate there).")
+@click.option("--results", "--output", "-o", "output", default="results", show_default=True,
+              help="Results folder (a SQLite store inside; runs accumulate there). --output and -o are aliases.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use at most N examples per task.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Override the suite's runtime.device.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Override runtime.batch_size (and every task's).")
+@click.option("--dtype", type=click.Choice(DTYPES), help="Override runtime.dtype and every model's dtype.")
 @click.option("--models", help="Comma-separated model names from the suite to run.")
 @click.option("--tasks", help="Comma-separated task names from the suite to run.")
 @click.option("--fresh", is_flag=True,
@@ -91,8 +96,9 @@ def main() -> None:
                    "(the default; clean per-model measurements, a crash loses one task), 'none' runs all "
                    "models in this process (for debugging).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-def run(suite: str, output: str, limit: int | None, device: str | None, models: str | None,
-        tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None, progress: bool) -> None:
+def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: int | None, dtype: str | None,
+        models: str | None, tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None,
+        progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
 
     Every model x task is stored as it finishes; a model that cannot be loaded is
@@ -110,7 +116,8 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
     from benchbench.suite import load_suite
 
     try:
-        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights, isolation)
+        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights, isolation,
+                                          batch_size, dtype)
         driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)
@@ -132,14 +139,20 @@ def run(suite: str, output: str, limit: int | None, device: str | None, models: 
 
 @main.command()
 @click.argument("suite", type=click.Path(dir_okay=False))
-def validate(suite: str) -> None:
-    """Check SUITE without running it: keys, types, task types, metrics, local paths."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate(suite: str, fmt: str) -> None:
+    """Check SUITE without running it: keys, types, ranges, task types, metrics, local paths.
+    Exit code 2, with the file, the key and the fix, when it is not valid."""
     from benchbench.suite import load_suite
 
     try:
         parsed = load_suite(suite)
     except SuiteError as exc:
         _fail(exc)
+    if fmt == "json":
+        click.echo(json.dumps({"suite": parsed.path, "valid": True, "models": [m.name for m in parsed.models],
+                               "tasks": {t.name: t.type for t in parsed.tasks}}, indent=2))
+        return
     click.echo(f"{suite}: ok ({len(parsed.models)} models, {len(parsed.tasks)} tasks: "
                f"{', '.join(t.name for t in parsed.tasks)})")
 
@@ -165,8 +178,6 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     marked as tied with it; the Pareto set trades quality, latency and memory. Exit code
     1 when no model fits a task's constraints, 2 for invalid options.
     """
-    import json
-
     from benchbench.comparable import choose_comparable
     from benchbench.ranking import check_request
     from benchbench.ranking import recommend as rank_models
@@ -196,7 +207,9 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
 @click.option("--scoring", is_flag=True,
               help="Logits for every position (perplexity, log-likelihood scoring) instead of generation.")
 @click.option("--trust-remote-code", is_flag=True)
-def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: bool, trust_remote_code: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: bool, trust_remote_code: bool,
+             fmt: str) -> None:
     """Memory needed to run MODEL (hub id, folder, .gguf or packaged:NAME), from its config alone."""
     from benchbench.backends.hf.loading import inspect_config, model_shape
     from benchbench.backends.reference import resolve_source_path
@@ -211,6 +224,10 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
     shape = model_shape(config)
     result = estimate_from_shape(count_parameters(config), shape, dtype, batch_size, seq_len,
                                  logits_positions=None if scoring else 1)
+    if fmt == "json":
+        click.echo(json.dumps({"model": model, "model_type": config.model_type, "family": family,
+                               "units": "GiB", **dataclasses.asdict(result)}, indent=2))
+        return
     click.echo(f"{model} ({config.model_type}, {family}): {result.parameters / 1e6:.1f}M parameters, {dtype}, "
                f"batch {batch_size} x {seq_len} tokens")
     for part in ("weights", "kv_cache", "activations", "logits", "overhead"):
@@ -219,15 +236,20 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 
 
 @main.command()
-@click.argument("results_dir", default="results", required=False)
+@click.argument("results_dir", default=None, required=False)
+@click.option("--results", "results_option", help="Results folder (default: results); the same as RESULTS_DIR.")
 @click.option("-o", "--output", help="Output file (default: report.html / comparison.csv / comparison.json "
                                      "in the results folder).")
 @click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB for the recommendation and charts.")
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
-def report(results_dir: str, output: str | None, budget_gb: float | None, data: str, fmt: str) -> None:
+def report(results_dir: str | None, results_option: str | None, output: str | None, budget_gb: float | None,
+           data: str, fmt: str) -> None:
     """Write the comparison of RESULTS_DIR (default: results) as a self-contained HTML
     report, or export it as CSV or JSON (one row per model x task)."""
+    if results_dir and results_option and results_dir != results_option:
+        _fail(BenchbenchError(f"two results folders given ({results_dir} and --results {results_option}); give one"))
+    results_dir = results_dir or results_option or "results"
     from benchbench.report.export import export_comparison
     from benchbench.report.html import build_report
 
@@ -246,34 +268,13 @@ def report(results_dir: str, output: str | None, budget_gb: float | None, data: 
 
 
 @main.command(name="list")
-def list_() -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_(fmt: str) -> None:
     """Show task types (fields, options, metrics), metrics, packaged models and bundled suites."""
-    from benchbench.backends.packaged import PACKAGED_MODELS
-    from benchbench.metrics import METRICS, TASK_SCORES
-    from benchbench.suite import bundled_suites
-    from benchbench.tasks import TASK_TYPES
+    from benchbench.catalog import catalog, catalog_text
 
-    click.echo("Task types:")
-    for name, task in TASK_TYPES.items():
-        click.echo(f"  {name}: {task.description}")
-        click.echo(f"    fields:  {', '.join(f + ('' if k.required else ' (optional)') for f, k in task.fields.items())}")
-        click.echo(f"    metrics: {', '.join(task.metrics)}")
-        for option, spec in task.options.items():
-            default = "" if spec.default is None else f" [default: {spec.default!r}]"
-            bounds = f" [range: {spec.bounds}]" if spec.bounds else ""
-            click.echo(f"    option {option}: {spec.help or spec.describe_type()}{default}{bounds}")
-    click.echo("\nMetrics:")
-    for name, metric in METRICS.items():
-        click.echo(f"  {name}: {metric.description}")
-    for name, description in TASK_SCORES.items():
-        click.echo(f"  {name}: {description}")
-    click.echo("\nPackaged models (source: packaged:NAME):")
-    for name, entry in PACKAGED_MODELS.items():
-        click.echo(f"  {name}: {entry.description} [pip: {entry.pip_name}]")
-    suites = bundled_suites()
-    click.echo("\nBundled suites (run by name, e.g. `benchbench run quickstart`):")
-    for name, path in suites.items():
-        click.echo(f"  {name}: {path}")
+    data = catalog()
+    click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else catalog_text(data))
 
 
 if __name__ == "__main__":

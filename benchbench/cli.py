@@ -233,6 +233,8 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
     for part in ("weights", "kv_cache", "activations", "logits", "overhead"):
         click.echo(f"  {part:<12} {getattr(result, part + '_gib'):8.3f} GiB")
     click.echo(f"  {'total':<12} {result.total_gib:8.3f} GiB (estimate; see docs/estimate.md for its error)")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()

@@ -4,8 +4,10 @@
 
 - weights: parameters x bytes per parameter (float32 4, float16/bfloat16 2, int8 1,
   4-bit 0.5 plus ~3% for scales); the parameter count is computed exactly by building
-  the model on PyTorch's meta device (no memory used).
-- KV cache: 2 (K and V) x layers x batch x sequence x KV heads x head dim x bytes.
+  the model on PyTorch's meta device (no memory used). Quantised (int8/int4), the input
+  embeddings and the output layer stay in 16 bits, as bitsandbytes leaves them.
+- KV cache: 2 (K and V) x batch x KV heads x head dim x bytes x the tokens each layer
+  keeps: the sequence, or at most the window for sliding-window layers (Gemma-2/3).
 - activations: the largest transient buffers of one forward pass at the given batch and
   sequence: hidden states and the MLP intermediate (x4 for the several live copies), and
   attention scores batch x heads x seq^2 when the attention is not memory-efficient
@@ -41,6 +43,7 @@ class MemoryEstimate:
     logits_gib: float
     overhead_gib: float
     total_gib: float
+    warnings: tuple[str, ...] = ()
 
 
 def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: str, batch_size: int,
@@ -51,8 +54,9 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
     2 GiB by splitting batches."""
     size = BYTES[dtype]
     activation_bytes = 2.0 if size <= 2 else 4.0
-    layers = shape.get("layers") or 0
-    kv = 2 * layers * batch_size * seq_len * (shape.get("kv_heads") or 0) * (shape.get("head_dim") or 0) * activation_bytes
+    layers, sliding = shape.get("layers") or 0, shape.get("sliding_layers") or 0
+    kept_tokens = (layers - sliding) * seq_len + sliding * min(seq_len, shape.get("sliding_window") or seq_len)
+    kv = 2 * batch_size * kept_tokens * (shape.get("kv_heads") or 0) * (shape.get("head_dim") or 0) * activation_bytes
     hidden = shape.get("hidden_size") or 0
     inner = shape.get("intermediate_size") or 4 * hidden
     activations = 4 * batch_size * seq_len * (hidden + inner) * activation_bytes
@@ -62,11 +66,25 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
         from benchbench.backends.hf.limits import LOGITS_BUDGET_BYTES
 
         logits = min(logits, max(LOGITS_BUDGET_BYTES, positions * (shape.get("vocab_size") or 0) * 4.0))
-    weights = parameters * size
+    weights = _weight_bytes(parameters, shape, dtype)
     subtotal = (weights + kv + activations + logits) / GIB
     overhead = CONTEXT_GIB + OVERHEAD_FRACTION * subtotal
+    limit = shape.get("max_positions")
+    warnings = (f"{seq_len} tokens is beyond the model's context length ({limit}): it was not trained "
+                "for such lengths (quality falls, and some models refuse); the estimate extrapolates",
+                ) if limit and seq_len > limit else ()
     return MemoryEstimate(parameters, dtype, batch_size, seq_len, weights / GIB, kv / GIB, activations / GIB,
-                          logits / GIB, overhead, subtotal + overhead)
+                          logits / GIB, overhead, subtotal + overhead, warnings)
+
+
+def _weight_bytes(parameters: int, shape: dict[str, int | None], dtype: str) -> float:
+    """Quantised models keep the input embeddings and the output layer (when it is not tied
+    to them) in 16 bits: for an 8B Llama-3 that is 1B of its parameters."""
+    if dtype not in ("int8", "int4"):
+        return parameters * BYTES[dtype]
+    embedding = (shape.get("vocab_size") or 0) * (shape.get("hidden_size") or 0)
+    kept = min(parameters, embedding * (1 if shape.get("tied_embeddings", 1) else 2))
+    return (parameters - kept) * BYTES[dtype] + kept * BYTES["bfloat16"]
 
 
 def count_parameters(config: Any) -> int:

@@ -105,3 +105,25 @@ def test_min_score_is_direction_aware_and_scoped_to_its_metric(results):
     assert ppl and all("bits_per_byte" in c["excluded"][-1] and ">" in c["excluded"][-1] for c in ppl if c["scores"])
     assert not any("bits_per_byte" in r for c in data["tasks"]["sentiment"] for r in c["excluded"])
     assert data["nothing_fits"] == ["ppl"] and data["constraints"]["min_scores"] == {"bits_per_byte": 0.001}
+
+
+def test_estimate_keeps_quantised_embeddings_in_16_bits_and_caps_sliding_window_caches():
+    llama3 = {"layers": 32, "kv_heads": 8, "head_dim": 128, "hidden_size": 4096, "intermediate_size": 14336,
+              "vocab_size": 128256, "max_positions": 8192, "tied_embeddings": 0}
+    int4 = estimate_from_shape(8_030_261_248, llama3, "int4", 1, 2048)
+    embeddings = 2 * 128256 * 4096  # input embeddings and the untied output layer, in 16 bits
+    assert int4.weights_gib == pytest.approx(((8_030_261_248 - embeddings) * 0.5 * 1.03 + embeddings * 2) / GIB)
+    assert 5.2 < int4.weights_gib < 5.4  # not 3.85 (every parameter at 4 bits)
+    gemma = {"layers": 18, "kv_heads": 1, "head_dim": 256, "sliding_window": 512, "sliding_layers": 15}
+    windowed = estimate_from_shape(268_000_000, gemma, "bfloat16", 1, 32768)
+    assert windowed.kv_cache_gib == pytest.approx(2 * (3 * 32768 + 15 * 512) * 256 * 2 / GIB)
+
+
+def test_estimate_warns_beyond_the_context_length(tiny_llama):
+    output = CliRunner().invoke(main, ["estimate", str(tiny_llama), "--seq-len", "100000"])
+    assert output.exit_code == 0 and "beyond the model's context length (128)" in output.output
+    quiet = CliRunner().invoke(main, ["estimate", str(tiny_llama), "--seq-len", "64"])
+    assert "warning" not in quiet.output
+    figures = json.loads(CliRunner().invoke(main, ["estimate", str(tiny_llama), "--seq-len", "100000",
+                                                   "--format", "json"]).output)
+    assert figures["warnings"] and "128" in figures["warnings"][0]

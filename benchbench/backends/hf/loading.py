@@ -140,14 +140,31 @@ def model_shape(config: Any) -> dict[str, int | None]:
 
     hidden = first("hidden_size", "d_model", "n_embd")
     heads = first("num_attention_heads", "n_head", "num_heads", "encoder_attention_heads")
+    layers = first("num_hidden_layers", "n_layer", "num_layers", "decoder_layers")
+    window = first("sliding_window")
     return {
-        "layers": first("num_hidden_layers", "n_layer", "num_layers", "decoder_layers"),
+        "layers": layers,
         "hidden_size": hidden, "attention_heads": heads,
         "kv_heads": first("num_key_value_heads") or heads,
         "head_dim": first("head_dim", "d_kv") or (hidden // heads if hidden and heads else None),
         "intermediate_size": first("intermediate_size", "n_inner", "d_ff", "decoder_ffn_dim"),
         "vocab_size": first("vocab_size"),
+        "max_positions": first("n_positions", "max_position_embeddings", "n_ctx"),
+        "tied_embeddings": int(bool(getattr(config, "tie_word_embeddings", True))),
+        "sliding_window": window, "sliding_layers": _sliding_layers(text, layers, window),
     }
+
+
+def _sliding_layers(text_config: Any, layers: int | None, window: int | None) -> int:
+    """How many layers attend within a sliding window only (their KV cache stops growing at
+    the window): Gemma-2/3 alternate (layer_types), Mistral-7B-v0.1 windows every layer,
+    Qwen2 declares a window it does not use (use_sliding_window: false)."""
+    if not window or getattr(text_config, "use_sliding_window", True) is False:
+        return 0
+    types = getattr(text_config, "layer_types", None)
+    if types:
+        return sum(kind == "sliding_attention" for kind in types)
+    return layers or 0
 
 
 def context_length(config: Any, tokenizer: Any) -> int:

@@ -7,20 +7,27 @@ Tables (docs/results.md has the full schema):
 - ``predictions``: one row per scored example, committed batch by batch, so a crash
   loses at most the batch in flight and a later resume can skip finished examples.
 
-WAL mode lets a reader (report, load_results) look while a run writes.
+WAL mode lets a reader (report, load_results) look while a run writes. Several runs may
+write one store at once: each claims a task's result in one write transaction (`claim`), and
+a `running` result belongs to its run while the run is alive (lease.py). A store that is
+not one, or that a newer benchbench wrote, is refused before anything is written to it; an
+older one is migrated.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from benchbench.errors import BenchbenchError
+from benchbench.lease import Owner
 from benchbench.numbers import finite_tree
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "benchbench.sqlite"
 
 _SCHEMA = """
@@ -28,7 +35,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, suite_name TEXT NOT NULL, suite_path TEXT NOT NULL,
     started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
-    command TEXT, environment TEXT NOT NULL);
+    command TEXT, environment TEXT NOT NULL,
+    host TEXT, pid INTEGER, process_started TEXT, heartbeat_at TEXT);
 CREATE TABLE IF NOT EXISTS results (
     result_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     signature TEXT NOT NULL, suite_name TEXT NOT NULL, model_name TEXT NOT NULL,
@@ -43,7 +51,27 @@ CREATE TABLE IF NOT EXISTS predictions (
     PRIMARY KEY (result_id, example_index));
 """
 
+# Version 1 -> 2: the runs' lease (lease.py), so concurrent runs do not take each other's work.
+_MIGRATIONS = {1: ["ALTER TABLE runs ADD COLUMN host TEXT", "ALTER TABLE runs ADD COLUMN pid INTEGER",
+                   "ALTER TABLE runs ADD COLUMN process_started TEXT", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"]}
+
 STATUSES = ("running", "ok", "unavailable", "error", "oom", "crashed")
+RESUMABLE = ("running", "crashed")  # an interrupted result that a later run continues
+
+
+class StoreError(BenchbenchError):
+    """The results store cannot be used: not a store, written by a newer benchbench, not writable."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a run gets when it claims a model x task: `new` (a fresh result), `resume` (an
+    interrupted one to continue), `reuse` (a finished one), or `elsewhere` (a live run is
+    computing it)."""
+
+    kind: str
+    result_id: int
+    owner: dict[str, Any] | None = None  # for `elsewhere`: the run that holds it
 _JSON_COLUMNS = ("metrics", "intervals", "measurements", "settings", "counts", "model_info")
 
 
@@ -63,36 +91,60 @@ def database_path(results: str | Path) -> Path:
 
 
 class Store:
-    """Append-only writer/reader of one results database."""
+    """Writer/reader of one results database (results are never deleted)."""
 
-    def __init__(self, results: str | Path) -> None:
+    def __init__(self, results: str | Path, read_only: bool = False) -> None:
         self.path = database_path(results)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.is_file():
+                raise StoreError(f"no benchbench results at {self.path}")
+            uri = f"file:{self.path}?mode=ro" if read_only else f"file:{self.path}"
+            self.db = sqlite3.connect(uri, uri=True, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            version = self._version()  # read first: nothing is written to a store that is refused
+            if not read_only:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate(version)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(_explain(self.path, exc)) from None
 
-    def _migrate(self) -> None:
+    def _version(self) -> int | None:
+        """The store's schema version; None for a new (empty) file."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return None
+        if not {"meta", "runs", "results", "predictions"} <= tables:
+            raise StoreError(f"{self.path} is an SQLite file but not a benchbench results store (tables: "
+                             f"{', '.join(sorted(tables))}); choose another --results folder")
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row["value"]) if row else 1
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer benchbench (store schema {version}, this "
+                             f"benchbench reads up to {SCHEMA_VERSION}); upgrade benchbench "
+                             f"(pip install -U benchbench) or use another --results folder")
+        return version
+
+    def _migrate(self, version: int | None) -> None:
         with self.db:
-            self.db.executescript(_SCHEMA)
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row["value"]) > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer benchbench "
-                                   f"(schema {row['value']} > {SCHEMA_VERSION}); upgrade benchbench")
+            if version is None:
+                self.db.executescript(_SCHEMA)
+            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    self.db.execute(statement)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
 
     def begin_run(self, run_id: str, suite_name: str, suite_path: str, command: str,
-                  environment: dict[str, Any]) -> None:
+                  environment: dict[str, Any], owner: Owner) -> None:
         with self.db:
-            self.db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
+            self.db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                             (run_id, suite_name, suite_path, now(), None, "running", command,
-                             to_json(environment)))
+                             to_json(environment), owner.host, owner.pid, owner.process_started, now()))
 
     def finish_run(self, run_id: str, status: str) -> None:
         with self.db:
@@ -108,23 +160,53 @@ class Store:
                 (run_id, signature, suite_name, model_name, task_name, task_type, now()))
         return int(cursor.lastrowid)
 
-    def find_result(self, signature: str, statuses: tuple[str, ...], model_name: str, task_name: str,
-                    exclude: Iterable[int] = ()) -> dict[str, Any] | None:
-        """The latest result with this signature and one of these statuses, preferring one of
-        the same model and task name (two tasks of a suite may share a signature), and none
-        of `exclude` (results another task already took)."""
-        marks, skip = ",".join("?" * len(statuses)), list(exclude)
-        row = self.db.execute(
-            f"SELECT * FROM results WHERE signature=? AND status IN ({marks}) "
-            f"AND result_id NOT IN ({','.join('?' * len(skip))}) "
-            "ORDER BY (model_name=? AND task_name=?) DESC, result_id DESC LIMIT 1",
-            (signature, *statuses, *skip, model_name, task_name)).fetchone()
-        return _decode(dict(row)) if row else None
+    def claim(self, run_id: str, signature: str, identity: tuple[str, str, str, str], fresh: bool,
+              alive: Callable[[dict[str, Any]], bool], exclude: Iterable[int] = ()) -> Claim:
+        """Decide, in one write transaction (so two runs cannot both take it), what this run does
+        for a model x task: reuse a finished result of this signature, leave it to the live run
+        computing it, continue an interrupted one, or start a new one (`fresh`: always new).
+        Results of the same model and task name come first (two tasks may share a signature);
+        `exclude`: results this run already took for another task. `identity`: suite, model,
+        task name, task type."""
+        suite, model, task, task_type = identity
+        skip = list(exclude)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = [] if fresh else [dict(r) for r in self.db.execute(
+                "SELECT r.result_id, r.status, r.run_id, u.status AS run_status, u.host, u.pid, "
+                "u.process_started, u.heartbeat_at FROM results r JOIN runs u ON u.run_id = r.run_id "
+                f"WHERE r.signature=? AND r.status IN ('ok','running','crashed') "
+                f"AND r.result_id NOT IN ({','.join('?' * len(skip))}) "
+                "ORDER BY (r.model_name=? AND r.task_name=?) DESC, r.result_id DESC",
+                (signature, *skip, model, task))]
+            claim = self._decide(rows, run_id, alive)
+            if claim is None:
+                cursor = self.db.execute(
+                    "INSERT INTO results (run_id, signature, suite_name, model_name, task_name, task_type,"
+                    " status, started_at) VALUES (?,?,?,?,?,?,'running',?)",
+                    (run_id, signature, suite, model, task, task_type, now()))
+                claim = Claim("new", int(cursor.lastrowid))
+            elif claim.kind == "resume":
+                self.db.execute("UPDATE results SET run_id=?, status='running' WHERE result_id=?",
+                                (run_id, claim.result_id))
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return claim
 
-    def adopt_result(self, result_id: int, run_id: str) -> None:
-        """Continue an interrupted result in this run (its stored predictions are kept)."""
-        with self.db:
-            self.db.execute("UPDATE results SET run_id=?, status='running' WHERE result_id=?", (run_id, result_id))
+    @staticmethod
+    def _decide(rows: list[dict[str, Any]], run_id: str, alive: Callable[[dict[str, Any]], bool]) -> Claim | None:
+        finished = next((r for r in rows if r["status"] == "ok"), None)
+        if finished:
+            return Claim("reuse", finished["result_id"])
+        owned = next((r for r in rows if r["status"] == "running" and r["run_id"] != run_id
+                      and alive({**r, "status": r["run_status"]})), None)
+        if owned:
+            return Claim("elsewhere", owned["result_id"], {k: owned[k] for k in ("run_id", "host", "pid")})
+        interrupted = next((r for r in rows if r["status"] in RESUMABLE and not (
+            r["status"] == "running" and alive({**r, "status": r["run_status"]}))), None)
+        return Claim("resume", interrupted["result_id"]) if interrupted else None
 
     def add_predictions(self, result_id: int, rows: Iterable[dict[str, Any]]) -> None:
         with self.db:
@@ -167,3 +249,19 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     for name in _JSON_COLUMNS:
         row[name] = json.loads(row[name]) if row[name] else {}
     return row
+
+
+def _explain(path: Path, exc: BaseException) -> str:
+    """A store that cannot be opened, in words a user can act on."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    text = str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) or (path.parent.exists() and not path.parent.is_dir()):
+        return f"the results folder {path.parent} is a file, not a folder; give a folder for --results"
+    if "not a database" in text or "malformed" in text:
+        return (f"{path} is not a readable benchbench results store (SQLite: {text}); move it away or "
+                f"choose another --results folder")
+    if "readonly" in text or "unable to open" in text or isinstance(exc, PermissionError):
+        return (f"cannot write the results store {path} ({text}); make the folder writable or choose "
+                f"another --results folder")
+    return f"cannot open the results store {path}: {type(exc).__name__}: {text}"

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "benchbench"
 
 # Each module may import its own layer and the layers before it (docs/architecture.md).
 LAYERS = [
-    {"errors", "schema", "paths", "numbers", "spec", "store"},
+    {"errors", "schema", "paths", "numbers", "spec", "lease", "store"},
     {"data", "metrics", "measure", "signature"},
     {"backends"},
     {"tasks"},
@@ -121,10 +121,11 @@ def _cli_without_torch(*args: str) -> subprocess.CompletedProcess:
 
 
 def _store_with_one_result(folder: Path) -> None:
+    from benchbench.lease import Owner
     from benchbench.store import Store
 
     store = Store(folder)
-    store.begin_run("r1", "s", "s.yaml", "test", {})
+    store.begin_run("r1", "s", "s.yaml", "test", {}, Owner.me())
     for model, accuracy in (("small", 0.7), ("large", 0.9)):
         result = store.begin_result("r1", f"sig-{model}", "s", model, "sentiment", "classification")
         store.finish_result(result, "ok", metrics={"accuracy": accuracy},

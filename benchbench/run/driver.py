@@ -10,6 +10,7 @@ worker. The driver also keeps the progress bar and the run's summary.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from benchbench.data import Examples, load_examples
 from benchbench.errors import DatasetUnavailable
+from benchbench.lease import HEARTBEAT_SECONDS, Heartbeat, Owner
 from benchbench.run.events import Event, Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
 from benchbench.run.executors import executor_for
 from benchbench.run.job import ModelJob, TaskPlan
@@ -27,6 +29,7 @@ from benchbench.store import Store
 from benchbench.tasks import TASK_TYPES
 
 LogLine = Callable[[str], None]
+WAIT_SECONDS = HEARTBEAT_SECONDS  # how often a run looks again at results another run is computing
 
 
 @dataclass
@@ -49,12 +52,11 @@ class RunSummary:
 
 @dataclass
 class _ModelState:
-    """The driver's view of one worker: which result each task writes to, what finished,
-    and how far the task in flight moved the progress bar."""
+    """The driver's view of one worker: its tasks, what finished, and how far the task in
+    flight moved the progress bar."""
 
     model: ModelSpec
-    plans: dict[str, TaskPlan]
-    result_ids: dict[str, int] = field(default_factory=dict)
+    plans: dict[str, TaskPlan]  # by task name; each names the result the driver claimed for it
     finished: set[str] = field(default_factory=set)
     advanced: int = 0
 
@@ -73,23 +75,36 @@ class Driver:
         self.bar: tqdm | None = None
 
     def run(self) -> RunSummary:
+        """Run every model; then wait for the results that other live runs were computing."""
         from benchbench.measure import environment
 
         suite = self.suite
         self.store.begin_run(self.run_id, suite.name, suite.path, self.command,
-                             environment(self.device) | {"isolation": suite.runtime.isolation})
+                             environment(self.device) | {"isolation": suite.runtime.isolation}, Owner.me())
         status = "interrupted"
         try:
-            examples = {task.name: self._examples(task) for task in suite.tasks}
-            total = sum(len(e) for e in examples.values() if isinstance(e, Examples)) * len(suite.models)
-            with tqdm(total=total, unit="ex", disable=not self.progress, dynamic_ncols=True) as self.bar:
-                for model in suite.models:
-                    self._run_model(model, examples)
+            with Heartbeat(self.store.path, self.run_id):
+                examples = {task.name: self._examples(task) for task in suite.tasks}
+                total = sum(len(e) for e in examples.values() if isinstance(e, Examples)) * len(suite.models)
+                with tqdm(total=total, unit="ex", disable=not self.progress, dynamic_ncols=True) as self.bar:
+                    waiting = {model.name: self._run_model(model, list(suite.tasks), examples)
+                               for model in suite.models}
+                    self._wait_for_other_runs(waiting, examples)
             status = "finished"
         finally:
             self.store.finish_run(self.run_id, status)
             self.store.close()
         return self.summary
+
+    def _wait_for_other_runs(self, waiting: dict[str, list[TaskSpec]],
+                             examples: dict[str, Examples | DatasetUnavailable]) -> None:
+        """Results another live run holds are taken up when it finishes them (reused) or dies
+        (resumed here), so this run ends with every result of the suite."""
+        models = {model.name: model for model in self.suite.models}
+        while any(waiting.values()):
+            time.sleep(WAIT_SECONDS)
+            waiting = {name: self._run_model(models[name], tasks, examples, quiet=True)
+                       for name, tasks in waiting.items() if tasks}
 
     def _examples(self, task: TaskSpec) -> Examples | DatasetUnavailable:
         try:
@@ -98,11 +113,17 @@ class Driver:
             self.log(str(exc))
             return exc
 
-    def _run_model(self, model: ModelSpec, examples: dict[str, Examples | DatasetUnavailable]) -> None:
+    def _run_model(self, model: ModelSpec, tasks: list[TaskSpec], examples: dict[str, Examples | DatasetUnavailable],
+                   quiet: bool = False) -> list[TaskSpec]:
         """Reuse, record what cannot run, then run the rest: one worker, plus one more after
-        each crash for the tasks still to run (a suite whose results are all stored starts none)."""
-        plan = plan_model(self.suite, model, examples, self.store, self.device, self.fresh)
-        for task in self.suite.tasks:
+        each crash for the tasks still to run (a suite whose results are all stored starts
+        none). Returns the tasks a live run elsewhere is computing (`quiet`: said before)."""
+        plan = plan_model(self.suite, model, tasks, examples, self.store, self.run_id, self.device, self.fresh)
+        for task in tasks:
+            if task.name in plan.elsewhere and not quiet:
+                owner = plan.elsewhere[task.name]
+                self.log(f"{model.name} / {task.name}: run {owner['run_id']} (pid {owner['pid']} on {owner['host']}) "
+                         f"is computing it; this run takes it up when that one finishes or stops")
             if task.name in plan.reused:
                 result_id, count = plan.reused[task.name]
                 self.log(f"{model.name} / {task.name}: reusing finished result {result_id} "
@@ -122,9 +143,10 @@ class Driver:
             if remaining:
                 in_flight, remaining = remaining[0], remaining[1:]
                 reason = crash or "the model's worker ended without finishing this task"
-                self._record(model, in_flight.task, state.result_ids.get(in_flight.task.name), "crashed", reason,
+                self._record(model, in_flight.task, in_flight.result_id, "crashed", reason,
                              {"settings": {"signature": in_flight.fields}})
                 self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
+        return [task for task in tasks if task.name in plan.elsewhere]
 
     def apply(self, state: _ModelState, event: Event) -> None:
         """One event from a worker, applied to the store, the bar and the summary."""
@@ -139,31 +161,27 @@ class Driver:
                 if self.bar is not None:
                     self.bar.set_description(f"{state.model.name} / {task}")
             case ResultOpened(task):
-                state.result_ids[task] = self._open_result(state.model, state.plans[task])
+                self._opened(state.model, state.plans[task])
             case Predictions(task, rows):
-                self.store.add_predictions(state.result_ids[task], rows)
+                self.store.add_predictions(state.plans[task].result_id, rows)
             case TaskFinished(task, status, reason, fields):
                 state.finished.add(task)
                 state.advanced = 0
                 plan = state.plans[task]  # a failure still says which data and settings it was for
-                self._record(state.model, plan.task, state.result_ids.get(task), status, reason,
+                self._record(state.model, plan.task, plan.result_id, status, reason,
                              fields or {"settings": {"signature": plan.fields}})
 
-    def _open_result(self, model: ModelSpec, plan: TaskPlan) -> int:
-        """Continue the interrupted result the plan named, or start a new one."""
-        if plan.resume_id is None:
-            return self.store.begin_result(self.run_id, plan.signature, self.suite.name, model.name,
-                                           plan.task.name, plan.task.type)
-        self.store.adopt_result(plan.resume_id, self.run_id)
-        self.summary.resumed_examples += len(plan.done)
-        self.log(f"{model.name} / {plan.task.name}: resuming interrupted result {plan.resume_id} "
-                 f"({len(plan.done)} of {len(plan.rows)} examples already scored)")
-        return plan.resume_id
+    def _opened(self, model: ModelSpec, plan: TaskPlan) -> None:
+        """The worker starts scoring: say so when it continues an interrupted result."""
+        if plan.resumed:
+            self.summary.resumed_examples += len(plan.done)
+            self.log(f"{model.name} / {plan.task.name}: resuming interrupted result {plan.result_id} "
+                     f"({len(plan.done)} of {len(plan.rows)} examples already scored)")
 
     def _record(self, model: ModelSpec, task: TaskSpec, result_id: int | None, status: str, reason: str | None,
                 fields: dict | None = None) -> None:
-        """A task's outcome: into its open result, or a new result row for a task that
-        failed before it was opened."""
+        """A task's outcome: into the result claimed for it, or a new result row for a task
+        whose data could not be loaded (nothing was claimed for it)."""
         if result_id is None:
             result_id = self.store.begin_result(self.run_id, failure_signature(model, task), self.suite.name,
                                                 model.name, task.name, task.type)

@@ -11,15 +11,17 @@ from benchbench.tasks import ExampleResult
 
 @dataclass
 class TaskPlan:
-    """A model x task to run: its merged options, signature, the rows it scores, and the
-    interrupted result it continues (with the examples already scored there)."""
+    """A model x task to run: its merged options, signature, the rows it scores, the result
+    the driver claimed for it, and (when that result was interrupted) the examples already
+    scored there, which are not recomputed."""
 
     task: TaskSpec
     options: dict[str, Any]
     fields: dict[str, Any]  # what the signature hashes, stored with the result
     signature: str
     rows: list[dict[str, Any]]
-    resume_id: int | None = None
+    result_id: int | None = None
+    resumed: bool = False
     done: list[ExampleResult] = field(default_factory=list)
 
 

@@ -1,27 +1,28 @@
 """What a model must still run, decided on the driver before anything is loaded.
 
-For each task of a model: reuse a finished result with the same settings signature; record
-a task whose data could not be loaded; otherwise plan it, with the interrupted result of
-the same signature to continue (its stored predictions are not recomputed). The plans
-(job.py) are plain, picklable data: they travel to the worker that runs them.
+For each task of a model the driver claims its result in the store (Store.claim, one
+write transaction, so concurrent runs on one results folder split the work): reuse a
+finished result with the same settings signature; leave it to a live run that is computing
+it; continue an interrupted one (its stored predictions are not recomputed); or start a new
+one. A task whose data could not be loaded is recorded as such. The plans (job.py) are
+plain, picklable data: they travel to the worker that runs them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchbench.data import Examples
 from benchbench.errors import DatasetUnavailable
+from benchbench.lease import Owner, run_alive
 from benchbench.run.job import TaskPlan
 from benchbench.signature import signature_fields, signature_hash
 from benchbench.spec import ModelSpec, Suite, TaskSpec
 from benchbench.store import Store
 from benchbench.tasks import TASK_TYPES, ExampleResult
 from benchbench.tasks.base import prepared_rows
-
-# Statuses of an interrupted result whose stored predictions a later run continues from.
-RESUMABLE = ("running", "crashed")
 
 
 @dataclass
@@ -30,31 +31,35 @@ class ModelPlan:
 
     pending: list[TaskPlan] = field(default_factory=list)
     reused: dict[str, tuple[int, int]] = field(default_factory=dict)  # task name: result id, examples
+    elsewhere: dict[str, dict[str, Any]] = field(default_factory=dict)  # task name: the live run computing it
     missing: dict[str, DatasetUnavailable] = field(default_factory=dict)  # task name: why its data is missing
     merged_rows: int = 0  # dataset rows merged into fewer examples (perplexity's join): done on the bar
 
 
-def plan_model(suite: Suite, model: ModelSpec, examples: dict[str, Examples | DatasetUnavailable], store: Store,
-               device: str, fresh: bool) -> ModelPlan:
-    plan = ModelPlan()
-    for task in suite.tasks:
+def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: dict[str, Examples | DatasetUnavailable],
+               store: Store, run_id: str, device: str, fresh: bool) -> ModelPlan:
+    plan, me = ModelPlan(), Owner.me()
+    for task in tasks:
         data = examples[task.name]
         if isinstance(data, DatasetUnavailable):
             plan.missing[task.name] = data
             continue
         task_plan = _plan_task(suite, model, task, data, device)
-        taken = [result_id for result_id, _ in plan.reused.values()] + [p.resume_id for p in plan.pending]
-        finished = None if fresh else store.find_result(task_plan.signature, ("ok",), model.name, task.name, taken)
-        if finished is not None:
-            plan.reused[task.name] = (finished["result_id"], len(data))
-            continue
-        plan.merged_rows += len(data) - len(task_plan.rows)
-        partial = None if fresh else store.find_result(task_plan.signature, RESUMABLE, model.name, task.name, taken)
-        if partial is not None:
-            task_plan.resume_id = partial["result_id"]
-            task_plan.done = [ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"],
-                                            p["details"]) for p in store.predictions(partial["result_id"])]
-        plan.pending.append(task_plan)
+        taken = [result_id for result_id, _ in plan.reused.values()] + [p.result_id for p in plan.pending]
+        claim = store.claim(run_id, task_plan.signature, (suite.name, model.name, task.name, task.type), fresh,
+                            lambda run: run_alive(run, me), taken)
+        if claim.kind == "reuse":
+            plan.reused[task.name] = (claim.result_id, len(data))
+        elif claim.kind == "elsewhere":
+            plan.elsewhere[task.name] = {**(claim.owner or {}), "result_id": claim.result_id}
+        else:
+            task_plan.result_id = claim.result_id
+            if claim.kind == "resume":
+                task_plan.resumed = True
+                task_plan.done = [ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"],
+                                                p["details"]) for p in store.predictions(claim.result_id)]
+            plan.merged_rows += len(data) - len(task_plan.rows)
+            plan.pending.append(task_plan)
     return plan
 
 

@@ -7,6 +7,8 @@ import json
 import logging
 import math
 import os
+import shlex
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -113,6 +115,8 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     from benchbench.report.terminal import comparison_table
     from benchbench.results import load_results
     from benchbench.run.driver import Driver
+    from benchbench.run.events import EmitFailed
+    from benchbench.run.signals import RunInterrupted, stop_cleanly
     from benchbench.suite import load_suite
 
     try:
@@ -121,7 +125,20 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
         driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)
-    summary = driver.run()
+    rerun = "benchbench " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    try:
+        with stop_cleanly():
+            summary = driver.run()
+    except RunInterrupted as stop:
+        done = sum(driver.summary.statuses.values())
+        click.echo(f"\ninterrupted by {stop}: {done} result(s) recorded in this run; the results in flight keep "
+                   f"the examples they had scored. Resume with the same command (finished results are reused, "
+                   f"interrupted ones continue):\n  {rerun}", err=True)
+        sys.exit(stop.exit_code)
+    except (sqlite3.Error, EmitFailed) as exc:
+        click.echo(f"error: the results store {driver.store.path} could not be written ({exc}); what it held is "
+                   f"kept. Free space or make the folder writable, then resume with:\n  {rerun}", err=True)
+        sys.exit(EXIT_FAILED_RESULTS)
     frame = load_results(output, all_attempts=True)
     frame = frame[frame["result_id"].isin(summary.result_ids)]
     click.echo("\n" + comparison_table(frame))

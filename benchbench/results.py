@@ -27,8 +27,8 @@ def load_results(path: str | Path = "results", all_attempts: bool = False, data:
     db = database_path(path)
     if not db.exists():
         raise FileNotFoundError(f"no benchbench results at {db}; run `benchbench run SUITE "
-                                f"--output {Path(path)}` first")
-    store = Store(path)
+                                f"--results {Path(path)}` first")
+    store = Store(path, read_only=True)
     try:
         records = store.results()
         environments = {run["run_id"]: run["environment"] for run in store.runs()}

@@ -199,7 +199,7 @@ def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_
     """The report of the results compared over one data selection per task (comparable.py)."""
     frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
     ranking = recommend(frame, budget_gb, selections=selections)
-    store = Store(results_dir)
+    store = Store(results_dir, read_only=True)
     try:
         runs = store.runs()
         sections = []

@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 
 from benchbench.run.events import Emit, Event, Log
 from benchbench.run.job import ModelJob
+from benchbench.run.signals import ignore_interrupts
 from benchbench.run.worker import run_job
 
 EXIT_PARENT_GONE = 70
@@ -57,6 +58,7 @@ def _exit_with_parent() -> None:
 
 
 def _child_main(connection: Connection, job: ModelJob) -> None:
+    ignore_interrupts()
     _exit_with_parent()
     logger = logging.getLogger("benchbench")
     logger.addHandler(_ForwardLogs(connection.send))

@@ -136,7 +136,8 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
                    f"interrupted ones continue):\n  {rerun}", err=True)
         sys.exit(stop.exit_code)
     except (sqlite3.Error, EmitFailed) as exc:
-        click.echo(f"error: the results store {driver.store.path} could not be written ({exc}); what it held is "
+        cause = exc.__cause__ or exc  # the driver's own error, under either executor
+        click.echo(f"error: the results store {driver.store.path} could not be written ({cause}); what it held is "
                    f"kept. Free space or make the folder writable, then resume with:\n  {rerun}", err=True)
         sys.exit(EXIT_FAILED_RESULTS)
     frame = load_results(output, all_attempts=True)

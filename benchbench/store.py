@@ -100,16 +100,29 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             elif not self.path.is_file():
                 raise StoreError(f"no benchbench results at {self.path}")
-            uri = f"file:{self.path}?mode=ro" if read_only else f"file:{self.path}"
-            self.db = sqlite3.connect(uri, uri=True, timeout=30)
-            self.db.row_factory = sqlite3.Row
+            self.db = self._connect(read_only)
             version = self._version()  # read first: nothing is written to a store that is refused
             if not read_only:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self._migrate(version)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            if getattr(self, "db", None) is not None:
+                self.db.close()  # an open file would keep a refused store (and its disk) busy
             raise StoreError(_explain(self.path, exc)) from None
+
+    def _connect(self, read_only: bool) -> sqlite3.Connection:
+        if not read_only:
+            db = sqlite3.connect(self.path, timeout=30)
+        else:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            try:
+                db.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+            except sqlite3.OperationalError:  # WAL on a read-only medium: no one can be writing it
+                db.close()
+                db = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
 
     def _version(self) -> int | None:
         """The store's schema version; None for a new (empty) file."""

@@ -63,12 +63,14 @@ def test_interrupted_result_continues_without_recomputing(tmp_path, tiny_gpt2):
     assert len(load_results(out, all_attempts=True)) == 1  # the same result row was continued
 
 
-def _start_and_wait_for_predictions(suite, out, at_least: int) -> subprocess.Popen:
-    """Start `benchbench run` in a session of its own; return once it stored `at_least` predictions."""
+def _start_and_wait_for_predictions(suite, out, at_least: int, capture: bool = False) -> subprocess.Popen:
+    """Start `benchbench run` in a session of its own; return once it stored `at_least`
+    predictions. `capture`: its output (stdout and stderr together) can be read."""
     command = [sys.executable, "-m", "benchbench.cli", "run", str(suite), "-o", str(out), "--no-progress"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT if capture else output,
+                               text=True, start_new_session=True)
     database = out / "benchbench.sqlite"
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:

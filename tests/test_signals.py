@@ -7,36 +7,18 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 
 import pytest
-from test_resume import _assert_resumes_to_reference, _children, _running, _suite
-
-
-def _start(suite, out, at_least: int = 10) -> subprocess.Popen:
-    command = [sys.executable, "-m", "benchbench.cli", "run", str(suite), "--results", str(out), "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True, env={**os.environ, "TQDM_DISABLE": "1"})
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        try:
-            with sqlite3.connect(out / "benchbench.sqlite") as db:
-                if db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] >= at_least:
-                    return process
-        except sqlite3.Error:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail("the run ended before it could be interrupted")
+from test_resume import _assert_resumes_to_reference, _children, _running, _start_and_wait_for_predictions, _suite
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the model process through /proc")
 @pytest.mark.parametrize("signum,code,to_group", [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)])
 def test_a_stop_signal_ends_the_run_cleanly_and_it_resumes(tmp_path, tiny_gpt2, signum, code, to_group):
     suite, out = _suite(tmp_path, tiny_gpt2, rows=80), tmp_path / "stopped"
-    process = _start(suite, out)
+    process = _start_and_wait_for_predictions(suite, out, at_least=10, capture=True)
     children = _children(process.pid)
     assert children, "the model should run in a child process"
     # Ctrl-C in a terminal reaches the whole process group; a scheduler's SIGTERM, the run

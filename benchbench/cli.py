@@ -276,14 +276,17 @@ def report(results_dir: str | None, results_option: str | None, output: str | No
     target = Path(output) if output else Path(results_dir) / {"html": "report.html", "csv": "comparison.csv",
                                                                "json": "comparison.json"}[fmt]
     try:
-        if fmt == "html":
-            target.write_text(build_report(results_dir, budget_gb, data=data), encoding="utf-8")
-        else:
-            export_comparison(results_dir, target, fmt, data)
+        content = build_report(results_dir, budget_gb, data=data) if fmt == "html" else \
+            export_comparison(results_dir, fmt, data)
     except FileNotFoundError as exc:
         _fail(BenchbenchError(str(exc)))
     except BenchbenchError as exc:
         _fail(exc)
+    try:
+        target.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        _fail(BenchbenchError(f"cannot write {target}: {exc.strerror or exc}; give a path in an existing, "
+                              f"writable folder with -o"))
     click.echo(f"wrote {target}")
 
 

@@ -154,6 +154,8 @@ CASES = [
     Case("report-unknown-data", _args("report", "--results", "TMP/results", "--data", "zzzz", suite=False), 2,
          "no stored data selection"),
     Case("estimate-missing-folder", _args("estimate", "./no/such/model", suite=False), 2, "does not exist"),
+    Case("report-into-a-missing-folder", _args("report", "--results", "TMP/results", "--format", "csv", "-o",
+                                               "TMP/no/such/dir/out.csv", suite=False), 2, "cannot write"),
     # model references and data at run time: stored with a status, exit 1
     Case("offline-hub-model", _suite(_set("models.0.source", "no-such-org/never-existed")), 1, "unavailable",
          fake_model=False),
@@ -162,6 +164,9 @@ CASES = [
     Case("empty-data-file", _suite(_data("")), 1, "is an empty file"),
     Case("broken-json-data", _suite(_data('{"text": "a", "label": \n')), 1, "is it valid jsonl"),
     Case("data-without-the-column", _suite(_data('{"review": "a", "label": "x"}\n')), 1, "has no column 'text'"),
+    Case("labels-no-choice-produces", _suite(_set("tasks.0.options", {"method": "choices",
+                                                                     "choices": {"pos": " positive", "neg": " negative"}})),
+         1, "that no choice produces"),
 ]
 
 

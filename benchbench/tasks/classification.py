@@ -109,9 +109,18 @@ class Classification:
 
 
 def _label_set(options: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-    if options["choices"]:
-        return [str(k) for k in options["choices"]]
-    return sorted({str(row["label"]) for row in rows})
+    """The labels predictions are made among. With explicit choices every label of the data
+    must be one of them: a label no choice can produce would be scored wrong every time."""
+    in_data = sorted({str(row["label"]) for row in rows})
+    if not options["choices"]:
+        return in_data
+    choices = [str(k) for k in options["choices"]]
+    unknown = [label for label in in_data if label not in choices]
+    if unknown:
+        raise TaskConfigError(f"classification: the data has label(s) {unknown} that no choice produces "
+                              f"(options.choices: {choices}); name the choices after the data's labels, "
+                              f"e.g. {{{unknown[0]!r}: ' {unknown[0]}'}}")
+    return choices
 
 
 def _head_label_map(id2label: dict[int, str], options: dict[str, Any], labels: list[str]) -> dict[str, str]:

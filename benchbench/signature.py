@@ -32,6 +32,11 @@ def portable(location: str | None, suite_folder: Path | None) -> str | None:
     return os.path.relpath(location, suite_folder)
 
 
+# Options added after results were stored, at the value that reproduces the old behaviour:
+# left out of the signature at that value, so the results stored before them are still reused.
+_NEUTRAL_LATER_OPTIONS = {"min_new_tokens": None}
+
+
 def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], data_fingerprint: str,
                      device: str, dtype: str, suite_folder: Path | None = None) -> dict[str, Any]:
     chosen_attention = {"attn_implementation": model.attn_implementation} if model.attn_implementation else {}
@@ -44,7 +49,9 @@ def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], 
                   "trust_remote_code": model.trust_remote_code,
                   **chosen_attention},  # only when chosen, so results stored before this key keep their signature
         "device": device,
-        "task": {"type": task.type, "options": options, "metrics": list(task.metrics),
+        "task": {"type": task.type,
+                 "options": {k: v for k, v in options.items()
+                             if k not in _NEUTRAL_LATER_OPTIONS or v != _NEUTRAL_LATER_OPTIONS[k]}, "metrics": list(task.metrics),
                  "metric_options": task.metric_options},
         "dataset": {**dataset, "fingerprint": data_fingerprint},
     }

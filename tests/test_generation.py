@@ -128,3 +128,27 @@ def test_tokens_until_stop_finds_the_first_token_that_completes_a_stop(tiny_gpt2
     assert "\n" in tokenizer.decode(tokens[:n]).lstrip() and "\n" not in tokenizer.decode(tokens[:n - 1]).lstrip()
     assert tokens_until_stop(tokenizer, tokens, ["zebra"]) == len(tokens)
     assert tokens_until_stop(tokenizer, tokens, []) == len(tokens)
+
+
+@pytest.mark.parametrize("fixture,head", [("tiny_llama", "causal-lm"), ("tiny_t5", "seq2seq-lm")])
+def test_min_new_tokens_gives_every_output_the_same_length(fixture, head, request):
+    """min_new_tokens = max_new_tokens and no stop: EOS is held back, every example gets 6 tokens
+    (the fixed-length setting of benchmarks/vs_lm_eval.py)."""
+    loaded = backend(request.getfixturevalue(fixture), head)
+    fixed = _options("summarization", max_new_tokens=6, min_new_tokens=6, prompt="{source} Summary:", stop=[])
+    _, results = _run(loaded, "summarization", ROWS, fixed, 4)
+    assert [r.details["generated_tokens"] for r in results] == [6] * len(ROWS)
+    with pytest.raises(TaskConfigError, match=r"min_new_tokens \(7\) is above max_new_tokens \(6\)"):
+        _run(loaded, "summarization", ROWS, fixed | {"min_new_tokens": 7}, 4)
+
+
+def test_min_new_tokens_unset_keeps_the_signature_of_older_results():
+    from benchbench.signature import signature_fields
+    from benchbench.spec import DatasetSpec, ModelSpec, TaskSpec
+
+    model, task = ModelSpec("m", "org/m"), TaskSpec("t", "translation", DatasetSpec("x.jsonl"), ("bleu",))
+    older = {"max_new_tokens": 8, "stop": []}
+    assert signature_fields(model, task, older | {"min_new_tokens": None}, "f", "cpu", "auto") == \
+        signature_fields(model, task, older, "f", "cpu", "auto")
+    assert signature_fields(model, task, older | {"min_new_tokens": 8}, "f", "cpu", "auto") != \
+        signature_fields(model, task, older, "f", "cpu", "auto")

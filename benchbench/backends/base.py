@@ -89,7 +89,7 @@ class LoglikelihoodRequest:
 class LogLikelihood:
     total: float  # sum of natural-log probabilities of the continuation's tokens
     tokens: int  # continuation tokens scored
-    tokens_read: int  # tokens the model read to score them
+    tokens_read: int  # tokens the model ran to score them (0 when it shared another request's identical input)
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ class GenerationSettings:
     seed: int
     stop: list[str]
     forced_bos_token_id: int | None = None  # NLLB/M2M: the target language's token
+    min_new_tokens: int | None = None  # EOS held back until this many tokens are generated
 
 
 @dataclass(frozen=True)

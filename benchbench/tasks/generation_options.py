@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.base import GenerationSettings, ModelBackend, from_record
+from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.spec import DEFAULT_SEED
 
 GENERATION_OPTIONS = {
     "max_new_tokens": key(int, None, bounds="[1, inf)", help="tokens to generate at most (default per task type)"),
+    "min_new_tokens": key(int, None, bounds="[1, inf)",
+                          help="tokens to generate at least (EOS is held back until then); with "
+                               "min_new_tokens = max_new_tokens and stop: [] every output has the same length"),
     "num_beams": key(int, 1, bounds="[1, inf)"),
     "do_sample": key(bool, False),
     "temperature": key(float, None, bounds="(0, inf)", help="with do_sample"),
@@ -30,8 +34,13 @@ GENERATION_OPTIONS = {
 def generation_settings(backend: ModelBackend, options: dict[str, Any], default_max_new_tokens: int,
                         default_stop: list[str]) -> dict[str, Any]:
     """The generation options resolved for this model (recorded with the figures)."""
+    max_new_tokens = options["max_new_tokens"] or default_max_new_tokens
+    if (options["min_new_tokens"] or 0) > max_new_tokens:
+        raise TaskConfigError(f"min_new_tokens ({options['min_new_tokens']}) is above max_new_tokens "
+                              f"({max_new_tokens}): lower it, or raise max_new_tokens")
     return {
-        "max_new_tokens": options["max_new_tokens"] or default_max_new_tokens,
+        "max_new_tokens": max_new_tokens,
+        "min_new_tokens": options["min_new_tokens"],
         "num_beams": options["num_beams"], "do_sample": options["do_sample"],
         "temperature": options["temperature"], "top_p": options["top_p"], "top_k": options["top_k"],
         "seed": options["seed"] if options["seed"] is not None else DEFAULT_SEED,

@@ -64,7 +64,7 @@ def _generation_config(loaded: LoadedModel, settings: GenerationSettings) -> Any
     eos = getattr(model_config, "eos_token_id", None) or loaded.tokenizer.eos_token_id
     sampling = {k: getattr(settings, k) for k in ("temperature", "top_p", "top_k") if getattr(settings, k) is not None}
     return GenerationConfig(
-        max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams,
+        max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens, num_beams=settings.num_beams,
         do_sample=settings.do_sample, **(sampling if settings.do_sample else {}),
         eos_token_id=eos, pad_token_id=loaded.tokenizer.pad_token_id,
         bos_token_id=getattr(model_config, "bos_token_id", None),

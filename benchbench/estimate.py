@@ -50,8 +50,8 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
                         seq_len: int, logits_positions: int | None = 1) -> MemoryEstimate:
     """`logits_positions`: how many positions get logits at once: 1 for generation
     (transformers computes only the last position's), the sequence for scoring
-    (perplexity, log-likelihood of choices), where benchbench caps the logits tensor at
-    2 GiB by splitting batches."""
+    (perplexity, log-likelihood of choices), where benchbench computes them in chunks of
+    LOGITS_CHUNK_BYTES (backends/hf/logprobs.py)."""
     size = BYTES[dtype]
     activation_bytes = 2.0 if size <= 2 else 4.0
     layers, sliding = shape.get("layers") or 0, shape.get("sliding_layers") or 0
@@ -63,9 +63,9 @@ def estimate_from_shape(parameters: int, shape: dict[str, int | None], dtype: st
     positions = seq_len if logits_positions is None else logits_positions
     logits = batch_size * positions * (shape.get("vocab_size") or 0) * 4.0
     if logits_positions is None:
-        from benchbench.backends.hf.limits import LOGITS_BUDGET_BYTES
+        from benchbench.backends.hf.limits import LOGITS_CHUNK_BYTES
 
-        logits = min(logits, max(LOGITS_BUDGET_BYTES, positions * (shape.get("vocab_size") or 0) * 4.0))
+        logits = min(logits, 2 * LOGITS_CHUNK_BYTES)  # a chunk of logits and its log-softmax
     weights = _weight_bytes(parameters, shape, dtype)
     subtotal = (weights + kv + activations + logits) / GIB
     overhead = CONTEXT_GIB + OVERHEAD_FRACTION * subtotal

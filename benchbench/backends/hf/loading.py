@@ -42,6 +42,7 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     info: ModelInfo
+    scorer: Any = None  # scoring.token_scorer's TokenScorer, made on first use
 
     @property
     def device(self) -> torch.device:

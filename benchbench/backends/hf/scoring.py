@@ -7,15 +7,19 @@ texts (perplexity). A token request is (context tokens, continuation tokens); th
 lm-evaluation-harness's ``_loglikelihood_tokens`` does, and the log-probabilities of the
 continuation tokens are summed in float64.
 
-Batches are sorted longest-first and right-padded: real tokens keep their positions, so
-the result does not depend on the batch size. The rows per batch are also capped so the
-logits tensor (rows x length x vocabulary, float32) stays under LOGITS_BUDGET_BYTES:
-a 262k-vocabulary model at 8k tokens needs 8 GiB of logits for a single row (limits.py).
+Where it is faster than a plain forward pass per request, without changing a figure:
+- requests whose model input is the same token sequence share one row: the single-token
+  choices of one prompt (" negative" / " positive") cost one pass, not one per choice;
+- only the scored positions get logits, in chunks (logprobs.py), never the whole
+  rows x length x vocabulary tensor;
+- rows are sorted longest first and batched by token budget (batching.py), right-padded:
+  real tokens keep their positions, so the result does not depend on the batch size;
+- one device-to-host copy per batch, made while the next batch already runs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import torch
 
@@ -26,52 +30,103 @@ from benchbench.backends.base import (
     RollingLogLikelihood,
     RollingSettings,
 )
-from benchbench.backends.hf.limits import rows_within_logits_budget
+from benchbench.backends.hf import shared_prefix
+from benchbench.backends.hf.batching import right_padded, token_budget_batches
 from benchbench.backends.hf.loading import LoadedModel
+from benchbench.backends.hf.logprobs import TokenScorer
 from benchbench.errors import TaskConfigError
 
+# on a CPU, rows this long are batched only with rows of their own length (batching.py)
+UNPADDED_ROWS_ON_CPU = 512
 Request = tuple[Sequence[int], Sequence[int]]
 Window = tuple[list[int], list[int]]
 
 
-def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int) -> list[tuple[float, int]]:
-    """(summed log-likelihood, tokens scored) of each request's continuation, in the order given."""
+class Scored(NamedTuple):
+    total: float  # summed log-likelihood of the continuation, float64
+    tokens: int  # continuation tokens scored
+    read: int  # tokens the model ran for this request (0 when it shared another's row)
+
+
+def token_scorer(loaded: LoadedModel, probe_tokens: list[int]) -> TokenScorer:
+    """The loaded model's scorer, made (and its method verified) on first use."""
+    if loaded.scorer is None:
+        loaded.scorer = TokenScorer(loaded.model, probe_tokens)
+    return loaded.scorer
+
+
+def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int) -> list[Scored]:
+    """Each request's continuation scored, in the order given. A row shared by several
+    requests is counted as read by the first of them (tokens read are what the model ran)."""
     max_length = loaded.info.max_length
-    inputs = [(list(ctx) + list(cont))[-(max_length + 1):][:-1] for ctx, cont in requests]
-    order = sorted(range(len(requests)), key=lambda i: -len(inputs[i]))
-    results: list[tuple[float, int] | None] = [None] * len(requests)
-    vocab = int(loaded.model.config.get_text_config().vocab_size)
-    start = 0
-    while start < len(order):
-        rows = rows_within_logits_budget(batch_size, len(inputs[order[start]]), vocab)
-        batch = order[start:start + rows]
-        for index, value in zip(batch, _score_batch(loaded, [inputs[i] for i in batch],
-                                                    [list(requests[i][1]) for i in batch])):
-            results[index] = value
-        start += rows
+    results: list[Scored | None] = [None] * len(requests)
+    if not requests:
+        return []
+    scorer = token_scorer(loaded, list(requests[0][0]) + list(requests[0][1]))
+    plain = range(len(requests))
+    if shared_prefix.usable(scorer, loaded):
+        scored = shared_prefix.score_groups(loaded, scorer, shared_prefix.prefix_groups(requests, max_length),
+                                            batch_size)
+        for index, (total, read) in scored.items():
+            results[index] = Scored(total, len(requests[index][1]), read)
+        plain = [i for i in plain if i not in scored]
+    inputs = {i: tuple((list(requests[i][0]) + list(requests[i][1]))[-(max_length + 1):][:-1]) for i in plain}
+    sharing: dict[tuple[int, ...], list[int]] = {}  # one row per distinct model input
+    for index, tokens in inputs.items():
+        sharing.setdefault(tokens, []).append(index)
+    rows = sorted(sharing, key=len, reverse=True)
+    unpadded_from = UNPADDED_ROWS_ON_CPU if loaded.device.type == "cpu" else None
+    in_flight: _Launched | None = None
+    for span in token_budget_batches([len(r) for r in rows], batch_size, unpadded_from):
+        batch = [rows[i] for i in span]
+        launched = _launch(loaded, scorer, batch, [[(i, list(requests[i][1])) for i in sharing[row]] for row in batch])
+        if in_flight is not None:  # read the previous batch while this one runs on the device
+            in_flight.collect(results)
+        in_flight = launched
+    if in_flight is not None:
+        in_flight.collect(results)
     return results  # type: ignore[return-value]
 
 
+class _Launched(NamedTuple):
+    """A batch whose forward pass is queued: its log-probabilities, still on the device, and
+    which request each belongs to."""
+
+    logprobs: torch.Tensor
+    rows: list[tuple[int, ...]]
+    members: list[list[tuple[int, list[int]]]]
+    owner: list[tuple[int, int]]
+
+    def collect(self, results: list[Scored | None]) -> None:
+        values = self.logprobs.double().cpu().tolist()  # the one device-to-host copy of the batch
+        sums: dict[tuple[int, int], float] = {}
+        for key, value in zip(self.owner, values):
+            sums[key] = sums.get(key, 0.0) + value
+        for row, (tokens, group) in enumerate(zip(self.rows, self.members)):
+            for k, (index, continuation) in enumerate(group):
+                results[index] = Scored(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0)
+
+
 @torch.inference_mode()
-def _score_batch(loaded: LoadedModel, inputs: list[list[int]],
-                 continuations: list[list[int]]) -> list[tuple[float, int]]:
-    width = max(len(x) for x in inputs)
-    pad_id = loaded.tokenizer.pad_token_id or 0
-    ids = torch.full((len(inputs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(inputs), width), dtype=torch.long)
-    for row, tokens in enumerate(inputs):
-        ids[row, :len(tokens)] = torch.tensor(tokens)
-        mask[row, :len(tokens)] = 1
-    logits = loaded.model(input_ids=ids.to(loaded.device),
-                          attention_mask=mask.to(loaded.device)).logits
-    totals = []
-    for row, (tokens, continuation) in enumerate(zip(inputs, continuations)):
-        n = len(continuation)
-        logprobs = torch.log_softmax(logits[row, len(tokens) - n:len(tokens)].float(), dim=-1)
-        target = torch.tensor(continuation, device=logprobs.device)
-        totals.append(logprobs.gather(1, target.unsqueeze(1)).squeeze(1).double().sum())
-    # one device-to-host copy per batch, not one synchronisation per row
-    return [(total, len(continuation)) for total, continuation in zip(torch.stack(totals).tolist(), continuations)]
+def _launch(loaded: LoadedModel, scorer: TokenScorer, rows: list[tuple[int, ...]],
+            members: list[list[tuple[int, list[int]]]]) -> _Launched:
+    """Queue one batch: every member request's continuation tokens at their positions."""
+    device = loaded.device
+    ids, mask = right_padded(rows, loaded.tokenizer.pad_token_id or 0, device)
+    row_of: list[int] = []
+    position: list[int] = []
+    target: list[int] = []
+    owner: list[tuple[int, int]] = []
+    for row, (tokens, group) in enumerate(zip(rows, members)):
+        for k, (_, continuation) in enumerate(group):
+            n = len(continuation)
+            row_of += [row] * n
+            position += range(len(tokens) - n, len(tokens))
+            target += continuation
+            owner += [(row, k)] * n
+    logprobs = scorer.score(ids, mask, *(torch.tensor(column, dtype=torch.long, device=device)
+                                         for column in (row_of, position, target)))
+    return _Launched(logprobs, rows, members, owner)
 
 
 def special_tokens_kwargs(tokenizer: Any, text: str) -> dict[str, bool]:
@@ -167,9 +222,8 @@ def _score_texts(loaded: LoadedModel, chunk: list[tuple[int, list[Window]]],
     out = []
     for index, windows in chunk:
         window_scores = [next(scores) for _ in windows]
-        read = sum(min(len(ctx) + len(cont) - 1, loaded.info.max_length) for ctx, cont in windows)
-        out.append((index, RollingLogLikelihood(sum(total for total, _ in window_scores),
-                                                sum(tokens for _, tokens in window_scores), len(windows), read)))
+        out.append((index, RollingLogLikelihood(sum(s.total for s in window_scores), sum(s.tokens for s in window_scores),
+                                                len(windows), sum(s.read for s in window_scores))))
     return out
 
 
@@ -177,5 +231,4 @@ def pair_loglikelihoods(loaded: LoadedModel, requests: Sequence[LoglikelihoodReq
                         batch_size: int) -> list[LogLikelihood]:
     """Each continuation's log-likelihood after its context, the pair encoded as lm-evaluation-harness does."""
     encoded = [encode_pair(loaded.tokenizer, r.context, r.continuation) for r in requests]
-    return [LogLikelihood(total, tokens, len(ctx) + len(cont) - 1)
-            for (total, tokens), (ctx, cont) in zip(score_requests(loaded, encoded, batch_size), encoded)]
+    return [LogLikelihood(*scored) for scored in score_requests(loaded, encoded, batch_size)]

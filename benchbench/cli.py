@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from benchbench.errors import BenchbenchError, SuiteError
-from benchbench.spec import DTYPES
+from benchbench.spec import DTYPES, BatchSize
 
 # NVML and torch must number GPUs the same way (docs/methodology.md).
 os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
@@ -24,6 +24,22 @@ EXIT_FAILED_RESULTS = 1
 EXIT_BAD_INPUT = 2
 DATA_HELP = ("Which stored results to compare when a task was scored on different examples (a --limit "
              "smoke run, an edited data file): 'complete' (the most examples), 'latest', or a data fingerprint.")
+
+
+class _BatchSizeType(click.ParamType):
+    """A positive number of rows, or auto."""
+
+    name = "batch size"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> BatchSize:
+        if str(value) == "auto":
+            return "auto"
+        if str(value).isdigit() and int(str(value)) >= 1:
+            return int(str(value))
+        self.fail(f"{value!r} is neither a number of rows (1 or more) nor auto", param, ctx)
+
+
+BATCH_SIZE = _BatchSizeType()
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -85,7 +101,8 @@ def main() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Use at most N examples per task.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Override the suite's runtime.device.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Override runtime.batch_size (and every task's).")
+@click.option("--batch-size", type=BATCH_SIZE, metavar="N|auto",
+              help="Override runtime.batch_size (and every task's): rows per pass, or auto.")
 @click.option("--dtype", type=click.Choice(DTYPES), help="Override runtime.dtype and every model's dtype.")
 @click.option("--models", help="Comma-separated model names from the suite to run.")
 @click.option("--tasks", help="Comma-separated task names from the suite to run.")
@@ -98,7 +115,7 @@ def main() -> None:
                    "(the default; clean per-model measurements, a crash loses one task), 'none' runs all "
                    "models in this process (for debugging).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: int | None, dtype: str | None,
+def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: BatchSize | None, dtype: str | None,
         models: str | None, tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None,
         progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.

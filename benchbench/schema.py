@@ -112,13 +112,20 @@ def check_mapping(value: Any, schema: dict[str, Key], file: str, path: str) -> d
         if spec.out_of_bounds(item):
             raise SuiteError(file, key_path, f"{item!r} is out of range: it must be {spec.describe_bounds()}",
                              f"give a value {spec.describe_bounds()}" + (f" ({spec.help})" if spec.help else ""))
-        if spec.choices and item not in spec.choices:
+        if spec.choices and item not in spec.choices and not (spec.bounds and _is_number(item)):
             choices = ", ".join(str(c) for c in spec.choices)
             hint = did_you_mean(str(item), [str(c) for c in spec.choices])
-            raise SuiteError(file, key_path, f"{item!r} is not one of: {choices}",
-                             hint if "did you mean" in hint else f"use one of: {choices}")
+            number = f"a number {spec.describe_bounds()}" if spec.bounds else ""
+            raise SuiteError(file, key_path, f"{item!r} is neither {number} nor one of: {choices}" if number
+                             else f"{item!r} is not one of: {choices}",
+                             hint if "did you mean" in hint else f"use {number + ', or ' if number else 'one of: '}{choices}")
         checked[name] = item
     return checked
+
+
+def _is_number(value: Any) -> bool:
+    """Numbers are checked by `bounds`; `choices` name the other values a key takes (batch_size: auto)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _join(path: str, name: str) -> str:

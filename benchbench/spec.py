@@ -16,13 +16,14 @@ from benchbench.schema import did_you_mean
 
 DEFAULT_SEED = 1234  # runtime.seed: example sampling, generation sampling, bootstrap resamples
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+BatchSize = int | str  # a number of rows, or "auto" (worker.py: start high, halve on out-of-memory)
 
 
 @dataclass(frozen=True)
 class Runtime:
     device: str = "auto"
     dtype: str = "auto"
-    batch_size: int = 8
+    batch_size: BatchSize = 8
     seed: int = DEFAULT_SEED
     bootstrap_resamples: int = 1000
     latency_probe: str | bool = "auto"
@@ -73,7 +74,7 @@ class TaskSpec:
     metrics: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    batch_size: int | None = None
+    batch_size: BatchSize | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Suite:
 
     def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
                limit: int | None = None, device: str | None = None, no_weights: bool = False,
-               isolation: str | None = None, batch_size: int | None = None, dtype: str | None = None) -> "Suite":
+               isolation: str | None = None, batch_size: BatchSize | None = None, dtype: str | None = None) -> "Suite":
         """The suite restricted/overridden by command-line choices (names are checked). A batch
         size or dtype given here overrides the suite's everywhere, per task and per model too."""
         chosen_models = _pick(self.models, models, self.path, "--models", "models in the suite")

@@ -38,7 +38,9 @@ _RUNTIME = Runtime()  # the defaults, in one place
 RUNTIME_SCHEMA = {
     "device": key(str, _RUNTIME.device, choices=DEVICES),
     "dtype": key(str, _RUNTIME.dtype, choices=DTYPES, help="default dtype for models that set none"),
-    "batch_size": key(int, _RUNTIME.batch_size, bounds="[1, inf)", help="examples (or windows) per forward pass"),
+    "batch_size": key((int, str), _RUNTIME.batch_size, bounds="[1, inf)", choices=("auto",),
+                      help="rows of the longest sequence per forward pass (shorter rows are packed into the same "
+                           "token budget), or auto: start high and halve on out-of-memory"),
     "seed": key(int, _RUNTIME.seed, bounds="[0, inf)", help="seed for sampling examples, for generation and for the bootstrap"),
     "bootstrap_resamples": key(int, _RUNTIME.bootstrap_resamples, bounds="[0, inf)",
                                help="resamples for 95% confidence intervals; 0 turns them off"),
@@ -72,7 +74,8 @@ TASK_SCHEMA = {
     "metrics": key(list, None, help="metric names; default: the task type's usual metrics"),
     "options": key(dict, dict),
     "metric_options": key(dict, dict, help="per metric name, its options, e.g. {bleu: {tokenize: zh}}"),
-    "batch_size": key(int, None, bounds="[1, inf)", help="overrides runtime.batch_size for this task"),
+    "batch_size": key((int, str), None, bounds="[1, inf)", choices=("auto",),
+                      help="overrides runtime.batch_size for this task (a number, or auto)"),
 }
 DATASET_SCHEMA = {
     "path": key(str, required=True, help="a hub dataset id or a local file/folder"),

@@ -135,7 +135,9 @@ CASES = [
     Case("limit-zero", _suite(_set("tasks.0.dataset.limit", 0)), 2, "must be at least 1"),
     Case("sample-shuffle", _suite(_set("tasks.0.dataset.sample", "shuffle")), 2, "is not one of"),
     Case("probe-sometimes", _suite(_set("runtime.latency_probe", "sometimes")), 2, "is not one of"),
-    Case("task-batch-size-words", _suite(_set("tasks.0.batch_size", "eight")), 2, "expected an integer"),
+    Case("task-batch-size-words", _suite(_set("tasks.0.batch_size", "eight")), 2,
+         "'eight' is neither a number at least 1 nor one of: auto"),
+    Case("batch-size-auto-typo", _suite(_set("runtime.batch_size", "atuo")), 2, "did you mean 'auto'"),
     # options
     Case("unknown-model-flag", _args("--models", "nope"), 2, "models in the suite: m"),
     Case("unknown-task-flag", _args("--tasks", "nope"), 2, "tasks in the suite: t"),

@@ -12,9 +12,10 @@ import traceback
 from typing import Any
 
 from benchbench.backends import open_backend
-from benchbench.backends.base import GENERATE, ModelBackend, ModelInfo
+from benchbench.backends.base import GENERATE, LOGLIKELIHOOD, ROLLING, ModelBackend, ModelInfo
 from benchbench.errors import ModelUnavailable, TaskConfigError
 from benchbench.measure import TaskMeter
+from benchbench.measure.flops import throughput
 from benchbench.run.events import (
     Emit,
     EmitFailed,
@@ -28,6 +29,9 @@ from benchbench.run.events import (
 from benchbench.run.job import ModelJob, TaskPlan
 from benchbench.tasks import TASK_TYPES, ExampleResult
 from benchbench.tasks.base import Scoring, TaskScores
+
+# batch_size: auto starts here and halves on out-of-memory (a CPU has no such error to catch)
+AUTO_FIRST_BATCH_SIZE = {"cuda": 64, "cpu": 8}
 
 
 def run_job(job: ModelJob, emit: Emit) -> None:
@@ -82,23 +86,24 @@ class _TaskRun:
         plan, runtime = self.plan, self.job.runtime
         self.emit(ResultOpened(self.name))
         done = {r.index for r in plan.done}
-        todo = [i for i in range(len(plan.rows)) if i not in done]
         results = list(plan.done)
         self.emit(Progress(len(done)))
-        batch_size = plan.task.batch_size or runtime.batch_size
+        requested = plan.task.batch_size or runtime.batch_size
+        batch_size = AUTO_FIRST_BATCH_SIZE.get(info.device, 8) if requested == "auto" else int(requested)
         scoring = Scoring.of(plan.task, runtime)
         try:
             with TaskMeter(info.device) as meter:
-                rows = [plan.rows[i] for i in todo]
-                batches = self.task_type.predict(self.backend, rows, settings, batch_size) if rows else []
-                for batch in meter.timed(batches):
-                    for r in batch:  # back to indices in the full example list
-                        r.index = todo[r.index]
-                    if not info.random_weights:  # outputs of random weights mean nothing
-                        self.emit(Predictions(self.name, [r.to_dict() for r in batch]))
-                    meter.count([r.details for r in batch])
-                    results.extend(batch)
-                    self.emit(Progress(len(batch)))
+                while True:
+                    try:
+                        self._predict(info, settings, batch_size, meter, results)
+                        break
+                    except Exception as exc:
+                        if requested != "auto" or batch_size == 1 or not self.backend.is_out_of_memory(exc):
+                            raise
+                        self.backend.free_memory()  # what was stored stays; the rest runs in smaller batches
+                        batch_size //= 2
+                        self.emit(Log(f"{self.job.model.name} / {self.name}: out of memory; batch size auto "
+                                      f"goes on at {batch_size}"))
             results.sort(key=lambda r: r.index)
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
@@ -112,7 +117,10 @@ class _TaskRun:
                 detail = traceback.format_exc(limit=-3)
                 self.emit(TaskFinished(self.name, "error", f"{type(exc).__name__}: {exc}\n{detail}"))
             return
-        measurement = meter.measurement(info.load_seconds).to_dict() | {"latency_probe": probe}
+        measurement = meter.measurement(info.load_seconds).to_dict() | {
+            "latency_probe": probe, **throughput(meter.prompt_tokens, meter.examples, meter.watch.seconds,
+                                                 capability in (LOGLIKELIHOOD, ROLLING), info.to_dict(),
+                                                 meter.device_name)}
         if measurement["gpu"]:
             self._warn_shared_gpu(measurement["gpu"])
         note = "quality metrics omitted: random weights (--no-weights)" if info.random_weights else None
@@ -122,9 +130,28 @@ class _TaskRun:
         self.emit(TaskFinished(self.name, "ok", note, fields=dict(
             metrics=scored.scores, measurements=measurement,
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
-            settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": batch_size,
-                      "metric_signatures": scored.signatures, "metric_failures": scored.failures},
+            settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": requested,
+                      "batch_size_used": batch_size, "metric_signatures": scored.signatures,
+                      "metric_failures": scored.failures},
             counts={"examples": len(results), "resumed_examples": len(done)}, model_info=info.to_dict())))
+
+    def _predict(self, info: ModelInfo, settings: dict[str, Any], batch_size: int, meter: TaskMeter,
+                 results: list[ExampleResult]) -> None:
+        """Score the examples not in `results` yet, sending each batch to the driver as it
+        comes; `results` grows batch by batch, so a retry after an out-of-memory error
+        (batch size auto) starts where this one stopped."""
+        done = {r.index for r in results}
+        todo = [i for i in range(len(self.plan.rows)) if i not in done]
+        rows = [self.plan.rows[i] for i in todo]
+        batches = self.task_type.predict(self.backend, rows, settings, batch_size) if rows else []
+        for batch in meter.timed(batches):
+            for r in batch:  # back to indices in the full example list
+                r.index = todo[r.index]
+            if not info.random_weights:  # outputs of random weights mean nothing
+                self.emit(Predictions(self.name, [r.to_dict() for r in batch]))
+            meter.count([r.details for r in batch])
+            results.extend(batch)
+            self.emit(Progress(len(batch)))
 
     def _probe(self, capability: str, info: ModelInfo, results: list[ExampleResult],
                batch_size: int) -> dict[str, Any] | None:

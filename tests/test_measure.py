@@ -242,6 +242,7 @@ def fake_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: 300 * 2**20)
     monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda *a: 400 * 2**20)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H100 80GB HBM3")
     fake = _FakeNvml([os.getpid()])
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     return calls
@@ -264,6 +265,7 @@ def test_cuda_measurement_path_with_faked_cuda_and_nvml(fake_cuda):
     assert result.torch_max_allocated_mib == 300 and result.torch_max_reserved_mib == 400
     assert result.gpu["process_peak_mib"] >= result.torch_max_reserved_mib and result.gpu["energy_j"] > 0
     assert result.gpu_note == "" and result.prompt_tokens == 12
+    assert meter.device_name == "NVIDIA H100 80GB HBM3"  # what MFU looks up its peak by (test_flops.py)
     env = environment("cuda")
     assert env["gpu_name"] == "Fake H100" and env["driver_version"] == "550.1" and "nvml" not in env
 

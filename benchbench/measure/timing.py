@@ -140,6 +140,11 @@ class TaskMeter:
         if self._sampler is not None:
             self._sampler.__exit__(*exc)
 
+    @property
+    def device_name(self) -> str | None:
+        """The GPU's name (for its peak FLOPs), None on CPU."""
+        return torch.cuda.get_device_name() if self.device == "cuda" else None
+
     def timed(self, batches: Iterable[T]) -> Iterator[T]:
         """Yield the batches of a task, timing the production of each one."""
         iterator = iter(batches)

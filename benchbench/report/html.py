@@ -89,18 +89,24 @@ def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str
     metric = candidates[0]["metric"]
     headers = [("rank", True), ("model", False), (metric, True), ("n", True), ("95% CI low", True), ("95% CI high", True),
                ("memory GiB", True), ("memory source", False), ("latency ms", True), ("examples/s", True),
-               ("parameters (M)", True), ("status / why excluded", False)]
+               ("tokens/s", True), ("MFU %", True), ("parameters (M)", True), ("status / why excluded", False)]
     rows = []
     for c in candidates:
         match = frame[(frame["model"] == c["model"]) & (frame["task"] == c["task"])]
-        rate = float(match["examples_per_second"].iloc[0]) if "examples_per_second" in match and len(match) else None
+
+        def measured(column: str) -> float | None:
+            value = match[column].iloc[0] if column in match and len(match) else None
+            return float(value) if value is not None and pd.notna(value) else None
+
+        mfu = measured("model_flops_utilisation")
         tags = ("<span class='tag'>tied with best</span>" if c["tied_with_best"] and c["rank"] != 1 else "") + \
                ("<span class='tag'>Pareto</span>" if c["pareto"] else "")
         css = "best" if c["rank"] == 1 else ("excluded" if c["excluded"] else "")
         rows.append(f'<tr class="{css}">{_cell(c["rank"])}<td>{escape(c["model"])}{tags}</td>{_cell(c["score"])}'
                     f'{_cell(c["n"])}'
                     f'{_cell(c["ci_low"])}{_cell(c["ci_high"])}{_cell(c["memory_gib"], 3)}'
-                    f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(rate, 3)}'
+                    f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(measured("examples_per_second"), 3)}'
+                    f'{_cell(measured("prompt_tokens_per_second"), 4)}{_cell(None if mfu is None else 100 * mfu, 3)}'
                     f'{_cell(c["parameters"] / 1e6 if c["parameters"] else None, 4)}'
                     f'<td>{escape("; ".join(c["excluded"]) or "ok")}</td></tr>')
     return _table(headers, rows)

@@ -64,13 +64,15 @@ class FakeBackend:
     def source_language(self, candidates: list[str]) -> str | None:
         return None
 
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest], batch_size: int) -> list[LogLikelihood]:
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
+                      batch_size: int) -> Iterator[Batch[LogLikelihood]]:
         out = []
-        for r in requests:
+        for i, r in enumerate(requests):
             bonus = 5.0 if r.continuation.strip() in r.context else 0.0
-            out.append(LogLikelihood(-float(len(r.continuation)) + bonus, words(r.continuation),
-                                     words(r.context) + words(r.continuation)))
-        return out
+            out.append((i, LogLikelihood(-float(len(r.continuation)) + bonus, words(r.continuation),
+                                         words(r.context) + words(r.continuation))))
+        for start in reversed(range(0, len(out), batch_size)):  # not in request order, as a backend may
+            yield out[start:start + batch_size]
 
     def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:
         length = min(max_length or 128, 128)

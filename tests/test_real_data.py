@@ -61,3 +61,25 @@ def test_quickstart_runs_offline_with_finite_metrics(tmp_path):
         figures = [row[c] for c in metric_columns if c in row and not (isinstance(row[c], float) and math.isnan(row[c]))]
         assert figures and all(math.isfinite(v) for v in figures)
     assert set(frame["model"]) == {"smollm2-135m-instruct", "gemma-3-270m"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MODELS or importlib.util.find_spec("lm_eval") is None,
+                    reason="the packaged models or lm-eval are not installed")
+def test_benchmark_against_lm_evaluation_harness_agrees_on_every_figure(shared_data, tmp_path):
+    """benchmarks/vs_lm_eval.py --quick: a few rows of each task through both tools."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "vs_lm_eval.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--data", str(shared_data), "--work", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = {line.split()[1]: line.split() for line in done.stdout.splitlines() if line.startswith("smollm2 ")}
+    assert set(lines) == {"perplexity", "sst2", "wmt"}, done.stdout
+    for task, cells in lines.items():
+        assert float(cells[2]) == pytest.approx(float(cells[3]), rel=1e-6), (task, done.stdout)
+    assert "texts differing: 0/4" in done.stdout
+    relative = [float(line.rsplit(" ", 1)[1]) for line in done.stdout.splitlines() if "relative loglikelihood" in line]
+    assert len(relative) == 2 and max(relative) <= 1e-5, done.stdout

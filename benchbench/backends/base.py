@@ -11,8 +11,8 @@ one *capability* at a time, and answers requests of that capability:
 - ``classify``: the class a classification head gives a text (or text pair);
 - ``spans``: the answer span an extractive-QA head picks in a context.
 
-Requests that need batching by token length (generation, rolling windows) are given to the
-backend whole and come back batch by batch, as ``(request index, response)`` lists: only
+Requests that need batching by token length (choices, generation, rolling windows) are
+given to the backend whole and come back batch by batch, as ``(request index, response)`` lists: only
 the backend knows token lengths, and the run stores and times each batch as it comes.
 Every resolved setting a backend decides (window lengths, padding side, the prefix token)
 comes back as a plain dict, recorded with the figures.
@@ -201,8 +201,10 @@ class ModelBackend(Protocol):
         """Multilingual seq2seq models (NLLB, M2M): set the source language to the first
         candidate code the tokenizer knows; return the code in use (None: no such setting)."""
 
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest], batch_size: int) -> list[LogLikelihood]:
-        """The log-likelihood of each continuation after its context, in request order."""
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
+                      batch_size: int) -> Iterator[Batch[LogLikelihood]]:
+        """The log-likelihood of each continuation after its context, batch by batch in the
+        backend's order (all requests are given at once, so it can sort and share work)."""
 
     def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:
         """Windows resolved against the model (max_length capped at its context length).

@@ -17,6 +17,7 @@ from benchbench.backends.base import (
     CLASSIFY,
     LOGLIKELIHOOD,
     ClassifyRequest,
+    LogLikelihood,
     LoglikelihoodRequest,
     ModelBackend,
     Profile,
@@ -78,13 +79,12 @@ class Classification:
 
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
+        if settings["method"] == "choices":
+            yield from _predict_choices(backend, rows, settings, batch_size)
+            return
         order = sorted(range(len(rows)), key=lambda i: -len(str(rows[i]["text"])))
         for start in range(0, len(order), batch_size):
-            batch = [(i, rows[i]) for i in order[start:start + batch_size]]
-            if settings["method"] == "head":
-                yield _predict_head(backend, batch, settings)
-            else:
-                yield _predict_choices(backend, batch, settings, batch_size)
+            yield _predict_head(backend, [(i, rows[i]) for i in order[start:start + batch_size]], settings)
 
     def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
         wanted = scoring.metrics or (_HEAD_DEFAULT_METRICS if settings["method"] == "head"
@@ -151,24 +151,35 @@ def _predict_head(backend: ModelBackend, batch: list[tuple[int, dict[str, Any]]]
             for (index, row), p in zip(batch, backend.classify(requests, settings["max_length"]))]
 
 
-def _predict_choices(backend: ModelBackend, batch: list[tuple[int, dict[str, Any]]],
-                     settings: dict[str, Any], batch_size: int) -> list[ExampleResult]:
+def _predict_choices(backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
+                     batch_size: int) -> Iterator[list[ExampleResult]]:
+    """Every (example, choice) pair goes to the backend at once, so it can sort them all by
+    length and share work between the choices of one prompt; an example is yielded as soon
+    as the batch holding its last choice is back."""
     labels, choice_texts = list(settings["choices"]), list(settings["choices"].values())
-    contexts = [render_prompt(backend, settings["prompt"], row, {}, settings["chat_template"]) for _, row in batch]
+    contexts = [render_prompt(backend, settings["prompt"], row, {}, settings["chat_template"]) for row in rows]
     requests = [LoglikelihoodRequest(context, text) for context in contexts for text in choice_texts]
-    scores = backend.loglikelihood(requests, batch_size)
-    results = []
-    for n, (index, row) in enumerate(batch):
-        mine = scores[n * len(labels):(n + 1) * len(labels)]
-        sums = [s.total for s in mine]
-        normed = [s.total / max(1, len(text.lstrip())) for s, text in zip(mine, choice_texts)]
-        results.append(ExampleResult(
-            index=index, input=_show_input(row), prediction=labels[sums.index(max(sums))],
-            reference=str(row["label"]),
-            details={"loglikelihoods": dict(zip(labels, sums)),
-                     "prediction_norm": labels[normed.index(max(normed))],
-                     "prompt_tokens": sum(s.tokens_read for s in mine)}))
-    return results
+    scores: dict[int, list[LogLikelihood | None]] = {}
+    for batch in backend.loglikelihood(requests, batch_size):
+        finished = []
+        for request_index, scored in batch:
+            example, choice = divmod(request_index, len(labels))
+            mine = scores.setdefault(example, [None] * len(labels))
+            mine[choice] = scored
+            if all(s is not None for s in mine):
+                finished.append(_choice_result(example, rows[example], scores.pop(example), labels, choice_texts))
+        if finished:
+            yield finished
+
+
+def _choice_result(index: int, row: dict[str, Any], mine: list[LogLikelihood], labels: list[str],
+                   choice_texts: list[str]) -> ExampleResult:
+    sums = [s.total for s in mine]
+    normed = [s.total / max(1, len(text.lstrip())) for s, text in zip(mine, choice_texts)]
+    return ExampleResult(
+        index=index, input=_show_input(row), prediction=labels[sums.index(max(sums))], reference=str(row["label"]),
+        details={"loglikelihoods": dict(zip(labels, sums)), "prediction_norm": labels[normed.index(max(normed))],
+                 "prompt_tokens": sum(s.tokens_read for s in mine)})
 
 
 def _show_input(row: dict[str, Any]) -> str:

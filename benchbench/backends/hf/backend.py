@@ -96,7 +96,8 @@ class HFBackend:
             tokenizer.src_lang = next((c for c in candidates if c and c in vocab), tokenizer.src_lang)
         return getattr(tokenizer, "src_lang", None)
 
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest], batch_size: int) -> list[LogLikelihood]:
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
+                      batch_size: int) -> Iterator[Batch[LogLikelihood]]:
         return scoring.pair_loglikelihoods(self.loaded, requests, batch_size)
 
     def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:

@@ -56,21 +56,30 @@ def token_scorer(loaded: LoadedModel, probe_tokens: list[int]) -> TokenScorer:
 
 
 def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int) -> list[Scored]:
-    """Each request's continuation scored, in the order given. A row shared by several
-    requests is counted as read by the first of them (tokens read are what the model ran)."""
-    max_length = loaded.info.max_length
+    """Each request's continuation scored, in the order given."""
     results: list[Scored | None] = [None] * len(requests)
+    for batch in scored_batches(loaded, requests, batch_size):
+        for index, scored in batch:
+            results[index] = scored
+    return results  # type: ignore[return-value]
+
+
+def scored_batches(loaded: LoadedModel, requests: list[Request], batch_size: int) -> Iterator[Batch[Scored]]:
+    """Each request's continuation scored, batch by batch as the model runs them, in the
+    order that wastes least (longest rows first). A row shared by several requests is
+    counted as read by the first of them (tokens read are what the model ran)."""
     if not requests:
-        return []
+        return
+    max_length = loaded.info.max_length
     scorer = token_scorer(loaded, list(requests[0][0]) + list(requests[0][1]))
-    plain = range(len(requests))
+    done: set[int] = set()
     if shared_prefix.usable(scorer, loaded):
-        scored = shared_prefix.score_groups(loaded, scorer, shared_prefix.prefix_groups(requests, max_length),
-                                            batch_size)
-        for index, (total, read) in scored.items():
-            results[index] = Scored(total, len(requests[index][1]), read)
-        plain = [i for i in plain if i not in scored]
-    inputs = {i: tuple((list(requests[i][0]) + list(requests[i][1]))[-(max_length + 1):][:-1]) for i in plain}
+        for scored in shared_prefix.score_groups(loaded, scorer, shared_prefix.prefix_groups(requests, max_length),
+                                                 batch_size):
+            done |= set(scored)
+            yield [(i, Scored(total, len(requests[i][1]), read)) for i, (total, read) in scored.items()]
+    inputs = {i: tuple((list(ctx) + list(cont))[-(max_length + 1):][:-1])
+              for i, (ctx, cont) in enumerate(requests) if i not in done}
     sharing: dict[tuple[int, ...], list[int]] = {}  # one row per distinct model input
     for index, tokens in inputs.items():
         sharing.setdefault(tokens, []).append(index)
@@ -81,11 +90,10 @@ def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int
         batch = [rows[i] for i in span]
         launched = _launch(loaded, scorer, batch, [[(i, list(requests[i][1])) for i in sharing[row]] for row in batch])
         if in_flight is not None:  # read the previous batch while this one runs on the device
-            in_flight.collect(results)
+            yield in_flight.collect()
         in_flight = launched
     if in_flight is not None:
-        in_flight.collect(results)
-    return results  # type: ignore[return-value]
+        yield in_flight.collect()
 
 
 class _Launched(NamedTuple):
@@ -97,14 +105,14 @@ class _Launched(NamedTuple):
     members: list[list[tuple[int, list[int]]]]
     owner: list[tuple[int, int]]
 
-    def collect(self, results: list[Scored | None]) -> None:
+    def collect(self) -> Batch[Scored]:
         values = self.logprobs.double().cpu().tolist()  # the one device-to-host copy of the batch
         sums: dict[tuple[int, int], float] = {}
         for key, value in zip(self.owner, values):
             sums[key] = sums.get(key, 0.0) + value
-        for row, (tokens, group) in enumerate(zip(self.rows, self.members)):
-            for k, (index, continuation) in enumerate(group):
-                results[index] = Scored(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0)
+        return [(index, Scored(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0))
+                for row, (tokens, group) in enumerate(zip(self.rows, self.members))
+                for k, (index, continuation) in enumerate(group)]
 
 
 @torch.inference_mode()
@@ -228,7 +236,9 @@ def _score_texts(loaded: LoadedModel, chunk: list[tuple[int, list[Window]]],
 
 
 def pair_loglikelihoods(loaded: LoadedModel, requests: Sequence[LoglikelihoodRequest],
-                        batch_size: int) -> list[LogLikelihood]:
-    """Each continuation's log-likelihood after its context, the pair encoded as lm-evaluation-harness does."""
+                        batch_size: int) -> Iterator[Batch[LogLikelihood]]:
+    """Each continuation's log-likelihood after its context, the pair encoded as
+    lm-evaluation-harness does; batch by batch, all requests sorted together."""
     encoded = [encode_pair(loaded.tokenizer, r.context, r.continuation) for r in requests]
-    return [LogLikelihood(*scored) for scored in score_requests(loaded, encoded, batch_size)]
+    for batch in scored_batches(loaded, encoded, batch_size):
+        yield [(index, LogLikelihood(*scored)) for index, scored in batch]

@@ -14,7 +14,7 @@ shorter than a batch's rows (such a cache drops old tokens, padding included).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import torch
 
@@ -42,18 +42,16 @@ def usable(scorer: TokenScorer, loaded: LoadedModel) -> bool:
 
 
 def score_groups(loaded: LoadedModel, scorer: TokenScorer, groups: list[Group],
-                 batch_size: int) -> dict[int, tuple[float, int]]:
-    """Summed log-likelihood and tokens read of every member, by request index. Batches a
-    sliding window would cut are left out: the caller scores them the plain way."""
+                 batch_size: int) -> Iterator[dict[int, tuple[float, int]]]:
+    """Per batch, the summed log-likelihood and tokens read of every member, by request
+    index. Batches a sliding window would cut are left out: the caller scores them the plain way."""
     groups = sorted(groups, key=lambda g: -len(g.context))
     window = getattr(loaded.model.config.get_text_config(), "sliding_window", None)
-    scored: dict[int, tuple[float, int]] = {}
     for span in token_budget_batches([len(g.context) for g in groups], batch_size):
         batch = [groups[i] for i in span]
         widest = len(batch[0].context) + max(len(c) for g in batch for _, c in g.members)
         if window is None or widest <= window:
-            scored |= _score_batch(loaded, scorer, batch)
-    return scored
+            yield _score_batch(loaded, scorer, batch)
 
 
 @torch.inference_mode()

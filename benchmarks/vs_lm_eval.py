@@ -284,7 +284,9 @@ def main() -> None:
         for task in args.tasks.split(","):
             (work / f"bb_{task}.yaml").write_text(yaml.safe_dump(lm_eval_task(task, files[task], args.new_tokens)))
             theirs = run_lm_eval(folder, task, work, args, batches[task])
-            ours = run_benchbench(folder, task, work, args, files[task], args.benchbench_batch or batches[task])
+            chosen = args.benchbench_batch
+            ours = run_benchbench(folder, task, work, args, files[task],
+                                  batches[task] if chosen is None else int(chosen) if chosen.isdigit() else chosen)
             print(f"{model:<11} {task:<10} {theirs['figure']:>15.6f} {ours['figure']:>12.6f} "
                   f"{theirs['eval_seconds']:>15.1f} {ours['eval_seconds']:>11.1f} "
                   f"{theirs['eval_seconds'] / ours['eval_seconds']:>5.2f}x "

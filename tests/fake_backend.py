@@ -84,6 +84,9 @@ class FakeBackend:
         for start in range(0, len(scored), batch_size):
             yield scored[start:start + batch_size]
 
+    def describe_scoring(self, capability: str) -> dict[str, Any]:
+        return {"logprobs_from": "rules"}
+
     def describe_generation(self) -> dict[str, Any]:
         return {"engine": "fake"}
 

@@ -65,7 +65,7 @@ def test_auto_halves_on_out_of_memory_and_keeps_every_result(tmp_path, monkeypat
     assert "goes on at 2" in result.output
     assert row["status"] == "ok"
     settings = row["settings"] if isinstance(row["settings"], dict) else json.loads(row["settings"])
-    assert settings["batch_size"] == "auto" and settings["batch_size_used"] == 2
+    assert settings["batch_size"] == "auto" and settings["batch_size_used"] == 2 and settings["batch_size_retries"] == 2
     assert backend.tried[:1] == [8] and backend.tried[-1] <= 2
     plain, _, expected = run(tmp_path, monkeypatch, FakeBackend("m"), 2, "plain")
     assert predictions == expected and len(predictions) == 21  # nothing lost, nothing twice, same outputs

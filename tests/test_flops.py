@@ -28,6 +28,7 @@ def test_flops_per_token_counts_matrices_and_attention():
     untied = SHAPE | {"tied_embeddings": 0}  # the input embedding is a lookup only
     assert forward_flops_per_token(PARAMETERS, untied, 0) == 2 * (PARAMETERS - 49152 * 576)
     assert forward_flops_per_token(None, SHAPE, 10) is None
+    assert forward_flops_per_token(PARAMETERS, SHAPE | {"experts": 8}, 10) is None  # active parameters unknown
 
 
 def info(device: str, dtype: str = "bfloat16") -> dict:
@@ -45,7 +46,7 @@ def test_mfu_on_a_known_gpu():
 
 @pytest.mark.parametrize("device, scoring, name, why", [
     ("cpu", True, None, "not measured: the device is cpu"),
-    ("cuda", False, "NVIDIA H100 80GB HBM3", "scoring passes only"),
+    ("cuda", False, "NVIDIA H100 80GB HBM3", "log-likelihood scoring passes only"),
     ("cuda", True, "Some Future GPU", "peak unknown for Some Future GPU at bfloat16"),
 ])
 def test_no_mfu_says_why(device, scoring, name, why):

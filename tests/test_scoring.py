@@ -23,6 +23,13 @@ ARCHITECTURES = {
     "cohere": ("CohereForCausalLM", "CohereConfig", SHAPE | dict(logit_scale=3.0)),
     # sliding-window layers: their KV cache drops old tokens
     "gemma3": ("Gemma3ForCausalLM", "Gemma3TextConfig", SHAPE | dict(head_dim=8, sliding_window=64)),
+    # attention placed by key index (ALiBi), a local window of its own name, no KV cache at all
+    "mpt": ("MptForCausalLM", "MptConfig", dict(vocab_size=320, d_model=32, n_heads=4, n_layers=2, max_seq_len=128)),
+    "gpt-neo": ("GPTNeoForCausalLM", "GPTNeoConfig",
+                dict(vocab_size=320, hidden_size=32, num_layers=2, num_heads=4, window_size=4,
+                     attention_types=[[["global", "local"], 1]], max_position_embeddings=128)),
+    "mamba": ("MambaForCausalLM", "MambaConfig", dict(vocab_size=320, hidden_size=32, num_hidden_layers=2,
+                                                      state_size=4)),
 }
 
 
@@ -117,33 +124,67 @@ def reference_sum(model, context: list[int], continuation: list[int]) -> float:
     return sum(reference_logprob(model, tokens, len(context) - 1 + j, t) for j, t in enumerate(continuation))
 
 
-@pytest.mark.parametrize("architecture, sliding_window", [("llama", None), ("gpt2", None), ("gemma3", 64),
-                                                          ("gemma3", 4)])
-def test_multi_token_choices_after_a_shared_prompt(architecture, sliding_window, monkeypatch):
-    """Contexts of different lengths in one batch (padding in the shared KV cache), several
-    choices each; with a 4-token sliding window the batches fall back to the plain path."""
+@pytest.mark.parametrize("architecture, sliding_window, shares", [
+    ("llama", None, True), ("gpt2", None, True), ("gemma3", 64, True), ("gemma3", 4, True), ("mpt", None, True),
+    ("gpt-neo", None, True), ("mamba", None, False)])
+def test_multi_token_choices_after_a_shared_prompt(architecture, sliding_window, shares, monkeypatch):
+    """Contexts of several lengths, several choices each, the same figures as one plain row per
+    choice. Models without a KV cache (Mamba) are found by the probe and scored the plain way;
+    batches longer than a 4-token sliding window fall back to the plain path."""
     from types import SimpleNamespace
 
     from benchbench.backends.hf import shared_prefix
+    from benchbench.backends.hf.scoring import token_scorer
 
     model = tiny(architecture, **({"sliding_window": sliding_window} if sliding_window else {}))
     tokenizer = SimpleNamespace(pad_token_id=0)
     info = SimpleNamespace(max_length=60, family="decoder-only")
     loaded = SimpleNamespace(model=model, tokenizer=tokenizer, info=info, device=torch.device("cpu"), scorer=None)
-    contexts = [[5, 6, 7], [8, 9, 10, 11, 12], list(range(20, 29))]
+    assert token_scorer(loaded, [5, 6, 7]).shares_prefixes == shares
+    contexts = [[5, 6, 7], [8, 9, 10, 11, 12], list(range(20, 29)), [30, 31, 32]]
     choices = [[40, 41], [42, 43, 44], [45, 46, 47, 48]]
     requests = [(c, k) for c in contexts for k in choices]
     used = []
     real = shared_prefix._score_batch
     monkeypatch.setattr(shared_prefix, "_score_batch", lambda *a: used.append(1) or real(*a))
     scored = score_requests(loaded, requests, 4)
-    assert bool(used) == (sliding_window != 4)
+    assert bool(used) == (shares and sliding_window != 4)
     expected = [reference_sum(model, c, k) for c, k in requests]
     assert [s.total for s in scored] == pytest.approx(expected, rel=1e-5)
     if used:  # each context counted once, every choice's own tokens after it
-        assert sum(s.read for s in scored) == sum(map(len, contexts)) + 3 * sum(len(k) - 1 for k in choices)
+        assert sum(s.read for s in scored) == sum(map(len, contexts)) + 4 * sum(len(k) - 1 for k in choices)
 
 
 def test_a_batch_of_empty_continuations_scores_zero(tiny_llama):
     assert [tuple(s) for s in score_requests(load(tiny_llama), [([5, 6], []), ([7], [])], 4)] == [(0.0, 0, 1),
                                                                                                  (0.0, 0, 0)]
+    assert [tuple(s) for s in score_requests(load(tiny_llama), [([7], [])], 4)] == [(0.0, 0, 0)]  # no row at all
+
+
+def test_a_continuation_longer_than_the_context_window_is_an_error(tiny_gpt2):
+    from benchbench.errors import TaskConfigError
+
+    with pytest.raises(TaskConfigError, match="a continuation of 70 tokens does not fit the model's 64-token context"):
+        score_requests(load(tiny_gpt2), [([5, 6], list(range(10, 80)))], 4)
+
+
+def test_full_logits_fallback_in_bfloat16_and_rows_per_pass(monkeypatch):
+    """Gemma 2 in bfloat16 keeps the hidden-state path (soft-capping in the model's dtype); a
+    model scored from full logits runs as few rows per pass as the logits budget allows."""
+    from benchbench.backends.hf import logprobs
+
+    gemma = tiny("gemma2", final_logit_softcapping=30.0).to(torch.bfloat16)
+    with torch.no_grad():
+        gemma.lm_head.weight.mul_(1000)  # realistic logit sizes (tens), where the cap matters
+    assert TokenScorer(gemma, list(range(5, 13))).method == "hidden-states"
+    cohere = tiny("cohere")
+    scorer = TokenScorer(cohere, list(range(5, 13)))
+    monkeypatch.setattr(logprobs, "FULL_LOGITS_BYTES", 2 * 12 * 320 * 4)  # two rows of 12 per pass
+    seen = count_rows(cohere)
+    ids = torch.randint(3, 320, (5, 12), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(ids)
+    picks = [(0, 11, 5), (2, 3, 7), (4, 6, 9), (4, 0, 11)]
+    got = scorer.score(ids, mask, *(torch.tensor(column) for column in zip(*picks)))
+    assert seen == [2, 2, 1]
+    expected = [reference_logprob(cohere, ids[r, :p + 1].tolist(), p, t) for r, p, t in picks]
+    assert got.tolist() == pytest.approx(expected, rel=1e-5, abs=1e-6)

@@ -214,6 +214,11 @@ class ModelBackend(Protocol):
                               batch_size: int) -> Iterator[Batch[RollingLogLikelihood]]:
         """Every token of each text predicted once, batch by batch."""
 
+    def describe_scoring(self, capability: str) -> dict[str, Any]:
+        """How the backend computes log-likelihoods for `capability` (LOGLIKELIHOOD or ROLLING),
+        to record with the figures (e.g. from hidden states or full logits, whether choices
+        share a prompt's cache)."""
+
     def describe_generation(self) -> dict[str, Any]:
         """What the backend decides about generation on its own, to record (padding side,
         the checkpoint's generation defaults it overrides)."""

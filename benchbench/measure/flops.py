@@ -11,6 +11,12 @@ attention scores and their weighted sum (2 x 2 x position x width per layer, ave
 a row of `context` tokens). These are the FLOPs the model defines; where benchbench skips
 some (logits only at scored positions) the saving counts in its favour, as MFU intends.
 
+Approximations, stated with each figure: the row length is the mean tokens read per example,
+capped at the model's window (exact when an example is one row, as a prompt whose choices
+are single tokens; high when an example spans several rows). Every parameter counts, so a
+multimodal checkpoint's vision tower is included; mixture-of-experts models, whose active
+parameters per token the config alone does not give reliably, get no MFU.
+
 Peaks are dense (no structured sparsity) tensor-core figures from NVIDIA's datasheets, for
 the dtype the weights are in; float32 is the plain FP32 rate (PyTorch does not use TF32 for
 float32 matrix products unless told to). Unknown GPUs, and CPUs, get no MFU, with the reason.
@@ -48,7 +54,7 @@ def peak_tflops(device_name: str | None, dtype: str | None) -> float | None:
 def forward_flops_per_token(parameters: int | None, shape: dict[str, Any], context: float) -> float | None:
     """Model FLOPs of one token's forward pass at an average row length of `context` tokens."""
     layers, hidden, vocab = shape.get("layers"), shape.get("hidden_size"), shape.get("vocab_size")
-    if not parameters or not layers or not hidden:
+    if not parameters or not layers or not hidden or (shape.get("experts") or 1) > 1:
         return None
     lookup_only = 0 if shape.get("tied_embeddings", 1) else (vocab or 0) * hidden
     width = (shape.get("attention_heads") or 0) * (shape.get("head_dim") or 0) or hidden
@@ -63,7 +69,7 @@ def throughput(tokens: int | None, examples: int, seconds: float, scoring: bool,
     if not tokens or seconds <= 0:
         return record | {"mfu_note": "no tokens counted"}
     if not scoring:
-        return record | {"mfu_note": "scoring passes only (generation is bound by memory, not FLOPs)"}
+        return record | {"mfu_note": "computed for log-likelihood scoring passes only"}
     context = min(tokens / max(1, examples), info.get("max_length") or float("inf"))
     flops = forward_flops_per_token(info.get("parameters"), info.get("shape") or {}, context)
     peak = peak_tflops(device_name, info.get("dtype"))
@@ -72,5 +78,5 @@ def throughput(tokens: int | None, examples: int, seconds: float, scoring: bool,
         return record | {"mfu_note": f"not measured: the device is {info.get('device')}"}
     if flops is None or peak is None:
         return record | {"mfu_note": f"peak unknown for {device_name} at {info.get('dtype')}"
-                         if peak is None else "model shape unknown"}
+                         if peak is None else "model shape unknown, or a mixture of experts"}
     return record | {"model_flops_utilisation": flops * tokens / seconds / (peak * 1e12)}

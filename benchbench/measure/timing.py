@@ -140,6 +140,12 @@ class TaskMeter:
         if self._sampler is not None:
             self._sampler.__exit__(*exc)
 
+    def restart_torch_peaks(self) -> None:
+        """Start torch's peak memory counters again (after an out-of-memory retry, so the peaks
+        describe the batch size that fitted; NVML's sampled peaks still cover the whole task)."""
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+
     @property
     def device_name(self) -> str | None:
         """The GPU's name (for its peak FLOPs), None on CPU."""

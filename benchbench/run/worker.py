@@ -91,19 +91,17 @@ class _TaskRun:
         requested = plan.task.batch_size or runtime.batch_size
         batch_size = AUTO_FIRST_BATCH_SIZE.get(info.device, 8) if requested == "auto" else int(requested)
         scoring = Scoring.of(plan.task, runtime)
+        retries = 0
         try:
             with TaskMeter(info.device) as meter:
-                while True:
-                    try:
-                        self._predict(info, settings, batch_size, meter, results)
-                        break
-                    except Exception as exc:
-                        if requested != "auto" or batch_size == 1 or not self.backend.is_out_of_memory(exc):
-                            raise
-                        self.backend.free_memory()  # what was stored stays; the rest runs in smaller batches
-                        batch_size //= 2
-                        self.emit(Log(f"{self.job.model.name} / {self.name}: out of memory; batch size auto "
-                                      f"goes on at {batch_size}"))
+                while not self._predicted(info, settings, batch_size, meter, results, retry=requested == "auto"):
+                    # out of memory under batch_size auto: what was stored stays, the rest runs in
+                    # smaller batches, and the torch peaks restart so they describe what fitted
+                    self.backend.free_memory()
+                    meter.restart_torch_peaks()
+                    batch_size, retries = batch_size // 2, retries + 1
+                    self.emit(Log(f"{self.job.model.name} / {self.name}: out of memory; batch size auto "
+                                  f"goes on at {batch_size}"))
             results.sort(key=lambda r: r.index)
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
@@ -131,15 +129,25 @@ class _TaskRun:
             metrics=scored.scores, measurements=measurement,
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
             settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": requested,
-                      "batch_size_used": batch_size, "metric_signatures": scored.signatures,
+                      "batch_size_used": batch_size, "batch_size_retries": retries, "metric_signatures": scored.signatures,
                       "metric_failures": scored.failures},
             counts={"examples": len(results), "resumed_examples": len(done)}, model_info=info.to_dict())))
 
+    def _predicted(self, info: ModelInfo, settings: dict[str, Any], batch_size: int, meter: TaskMeter,
+                   results: list[ExampleResult], retry: bool) -> bool:
+        """Score the examples not in `results` yet, sending each batch to the driver as it
+        comes; False when `retry` allows another go after running out of memory (at a smaller
+        batch size: `results` grows batch by batch, so it starts where this one stopped)."""
+        try:
+            self._predict(info, settings, batch_size, meter, results)
+            return True
+        except Exception as exc:
+            if not retry or batch_size == 1 or not self.backend.is_out_of_memory(exc):
+                raise
+        return False  # outside the handler, so the failed batch's tensors can be freed
+
     def _predict(self, info: ModelInfo, settings: dict[str, Any], batch_size: int, meter: TaskMeter,
                  results: list[ExampleResult]) -> None:
-        """Score the examples not in `results` yet, sending each batch to the driver as it
-        comes; `results` grows batch by batch, so a retry after an out-of-memory error
-        (batch size auto) starts where this one stopped."""
         done = {r.index for r in results}
         todo = [i for i in range(len(self.plan.rows)) if i not in done]
         rows = [self.plan.rows[i] for i in todo]

@@ -75,7 +75,8 @@ class Classification:
         return {"method": "choices", "labels": labels, "prompt": options["prompt"],
                 "choices": {str(k): v for k, v in choices.items()},
                 "chat_template": options["chat_template"],
-                "acc_norm_length": "characters of the choice text, leading whitespace excluded"}
+                "acc_norm_length": "characters of the choice text, leading whitespace excluded",
+                **backend.describe_scoring(LOGLIKELIHOOD)}
 
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
@@ -170,6 +171,8 @@ def _predict_choices(backend: ModelBackend, rows: list[dict[str, Any]], settings
                 finished.append(_choice_result(example, rows[example], scores.pop(example), labels, choice_texts))
         if finished:
             yield finished
+    if scores:  # a backend that skipped requests: a bug there, never a silent gap in the results
+        raise RuntimeError(f"the backend returned no log-likelihood for some choices of {len(scores)} examples")
 
 
 def _choice_result(index: int, row: dict[str, Any], mine: list[LogLikelihood], labels: list[str],

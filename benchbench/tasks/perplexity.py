@@ -63,7 +63,7 @@ class Perplexity:
             "documents": "joined" if options["join"] is not None else "separate",
             "join": options["join"], "add_special_tokens": False,
             "word_count": "len(re.split(r'\\s+', document)) on the scored text",
-            "byte_count": "UTF-8 bytes of the scored text",
+            "byte_count": "UTF-8 bytes of the scored text", **backend.describe_scoring(ROLLING),
         }
 
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],

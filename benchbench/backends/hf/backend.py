@@ -107,6 +107,11 @@ class HFBackend:
                               batch_size: int) -> Iterator[Batch[RollingLogLikelihood]]:
         return scoring.rolling_batches(self.loaded, texts, settings, batch_size)
 
+    def describe_scoring(self, capability: str) -> dict[str, Any]:
+        scorer = scoring.token_scorer(self.loaded, list(range(5, 13)))
+        shared = {"choices_share_prompt_cache": scorer.shares_prefixes} if capability == LOGLIKELIHOOD else {}
+        return {"logprobs_from": scorer.method, **shared}
+
     def describe_generation(self) -> dict[str, Any]:
         return generation.generation_record(self.loaded)
 

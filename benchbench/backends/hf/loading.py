@@ -153,6 +153,7 @@ def model_shape(config: Any) -> dict[str, int | None]:
         "max_positions": first("n_positions", "max_position_embeddings", "n_ctx"),
         "tied_embeddings": int(bool(getattr(config, "tie_word_embeddings", True))),
         "sliding_window": window, "sliding_layers": _sliding_layers(text, layers, window),
+        "experts": first("num_local_experts", "num_experts", "n_routed_experts"),
     }
 
 

@@ -10,8 +10,9 @@ applied in chunks of at most LOGITS_CHUNK_BYTES of logits.
 This reproduces the model's own head only where the model's head is that simple; models
 that scale or transform their logits in other ways exist (Cohere's logit_scale, Granite's
 logits_scaling, ...). So the first use compares both ways on a short probe; a model whose
-logits the hidden-state path does not reproduce is scored from its full logits (as before,
-chunked in log-softmax only), and the choice is recorded (``TokenScorer.method``).
+logits the hidden-state path does not reproduce is scored from its full logits, a few rows
+per pass so that they stay under FULL_LOGITS_BYTES, and the choice is recorded with the
+task's settings (``TokenScorer.method``, through ``describe_scoring``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 import torch
 
-from benchbench.backends.hf.limits import LOGITS_CHUNK_BYTES
+from benchbench.backends.hf.limits import FULL_LOGITS_BYTES, LOGITS_CHUNK_BYTES
 
 _PROBE_TOKENS = 8
 
@@ -35,6 +36,7 @@ class TokenScorer:
         self.softcap = getattr(text_config, "final_logit_softcapping", None)
         self.vocab_size = int(text_config.vocab_size)
         self.method = "hidden-states" if self._reproduces_logits(probe_tokens) else "full-logits"
+        self.shares_prefixes = False  # set by scoring.token_scorer after its own probe (shared_prefix.py)
 
     @torch.inference_mode()
     def _reproduces_logits(self, probe_tokens: list[int]) -> bool:
@@ -45,6 +47,8 @@ class TokenScorer:
         try:
             expected = self.model(input_ids=ids, attention_mask=mask).logits[0].float()
             ours = self._logits(self._hidden(ids, mask)[0])
+        except torch.cuda.OutOfMemoryError:
+            raise
         except (TypeError, ValueError, AttributeError, RuntimeError):
             return False
         return ours.shape == expected.shape and torch.allclose(ours, expected, rtol=1e-4, atol=1e-4)
@@ -53,10 +57,11 @@ class TokenScorer:
         return self.model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self.head(hidden).float()
+        """The output layer and soft-capping in the model's dtype, as its forward does them."""
+        logits = self.head(hidden)
         if self.softcap is not None:
             logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits
+        return logits.float()
 
     @torch.inference_mode()
     def score(self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor,
@@ -64,8 +69,19 @@ class TokenScorer:
         """log P(targets[i] | ids[rows[i], :positions[i] + 1]) for every i, float32, on the device."""
         if self.method == "hidden-states":
             return self.from_hidden(self._hidden(ids, mask)[rows, positions], targets)
-        logits = self.model(input_ids=ids, attention_mask=mask).logits
-        return self._chunked(lambda i, j: logits[rows[i:j], positions[i:j]].float(), targets)
+        # full logits: a few rows per pass, so rows x length x vocabulary stays under FULL_LOGITS_BYTES
+        per_pass = max(1, FULL_LOGITS_BYTES // (ids.shape[1] * self.vocab_size * 4))
+        parts = []
+        for first in range(0, ids.shape[0], per_pass):
+            logits = self.model(input_ids=ids[first:first + per_pass], attention_mask=mask[first:first + per_pass]).logits
+            mine = (rows >= first) & (rows < first + per_pass)
+            local_rows, local_positions = rows[mine] - first, positions[mine]
+            parts.append((mine, self._chunked(lambda i, j: logits[local_rows[i:j], local_positions[i:j]].float(),
+                                              targets[mine])))
+        out = torch.zeros(len(targets), device=targets.device)
+        for mine, values in parts:
+            out[mine] = values
+        return out
 
     def from_hidden(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """log P(targets[i]) from the final hidden state before each (positions x hidden size)."""

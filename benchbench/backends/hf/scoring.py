@@ -14,7 +14,7 @@ Where it is faster than a plain forward pass per request, without changing a fig
   rows x length x vocabulary tensor;
 - rows are sorted longest first and batched by token budget (batching.py), right-padded:
   real tokens keep their positions, so the result does not depend on the batch size;
-- one device-to-host copy per batch, made while the next batch already runs.
+- one device-to-host copy per batch.
 """
 
 from __future__ import annotations
@@ -49,76 +49,75 @@ class Scored(NamedTuple):
 
 
 def token_scorer(loaded: LoadedModel, probe_tokens: list[int]) -> TokenScorer:
-    """The loaded model's scorer, made (and its method verified) on first use."""
+    """The loaded model's scorer, made on first use: how it computes log-probabilities, and
+    whether it may share a context's KV cache between choices, each checked on a probe."""
     if loaded.scorer is None:
-        loaded.scorer = TokenScorer(loaded.model, probe_tokens)
+        scorer = TokenScorer(loaded.model, probe_tokens)
+        scorer.shares_prefixes = shared_prefix.reproduces_plain_scores(
+            loaded, scorer, lambda requests: [s.total for s in _collect(_plain_batches(loaded, scorer, requests, 1),
+                                                                        len(requests))])
+        loaded.scorer = scorer
     return loaded.scorer
 
 
-def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int) -> list[Scored]:
+def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int,
+                   share_prefixes: bool = True) -> list[Scored]:
     """Each request's continuation scored, in the order given."""
-    results: list[Scored | None] = [None] * len(requests)
-    for batch in scored_batches(loaded, requests, batch_size):
+    return _collect(scored_batches(loaded, requests, batch_size, share_prefixes), len(requests))
+
+
+def _collect(batches: Iterator[Batch[Scored]], count: int) -> list[Scored]:
+    results: list[Scored | None] = [None] * count
+    for batch in batches:
         for index, scored in batch:
             results[index] = scored
     return results  # type: ignore[return-value]
 
 
-def scored_batches(loaded: LoadedModel, requests: list[Request], batch_size: int) -> Iterator[Batch[Scored]]:
+def scored_batches(loaded: LoadedModel, requests: list[Request], batch_size: int,
+                   share_prefixes: bool = True) -> Iterator[Batch[Scored]]:
     """Each request's continuation scored, batch by batch as the model runs them, in the
-    order that wastes least (longest rows first). A row shared by several requests is
-    counted as read by the first of them (tokens read are what the model ran)."""
+    order that wastes least (longest rows first). With `share_prefixes`, multi-token choices
+    after one context reuse its KV cache where the model allows it (shared_prefix.py)."""
     if not requests:
         return
-    max_length = loaded.info.max_length
     scorer = token_scorer(loaded, list(requests[0][0]) + list(requests[0][1]))
     done: set[int] = set()
-    if shared_prefix.usable(scorer, loaded):
-        for scored in shared_prefix.score_groups(loaded, scorer, shared_prefix.prefix_groups(requests, max_length),
-                                                 batch_size):
+    if share_prefixes and scorer.shares_prefixes:
+        groups = shared_prefix.prefix_groups(requests, loaded.info.max_length)
+        for scored in shared_prefix.score_groups(loaded, scorer, groups, batch_size):
             done |= set(scored)
             yield [(i, Scored(total, len(requests[i][1]), read)) for i, (total, read) in scored.items()]
-    inputs = {i: tuple((list(ctx) + list(cont))[-(max_length + 1):][:-1])
-              for i, (ctx, cont) in enumerate(requests) if i not in done}
-    sharing: dict[tuple[int, ...], list[int]] = {}  # one row per distinct model input
-    for index, tokens in inputs.items():
-        sharing.setdefault(tokens, []).append(index)
+    left = [(i, request) for i, request in enumerate(requests) if i not in done]
+    yield from _plain_batches(loaded, scorer, [request for _, request in left], batch_size, [i for i, _ in left])
+
+
+def _plain_batches(loaded: LoadedModel, scorer: TokenScorer, requests: Sequence[Request], batch_size: int,
+                   indices: Sequence[int] | None = None) -> Iterator[Batch[Scored]]:
+    """One forward row per distinct model input ``(context + continuation)[:-1]``, left-truncated
+    to the model's length; rows sorted longest first and batched by token budget."""
+    max_length = loaded.info.max_length
+    sharing: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+    for k, (ctx, cont) in enumerate(requests):
+        tokens = tuple((list(ctx) + list(cont))[-(max_length + 1):][:-1])
+        if len(cont) > len(tokens):
+            raise TaskConfigError(f"a continuation of {len(cont)} tokens does not fit the model's "
+                                  f"{max_length}-token context; shorten the choice texts")
+        sharing.setdefault(tokens, []).append((indices[k] if indices is not None else k, list(cont)))
     rows = sorted(sharing, key=len, reverse=True)
+    if rows and not rows[-1]:  # an empty input scores nothing: no row to run
+        yield [(index, Scored(0.0, 0, 0)) for index, _ in sharing[rows.pop()]]
     unpadded_from = UNPADDED_ROWS_ON_CPU if loaded.device.type == "cpu" else None
-    in_flight: _Launched | None = None
     for span in token_budget_batches([len(r) for r in rows], batch_size, unpadded_from):
         batch = [rows[i] for i in span]
-        launched = _launch(loaded, scorer, batch, [[(i, list(requests[i][1])) for i in sharing[row]] for row in batch])
-        if in_flight is not None:  # read the previous batch while this one runs on the device
-            yield in_flight.collect()
-        in_flight = launched
-    if in_flight is not None:
-        yield in_flight.collect()
-
-
-class _Launched(NamedTuple):
-    """A batch whose forward pass is queued: its log-probabilities, still on the device, and
-    which request each belongs to."""
-
-    logprobs: torch.Tensor
-    rows: list[tuple[int, ...]]
-    members: list[list[tuple[int, list[int]]]]
-    owner: list[tuple[int, int]]
-
-    def collect(self) -> Batch[Scored]:
-        values = self.logprobs.double().cpu().tolist()  # the one device-to-host copy of the batch
-        sums: dict[tuple[int, int], float] = {}
-        for key, value in zip(self.owner, values):
-            sums[key] = sums.get(key, 0.0) + value
-        return [(index, Scored(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0))
-                for row, (tokens, group) in enumerate(zip(self.rows, self.members))
-                for k, (index, continuation) in enumerate(group)]
+        yield _score_rows(loaded, scorer, batch, [sharing[row] for row in batch])
 
 
 @torch.inference_mode()
-def _launch(loaded: LoadedModel, scorer: TokenScorer, rows: list[tuple[int, ...]],
-            members: list[list[tuple[int, list[int]]]]) -> _Launched:
-    """Queue one batch: every member request's continuation tokens at their positions."""
+def _score_rows(loaded: LoadedModel, scorer: TokenScorer, rows: list[tuple[int, ...]],
+                members: list[list[tuple[int, list[int]]]]) -> Batch[Scored]:
+    """One batch: every member request's continuation tokens at their positions, read back
+    with one device-to-host copy."""
     device = loaded.device
     ids, mask = right_padded(rows, loaded.tokenizer.pad_token_id or 0, device)
     row_of: list[int] = []
@@ -134,7 +133,12 @@ def _launch(loaded: LoadedModel, scorer: TokenScorer, rows: list[tuple[int, ...]
             owner += [(row, k)] * n
     logprobs = scorer.score(ids, mask, *(torch.tensor(column, dtype=torch.long, device=device)
                                          for column in (row_of, position, target)))
-    return _Launched(logprobs, rows, members, owner)
+    sums: dict[tuple[int, int], float] = {}
+    for key, value in zip(owner, logprobs.double().cpu().tolist()):
+        sums[key] = sums.get(key, 0.0) + value
+    return [(index, Scored(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0))
+            for row, (tokens, group) in enumerate(zip(rows, members))
+            for k, (index, continuation) in enumerate(group)]
 
 
 def special_tokens_kwargs(tokenizer: Any, text: str) -> dict[str, bool]:
@@ -226,7 +230,7 @@ def rolling_batches(loaded: LoadedModel, texts: Sequence[str], settings: Rolling
 def _score_texts(loaded: LoadedModel, chunk: list[tuple[int, list[Window]]],
                  batch_size: int) -> Batch[RollingLogLikelihood]:
     requests = [window for _, windows in chunk for window in windows]
-    scores = iter(score_requests(loaded, requests, batch_size))
+    scores = iter(score_requests(loaded, requests, batch_size, share_prefixes=False))
     out = []
     for index, windows in chunk:
         window_scores = [next(scores) for _ in windows]

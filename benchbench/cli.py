@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import shlex
 import sqlite3
@@ -15,6 +14,7 @@ from pathlib import Path
 import click
 
 from benchbench.errors import BenchbenchError, SuiteError
+from benchbench.schema import key
 from benchbench.spec import DTYPES, BatchSize
 
 # NVML and torch must number GPUs the same way (docs/methodology.md).
@@ -51,9 +51,12 @@ def _fail(exc: BenchbenchError) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+_POSITIVE = key(float, bounds="(0, inf)")  # a budget or a limit: NaN or inf would mean no limit at all
+
+
 def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A budget or a limit: a positive, finite number (NaN or inf would mean no limit at all)."""
-    if value is not None and not (math.isfinite(value) and value > 0):
+    if value is not None and _POSITIVE.out_of_bounds(value):
         raise click.BadParameter(f"{value} is not a positive number")
     return value
 

@@ -11,6 +11,7 @@ counts. The other selections are reported, so nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,7 +54,7 @@ def choose_comparable(attempts: pd.DataFrame, data: str = "complete") -> tuple[p
     for (suite, task), group in attempts.groupby(["suite", "task"], sort=False):
         options = _selections(suite, task, group)
         shown = _pick(options, data)
-        selections += [DataSelection(**{**asdict(s), "shown": s.data == shown}) for s in options]
+        selections += [dataclasses.replace(s, shown=s.data == shown) for s in options]
         for _, attempts_of_model in group.groupby("model", sort=False):
             same_data = attempts_of_model[attempts_of_model["data"] == shown]
             # a failure before any data was read (e.g. the data file is missing) has no selection

@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from benchbench.errors import BenchbenchError
-from benchbench.lease import Owner
+from benchbench.lease import Owner, now
 from benchbench.numbers import finite_tree
 
 SCHEMA_VERSION = 2
@@ -73,10 +72,6 @@ class Claim:
     result_id: int
     owner: dict[str, Any] | None = None  # for `elsewhere`: the run that holds it
 _JSON_COLUMNS = ("metrics", "intervals", "measurements", "settings", "counts", "model_info")
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def to_json(value: Any) -> str:
@@ -167,10 +162,15 @@ class Store:
     def begin_result(self, run_id: str, signature: str, suite_name: str, model_name: str,
                      task_name: str, task_type: str) -> int:
         with self.db:
-            cursor = self.db.execute(
-                "INSERT INTO results (run_id, signature, suite_name, model_name, task_name, task_type,"
-                " status, started_at) VALUES (?,?,?,?,?,?,'running',?)",
-                (run_id, signature, suite_name, model_name, task_name, task_type, now()))
+            return self._insert_result(run_id, signature, suite_name, model_name, task_name, task_type)
+
+    def _insert_result(self, run_id: str, signature: str, suite_name: str, model_name: str,
+                       task_name: str, task_type: str) -> int:
+        """A new 'running' result row, inside the caller's transaction."""
+        cursor = self.db.execute(
+            "INSERT INTO results (run_id, signature, suite_name, model_name, task_name, task_type,"
+            " status, started_at) VALUES (?,?,?,?,?,?,'running',?)",
+            (run_id, signature, suite_name, model_name, task_name, task_type, now()))
         return int(cursor.lastrowid)
 
     def claim(self, run_id: str, signature: str, identity: tuple[str, str, str, str], fresh: bool,
@@ -194,11 +194,7 @@ class Store:
                 (signature, *skip, model, task))]
             claim = self._decide(rows, run_id, alive)
             if claim is None:
-                cursor = self.db.execute(
-                    "INSERT INTO results (run_id, signature, suite_name, model_name, task_name, task_type,"
-                    " status, started_at) VALUES (?,?,?,?,?,?,'running',?)",
-                    (run_id, signature, suite, model, task, task_type, now()))
-                claim = Claim("new", int(cursor.lastrowid))
+                claim = Claim("new", self._insert_result(run_id, signature, suite, model, task, task_type))
             elif claim.kind == "resume":
                 self.db.execute("UPDATE results SET run_id=?, status='running' WHERE result_id=?",
                                 (run_id, claim.result_id))
@@ -213,12 +209,11 @@ class Store:
         finished = next((r for r in rows if r["status"] == "ok"), None)
         if finished:
             return Claim("reuse", finished["result_id"])
-        owned = next((r for r in rows if r["status"] == "running" and r["run_id"] != run_id
-                      and alive({**r, "status": r["run_status"]})), None)
+        live = {r["result_id"] for r in rows if r["status"] == "running" and alive({**r, "status": r["run_status"]})}
+        owned = next((r for r in rows if r["result_id"] in live and r["run_id"] != run_id), None)
         if owned:
             return Claim("elsewhere", owned["result_id"], {k: owned[k] for k in ("run_id", "host", "pid")})
-        interrupted = next((r for r in rows if r["status"] in RESUMABLE and not (
-            r["status"] == "running" and alive({**r, "status": r["run_status"]}))), None)
+        interrupted = next((r for r in rows if r["status"] in RESUMABLE and r["result_id"] not in live), None)
         return Claim("resume", interrupted["result_id"]) if interrupted else None
 
     def add_predictions(self, result_id: int, rows: Iterable[dict[str, Any]]) -> None:

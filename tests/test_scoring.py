@@ -3,6 +3,8 @@ full logits, log-softmax and gather (lm-evaluation-harness's way)."""
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import pytest
 import torch
 import transformers
@@ -51,7 +53,7 @@ def test_scorer_reproduces_the_models_logits(architecture, method):
     model = tiny(architecture)
     generator = torch.Generator().manual_seed(1)
     rows = [torch.randint(3, 320, (n,), generator=generator).tolist() for n in (12, 7, 3)]
-    scorer = TokenScorer(model, rows[0])
+    scorer = TokenScorer(model)
     assert scorer.method == method
     ids = torch.zeros((3, 12), dtype=torch.long)
     mask = torch.zeros((3, 12), dtype=torch.long)
@@ -97,10 +99,10 @@ def test_single_token_choices_share_one_row_and_keep_their_figures(tiny_llama):
     together = score_requests(loaded, requests, 8)
     assert seen == [3]  # one row per prompt, one pass for all nine requests
     assert [s.tokens for s in together] == [1] * 9
-    assert [s.read for s in together] == [5, 0, 0, 3, 0, 0, 4, 0, 0]  # each prompt counted once
+    assert [s.tokens_read for s in together] == [5, 0, 0, 3, 0, 0, 4, 0, 0]  # each prompt counted once
     assert [s.total for s in together] == pytest.approx([s.total for s in alone], rel=1e-6)
-    for (prompt, (choice,)), (total, _, _) in zip(requests, together):
-        assert total == pytest.approx(reference_logprob(loaded.model, prompt, len(prompt) - 1, choice), rel=1e-5)
+    for (prompt, (choice,)), scored in zip(requests, together):
+        assert scored.total == pytest.approx(reference_logprob(loaded.model, prompt, len(prompt) - 1, choice), rel=1e-5)
 
 
 def test_multi_token_continuations_at_any_batch_size(tiny_gpt2):
@@ -111,12 +113,12 @@ def test_multi_token_continuations_at_any_batch_size(tiny_gpt2):
     sums = {b: [s.total for s in scored] for b, scored in by_batch.items()}
     assert sums[1] == pytest.approx(sums[2], rel=1e-6) and sums[1] == pytest.approx(sums[8], rel=1e-6)
     assert [s.tokens for s in by_batch[1]] == [s.tokens for s in by_batch[8]] == [3, 3, 2, 0, 2]
-    assert [s.read for s in by_batch[8]] == [5, 2, 2, 4, 64]  # the shared context [5, 6, 7] is run once
-    (first, n, _), (second, _, _) = by_batch[8][:2]
+    assert [s.tokens_read for s in by_batch[8]] == [5, 2, 2, 4, 64]  # the shared context [5, 6, 7] is run once
+    (first, n), second = (by_batch[8][0].total, by_batch[8][0].tokens), by_batch[8][1].total
     expected = sum(reference_logprob(loaded.model, [5, 6, 7, 8, 9], p, t) for p, t in ((2, 8), (3, 9), (4, 10)))
     assert n == 3 and first == pytest.approx(expected, rel=1e-5)
     assert second != pytest.approx(first)  # different last token, different figure
-    assert by_batch[8][3][:2] == (0.0, 0)  # an empty continuation scores nothing
+    assert (by_batch[8][3].total, by_batch[8][3].tokens) == (0.0, 0)  # an empty continuation scores nothing
 
 
 def reference_sum(model, context: list[int], continuation: list[int]) -> float:
@@ -140,7 +142,7 @@ def test_multi_token_choices_after_a_shared_prompt(architecture, sliding_window,
     tokenizer = SimpleNamespace(pad_token_id=0)
     info = SimpleNamespace(max_length=60, family="decoder-only")
     loaded = SimpleNamespace(model=model, tokenizer=tokenizer, info=info, device=torch.device("cpu"), scorer=None)
-    assert token_scorer(loaded, [5, 6, 7]).shares_prefixes == shares
+    assert token_scorer(loaded).shares_prefixes == shares
     contexts = [[5, 6, 7], [8, 9, 10, 11, 12], list(range(20, 29)), [30, 31, 32]]
     choices = [[40, 41], [42, 43, 44], [45, 46, 47, 48]]
     requests = [(c, k) for c in contexts for k in choices]
@@ -152,13 +154,13 @@ def test_multi_token_choices_after_a_shared_prompt(architecture, sliding_window,
     expected = [reference_sum(model, c, k) for c, k in requests]
     assert [s.total for s in scored] == pytest.approx(expected, rel=1e-5)
     if used:  # each context counted once, every choice's own tokens after it
-        assert sum(s.read for s in scored) == sum(map(len, contexts)) + 4 * sum(len(k) - 1 for k in choices)
+        assert sum(s.tokens_read for s in scored) == sum(map(len, contexts)) + 4 * sum(len(k) - 1 for k in choices)
 
 
 def test_a_batch_of_empty_continuations_scores_zero(tiny_llama):
-    assert [tuple(s) for s in score_requests(load(tiny_llama), [([5, 6], []), ([7], [])], 4)] == [(0.0, 0, 1),
+    assert [astuple(s) for s in score_requests(load(tiny_llama), [([5, 6], []), ([7], [])], 4)] == [(0.0, 0, 1),
                                                                                                  (0.0, 0, 0)]
-    assert [tuple(s) for s in score_requests(load(tiny_llama), [([7], [])], 4)] == [(0.0, 0, 0)]  # no row at all
+    assert [astuple(s) for s in score_requests(load(tiny_llama), [([7], [])], 4)] == [(0.0, 0, 0)]  # no row at all
 
 
 def test_a_continuation_longer_than_the_context_window_is_an_error(tiny_gpt2):
@@ -176,9 +178,9 @@ def test_full_logits_fallback_in_bfloat16_and_rows_per_pass(monkeypatch):
     gemma = tiny("gemma2", final_logit_softcapping=30.0).to(torch.bfloat16)
     with torch.no_grad():
         gemma.lm_head.weight.mul_(1000)  # realistic logit sizes (tens), where the cap matters
-    assert TokenScorer(gemma, list(range(5, 13))).method == "hidden-states"
+    assert TokenScorer(gemma).method == "hidden-states"
     cohere = tiny("cohere")
-    scorer = TokenScorer(cohere, list(range(5, 13)))
+    scorer = TokenScorer(cohere)
     monkeypatch.setattr(logprobs, "FULL_LOGITS_BYTES", 2 * 12 * 320 * 4)  # two rows of 12 per pass
     seen = count_rows(cohere)
     ids = torch.randint(3, 320, (5, 12), generator=torch.Generator().manual_seed(2))

@@ -71,6 +71,7 @@ class Driver:
         self.executor = executor_for(suite.runtime)
         self.store = Store(output)
         self.run_id = uuid.uuid4().hex[:12]
+        self.owner = Owner.me()  # this process, as the lease records it and liveness checks compare
         self.summary = RunSummary(self.run_id, str(self.store.path))
         self.bar: tqdm | None = None
 
@@ -80,7 +81,7 @@ class Driver:
 
         suite = self.suite
         self.store.begin_run(self.run_id, suite.name, suite.path, self.command,
-                             environment(self.device) | {"isolation": suite.runtime.isolation}, Owner.me())
+                             environment(self.device) | {"isolation": suite.runtime.isolation}, self.owner)
         status = "interrupted"
         try:
             with Heartbeat(self.store.path, self.run_id):
@@ -118,7 +119,8 @@ class Driver:
         """Reuse, record what cannot run, then run the rest: one worker, plus one more after
         each crash for the tasks still to run (a suite whose results are all stored starts
         none). Returns the tasks a live run elsewhere is computing (`quiet`: said before)."""
-        plan = plan_model(self.suite, model, tasks, examples, self.store, self.run_id, self.device, self.fresh)
+        plan = plan_model(self.suite, model, tasks, examples, self.store, self.run_id, self.device, self.fresh,
+                          self.owner)
         for task in tasks:
             if task.name in plan.elsewhere and not quiet:
                 owner = plan.elsewhere[task.name]
@@ -143,8 +145,7 @@ class Driver:
             if remaining:
                 in_flight, remaining = remaining[0], remaining[1:]
                 reason = crash or "the model's worker ended without finishing this task"
-                self._record(model, in_flight.task, in_flight.result_id, "crashed", reason,
-                             {"settings": {"signature": in_flight.fields}})
+                self._record_plan(model, in_flight, "crashed", reason)
                 self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
         return [task for task in tasks if task.name in plan.elsewhere]
 
@@ -167,9 +168,7 @@ class Driver:
             case TaskFinished(task, status, reason, fields):
                 state.finished.add(task)
                 state.advanced = 0
-                plan = state.plans[task]  # a failure still says which data and settings it was for
-                self._record(state.model, plan.task, plan.result_id, status, reason,
-                             fields or {"settings": {"signature": plan.fields}})
+                self._record_plan(state.model, state.plans[task], status, reason, fields)
 
     def _opened(self, model: ModelSpec, plan: TaskPlan) -> None:
         """The worker starts scoring: say so when it continues an interrupted result."""
@@ -177,6 +176,11 @@ class Driver:
             self.summary.resumed_examples += len(plan.done)
             self.log(f"{model.name} / {plan.task.name}: resuming interrupted result {plan.result_id} "
                      f"({len(plan.done)} of {len(plan.rows)} examples already scored)")
+
+    def _record_plan(self, model: ModelSpec, plan: TaskPlan, status: str, reason: str | None,
+                     fields: dict | None = None) -> None:
+        """A planned task's outcome; a failure still says which data and settings it was for."""
+        self._record(model, plan.task, plan.result_id, status, reason, fields or {"settings": {"signature": plan.fields}})
 
     def _record(self, model: ModelSpec, task: TaskSpec, result_id: int | None, status: str, reason: str | None,
                 fields: dict | None = None) -> None:

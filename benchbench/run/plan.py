@@ -37,8 +37,8 @@ class ModelPlan:
 
 
 def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: dict[str, Examples | DatasetUnavailable],
-               store: Store, run_id: str, device: str, fresh: bool) -> ModelPlan:
-    plan, me = ModelPlan(), Owner.me()
+               store: Store, run_id: str, device: str, fresh: bool, me: Owner) -> ModelPlan:
+    plan = ModelPlan()
     for task in tasks:
         data = examples[task.name]
         if isinstance(data, DatasetUnavailable):
@@ -51,7 +51,7 @@ def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: 
         if claim.kind == "reuse":
             plan.reused[task.name] = (claim.result_id, len(data))
         elif claim.kind == "elsewhere":
-            plan.elsewhere[task.name] = {**(claim.owner or {}), "result_id": claim.result_id}
+            plan.elsewhere[task.name] = claim.owner or {}
         else:
             task_plan.result_id = claim.result_id
             if claim.kind == "resume":

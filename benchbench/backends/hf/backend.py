@@ -108,7 +108,7 @@ class HFBackend:
         return scoring.rolling_batches(self.loaded, texts, settings, batch_size)
 
     def describe_scoring(self, capability: str) -> dict[str, Any]:
-        scorer = scoring.token_scorer(self.loaded, list(range(5, 13)))
+        scorer = scoring.token_scorer(self.loaded)
         shared = {"choices_share_prompt_cache": scorer.shares_prefixes} if capability == LOGLIKELIHOOD else {}
         return {"logprobs_from": scorer.method, **shared}
 

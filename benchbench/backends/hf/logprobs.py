@@ -23,26 +23,26 @@ import torch
 
 from benchbench.backends.hf.limits import FULL_LOGITS_BYTES, LOGITS_CHUNK_BYTES
 
-_PROBE_TOKENS = 8
+_PROBE = list(range(5, 13))  # eight token ids that every vocabulary has
 
 
 class TokenScorer:
     """Log-probabilities of (row, position, target) triples of a batch of token rows."""
 
-    def __init__(self, model: Any, probe_tokens: list[int]) -> None:
+    def __init__(self, model: Any) -> None:
         self.model = model
         self.head = model.get_output_embeddings()
         text_config = model.config.get_text_config()
         self.softcap = getattr(text_config, "final_logit_softcapping", None)
         self.vocab_size = int(text_config.vocab_size)
-        self.method = "hidden-states" if self._reproduces_logits(probe_tokens) else "full-logits"
+        self.method = "hidden-states" if self._reproduces_logits() else "full-logits"
         self.shares_prefixes = False  # set by scoring.token_scorer after its own probe (shared_prefix.py)
 
     @torch.inference_mode()
-    def _reproduces_logits(self, probe_tokens: list[int]) -> bool:
+    def _reproduces_logits(self) -> bool:
         if self.head is None or self.model.base_model is self.model:
             return False
-        ids = torch.tensor([(probe_tokens or [0])[:_PROBE_TOKENS]], device=self.model.device)
+        ids = torch.tensor([_PROBE], device=self.model.device)
         mask = torch.ones_like(ids)
         try:
             expected = self.model(input_ids=ids, attention_mask=mask).logits[0].float()
@@ -71,16 +71,12 @@ class TokenScorer:
             return self.from_hidden(self._hidden(ids, mask)[rows, positions], targets)
         # full logits: a few rows per pass, so rows x length x vocabulary stays under FULL_LOGITS_BYTES
         per_pass = max(1, FULL_LOGITS_BYTES // (ids.shape[1] * self.vocab_size * 4))
-        parts = []
+        out = torch.zeros(len(targets), device=targets.device)
         for first in range(0, ids.shape[0], per_pass):
             logits = self.model(input_ids=ids[first:first + per_pass], attention_mask=mask[first:first + per_pass]).logits
             mine = (rows >= first) & (rows < first + per_pass)
             local_rows, local_positions = rows[mine] - first, positions[mine]
-            parts.append((mine, self._chunked(lambda i, j: logits[local_rows[i:j], local_positions[i:j]].float(),
-                                              targets[mine])))
-        out = torch.zeros(len(targets), device=targets.device)
-        for mine, values in parts:
-            out[mine] = values
+            out[mine] = self._chunked(lambda i, j: logits[local_rows[i:j], local_positions[i:j]].float(), targets[mine])
         return out
 
     def from_hidden(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

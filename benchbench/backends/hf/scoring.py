@@ -19,7 +19,7 @@ Where it is faster than a plain forward pass per request, without changing a fig
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -42,32 +42,26 @@ Request = tuple[Sequence[int], Sequence[int]]
 Window = tuple[list[int], list[int]]
 
 
-class Scored(NamedTuple):
-    total: float  # summed log-likelihood of the continuation, float64
-    tokens: int  # continuation tokens scored
-    read: int  # tokens the model ran for this request (0 when it shared another's row)
-
-
-def token_scorer(loaded: LoadedModel, probe_tokens: list[int]) -> TokenScorer:
+def token_scorer(loaded: LoadedModel) -> TokenScorer:
     """The loaded model's scorer, made on first use: how it computes log-probabilities, and
     whether it may share a context's KV cache between choices, each checked on a probe."""
     if loaded.scorer is None:
-        scorer = TokenScorer(loaded.model, probe_tokens)
+        scorer = TokenScorer(loaded.model)
         scorer.shares_prefixes = shared_prefix.reproduces_plain_scores(
-            loaded, scorer, lambda requests: [s.total for s in _collect(_plain_batches(loaded, scorer, requests, 1),
-                                                                        len(requests))])
+            loaded, scorer, lambda requests: [s.total for s in _collect(
+                _plain_batches(loaded, scorer, list(enumerate(requests)), 1), len(requests))])
         loaded.scorer = scorer
     return loaded.scorer
 
 
 def score_requests(loaded: LoadedModel, requests: list[Request], batch_size: int,
-                   share_prefixes: bool = True) -> list[Scored]:
+                   share_prefixes: bool = True) -> list[LogLikelihood]:
     """Each request's continuation scored, in the order given."""
     return _collect(scored_batches(loaded, requests, batch_size, share_prefixes), len(requests))
 
 
-def _collect(batches: Iterator[Batch[Scored]], count: int) -> list[Scored]:
-    results: list[Scored | None] = [None] * count
+def _collect(batches: Iterator[Batch[LogLikelihood]], count: int) -> list[LogLikelihood]:
+    results: list[LogLikelihood | None] = [None] * count
     for batch in batches:
         for index, scored in batch:
             results[index] = scored
@@ -75,38 +69,38 @@ def _collect(batches: Iterator[Batch[Scored]], count: int) -> list[Scored]:
 
 
 def scored_batches(loaded: LoadedModel, requests: list[Request], batch_size: int,
-                   share_prefixes: bool = True) -> Iterator[Batch[Scored]]:
+                   share_prefixes: bool = True) -> Iterator[Batch[LogLikelihood]]:
     """Each request's continuation scored, batch by batch as the model runs them, in the
     order that wastes least (longest rows first). With `share_prefixes`, multi-token choices
     after one context reuse its KV cache where the model allows it (shared_prefix.py)."""
     if not requests:
         return
-    scorer = token_scorer(loaded, list(requests[0][0]) + list(requests[0][1]))
+    scorer = token_scorer(loaded)
     done: set[int] = set()
     if share_prefixes and scorer.shares_prefixes:
         groups = shared_prefix.prefix_groups(requests, loaded.info.max_length)
         for scored in shared_prefix.score_groups(loaded, scorer, groups, batch_size):
             done |= set(scored)
-            yield [(i, Scored(total, len(requests[i][1]), read)) for i, (total, read) in scored.items()]
+            yield [(i, LogLikelihood(total, len(requests[i][1]), read)) for i, (total, read) in scored.items()]
     left = [(i, request) for i, request in enumerate(requests) if i not in done]
-    yield from _plain_batches(loaded, scorer, [request for _, request in left], batch_size, [i for i, _ in left])
+    yield from _plain_batches(loaded, scorer, left, batch_size)
 
 
-def _plain_batches(loaded: LoadedModel, scorer: TokenScorer, requests: Sequence[Request], batch_size: int,
-                   indices: Sequence[int] | None = None) -> Iterator[Batch[Scored]]:
+def _plain_batches(loaded: LoadedModel, scorer: TokenScorer, requests: Sequence[tuple[int, Request]],
+                   batch_size: int) -> Iterator[Batch[LogLikelihood]]:
     """One forward row per distinct model input ``(context + continuation)[:-1]``, left-truncated
     to the model's length; rows sorted longest first and batched by token budget."""
     max_length = loaded.info.max_length
     sharing: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
-    for k, (ctx, cont) in enumerate(requests):
+    for index, (ctx, cont) in requests:
         tokens = tuple((list(ctx) + list(cont))[-(max_length + 1):][:-1])
         if len(cont) > len(tokens):
             raise TaskConfigError(f"a continuation of {len(cont)} tokens does not fit the model's "
                                   f"{max_length}-token context; shorten the choice texts")
-        sharing.setdefault(tokens, []).append((indices[k] if indices is not None else k, list(cont)))
+        sharing.setdefault(tokens, []).append((index, list(cont)))
     rows = sorted(sharing, key=len, reverse=True)
     if rows and not rows[-1]:  # an empty input scores nothing: no row to run
-        yield [(index, Scored(0.0, 0, 0)) for index, _ in sharing[rows.pop()]]
+        yield [(index, LogLikelihood(0.0, 0, 0)) for index, _ in sharing[rows.pop()]]
     unpadded_from = UNPADDED_ROWS_ON_CPU if loaded.device.type == "cpu" else None
     for span in token_budget_batches([len(r) for r in rows], batch_size, unpadded_from):
         batch = [rows[i] for i in span]
@@ -115,7 +109,7 @@ def _plain_batches(loaded: LoadedModel, scorer: TokenScorer, requests: Sequence[
 
 @torch.inference_mode()
 def _score_rows(loaded: LoadedModel, scorer: TokenScorer, rows: list[tuple[int, ...]],
-                members: list[list[tuple[int, list[int]]]]) -> Batch[Scored]:
+                members: list[list[tuple[int, list[int]]]]) -> Batch[LogLikelihood]:
     """One batch: every member request's continuation tokens at their positions, read back
     with one device-to-host copy."""
     device = loaded.device
@@ -136,7 +130,7 @@ def _score_rows(loaded: LoadedModel, scorer: TokenScorer, rows: list[tuple[int, 
     sums: dict[tuple[int, int], float] = {}
     for key, value in zip(owner, logprobs.double().cpu().tolist()):
         sums[key] = sums.get(key, 0.0) + value
-    return [(index, Scored(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0))
+    return [(index, LogLikelihood(sums.get((row, k), 0.0), len(continuation), len(tokens) if k == 0 else 0))
             for row, (tokens, group) in enumerate(zip(rows, members))
             for k, (index, continuation) in enumerate(group)]
 
@@ -235,7 +229,7 @@ def _score_texts(loaded: LoadedModel, chunk: list[tuple[int, list[Window]]],
     for index, windows in chunk:
         window_scores = [next(scores) for _ in windows]
         out.append((index, RollingLogLikelihood(sum(s.total for s in window_scores), sum(s.tokens for s in window_scores),
-                                                len(windows), sum(s.read for s in window_scores))))
+                                                len(windows), sum(s.tokens_read for s in window_scores))))
     return out
 
 
@@ -244,5 +238,4 @@ def pair_loglikelihoods(loaded: LoadedModel, requests: Sequence[LoglikelihoodReq
     """Each continuation's log-likelihood after its context, the pair encoded as
     lm-evaluation-harness does; batch by batch, all requests sorted together."""
     encoded = [encode_pair(loaded.tokenizer, r.context, r.continuation) for r in requests]
-    for batch in scored_batches(loaded, encoded, batch_size):
-        yield [(index, LogLikelihood(*scored)) for index, scored in batch]
+    return scored_batches(loaded, encoded, batch_size)

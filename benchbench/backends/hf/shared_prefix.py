@@ -79,12 +79,13 @@ def _batches(groups: list[Group], batch_size: int) -> Iterator[list[Group]]:
     groups = sorted(groups, key=lambda g: -len(g.context))
     budget = batch_size * max((len(g.context) + max(len(c) for _, c in g.members) for g in groups), default=1)
     batch: list[Group] = []
+    tokens = 0  # what the plain path would run for `batch`
     for group in groups:
-        if batch and (len(group.context) != len(batch[0].context)
-                      or sum(g.plain_tokens for g in batch) + group.plain_tokens > budget):
+        if batch and (len(group.context) != len(batch[0].context) or tokens + group.plain_tokens > budget):
             yield batch
-            batch = []
+            batch, tokens = [], 0
         batch.append(group)
+        tokens += group.plain_tokens
     if batch:
         yield batch
 

@@ -204,11 +204,15 @@ def validate(suite: str, fmt: str) -> None:
               help="Exclude models scoring worse than VALUE on METRIC (at most VALUE for lower-is-better "
                    "metrics); repeatable. A bare VALUE applies to the ranking metric and needs --task or "
                    "--metric.")
+@click.option("--max-cost-per-1k", type=float, callback=_positive,
+              help="Exclude models costing more than this per 1,000 examples (served models with a price; "
+                   "models without a cost are excluded).")
 @click.option("--results", "results_dir", default="results", show_default=True, help="Results folder.")
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def recommend(budget_gb: float | None, task: str | None, metric: str | None, max_latency_ms: float | None,
-              min_scores: tuple[str, ...], results_dir: str, data: str, fmt: str) -> None:
+              min_scores: tuple[str, ...], max_cost_per_1k: float | None, results_dir: str, data: str,
+              fmt: str) -> None:
     """Rank the models that fit the constraints, and say why the others do not.
 
     Memory is the measured GPU peak where a GPU run measured it, else an estimate from
@@ -229,7 +233,7 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
         _fail(BenchbenchError(str(exc)))
     except BenchbenchError as exc:
         _fail(exc)
-    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, thresholds, selections)
+    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, thresholds, selections, max_cost_per_1k)
     click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
     if result["nothing_fits"]:
         sys.exit(EXIT_FAILED_RESULTS)

@@ -38,3 +38,8 @@ class DatasetUnavailable(BenchbenchError):
 
 class TaskConfigError(BenchbenchError):
     """A task cannot run with this model/options combination (e.g. no usable head)."""
+
+
+class Unsupported(TaskConfigError):
+    """The model cannot serve the task at all (an encoder asked for perplexity, a server that
+    returns no log-probabilities): recorded as 'unsupported' with the reason, not as an error."""

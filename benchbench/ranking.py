@@ -4,8 +4,10 @@ Inputs are `load_results` rows. For each task the primary metric (the task type'
 one asked for) orders the models; lower-is-better metrics (perplexity, TER) are handled.
 Memory is the measured GPU peak of the process (NVML) where a GPU run measured it, else
 torch's reserved peak, else an estimate from the recorded model shape (flagged as such).
-Latency is the fixed-length probe's batch-1 p50 where measured, else the p50 batch
-latency. A model whose 95% interval overlaps the best model's interval is marked as tied
+Latency is the fixed-length probe's batch-1 p50 where measured, else a served model's
+end-to-end request p50, else the p50 batch latency. A served model uses no local GPU memory
+(it fits any budget); its cost per 1,000 examples comes from the server's token counts and
+the suite's price, and a cost limit excludes models whose cost is unknown. A model whose 95% interval overlaps the best model's interval is marked as tied
 with it. The Pareto set holds the models no other model beats on quality, latency and
 memory at once.
 """
@@ -27,6 +29,7 @@ from benchbench.schema import did_you_mean
 from benchbench.tasks import TASK_TYPES
 
 MIB_PER_GIB = 1024.0
+REMOTE_MEMORY = "remote (runs on the server)"
 DEFAULT_WINDOW = 512  # input tokens assumed for an estimate when the settings cap none
 
 
@@ -44,6 +47,9 @@ class Candidate:
     latency_source: str
     parameters: int | None
     n: int | None  # examples the score is over
+    cost_per_1k: float | None = None  # per 1,000 examples, in the price's currency (served models with a price)
+    ttft_ms: float | None = None  # served models: time to first token, p50 over requests
+    tpot_ms: float | None = None  # served models: time per output token after the first, p50
     scores: dict[str, float] = field(default_factory=dict)  # every metric of the result (thresholds apply)
     rank: int | None = None
     tied_with_best: bool = False
@@ -68,6 +74,8 @@ def _score_or_nan(row: pd.Series, metric: str) -> float:
 
 def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
     """Peak GPU memory of a model over its tasks (GiB), and where the number came from."""
+    if "device" in rows and (rows["device"] == "remote").any():
+        return None, REMOTE_MEMORY
     for column, source in (("gpu_process_peak_mib", "measured (NVML process peak)"),
                            ("torch_max_reserved_mib", "measured (torch reserved)")):
         if column in rows:
@@ -77,7 +85,7 @@ def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
     estimates = []
     for _, row in rows.iterrows():
         settings, shape = row.get("settings") or {}, row.get("shape")
-        if not isinstance(shape, dict) or not row.get("parameters"):
+        if not isinstance(shape, dict) or not _value(row, "parameters"):
             continue
         task_type = TASK_TYPES.get(row["task_type"])
         if task_type is None:  # stored by a benchbench with a task type this one does not know
@@ -97,6 +105,9 @@ def latency_of(row: pd.Series) -> tuple[float | None, str]:
     probe = _value(row, "latency_probe_batch_1_total_p50_ms")
     if probe is not None:
         return probe, "probe: batch 1, fixed lengths, p50"
+    request = _value(row, "request_latency_e2e_p50_ms")
+    if request is not None:
+        return request, f"request end to end, p50, {_value(row, 'concurrency') or '?':g} in flight"
     batch = _value(row, "batch_latency_p50_ms")
     return (batch, "p50 batch latency at the task's batch size") if batch is not None else (None, "unknown")
 
@@ -114,6 +125,8 @@ def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = Non
             memory_gib=memory, memory_source=memory_source, latency_ms=latency, latency_source=latency_source,
             parameters=int(row["parameters"]) if _value(row, "parameters") else None,
             n=int(row["examples"]) if _value(row, "examples") is not None else None,
+            cost_per_1k=_value(row, "cost_per_1k_examples"), ttft_ms=_value(row, "request_latency_ttft_p50_ms"),
+            tpot_ms=_value(row, "request_latency_tpot_p50_ms"),
             scores={name: v for name in DIRECTION if (v := _value(row, name)) is not None})
         if row["status"] != "ok":
             candidate.excluded.append(f"status {row['status']}: {str(row['reason']).splitlines()[0]}")
@@ -124,12 +137,17 @@ def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = Non
 
 
 def apply_constraints(candidates: list[Candidate], budget_gb: float | None, max_latency_ms: float | None,
-                      min_scores: dict[str, float] | None = None) -> None:
+                      min_scores: dict[str, float] | None = None, max_cost_per_1k: float | None = None) -> None:
     """Exclude, with the reason, what does not fit. `min_scores`: per metric, the worst score
     accepted (a ceiling for lower-is-better metrics); a task without that metric is not
-    concerned."""
+    concerned. `max_cost_per_1k`: per 1,000 examples; a model without a cost is excluded."""
     for c in candidates:
-        if budget_gb is not None:
+        if max_cost_per_1k is not None:
+            if c.cost_per_1k is None:
+                c.excluded.append("cost unknown (no price_per_million_tokens for this model, or no token counts)")
+            elif c.cost_per_1k > max_cost_per_1k:
+                c.excluded.append(f"costs {c.cost_per_1k:.4g} per 1k examples > {max_cost_per_1k:g}")
+        if budget_gb is not None and c.memory_source != REMOTE_MEMORY:
             if c.memory_gib is None:
                 c.excluded.append("memory unknown (not measured, no shape recorded to estimate it)")
             elif c.memory_gib > budget_gb:
@@ -209,10 +227,11 @@ def _overlap(a: Candidate, b: Candidate) -> bool:
 
 
 def _dominates(a: Candidate, b: Candidate, higher: bool) -> bool:
-    """a is at least as good as b on quality, latency and memory, and better on one."""
+    """a is at least as good as b on quality, latency, memory and cost (where both are known),
+    and better on one."""
     def pairs():
         yield (a.score, b.score) if higher else (-a.score, -b.score)
-        for x, y in ((a.latency_ms, b.latency_ms), (a.memory_gib, b.memory_gib)):
+        for x, y in ((a.latency_ms, b.latency_ms), (a.memory_gib, b.memory_gib), (a.cost_per_1k, b.cost_per_1k)):
             if x is not None and y is not None:
                 yield -x, -y
     comparisons = list(pairs())
@@ -241,18 +260,20 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
 
 def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
               metric: str | None = None, max_latency_ms: float | None = None,
-              min_scores: dict[str, float] | None = None, selections: Sequence[DataSelection] = ()) -> dict[str, Any]:
+              min_scores: dict[str, float] | None = None, selections: Sequence[DataSelection] = (),
+              max_cost_per_1k: float | None = None) -> dict[str, Any]:
     """Per-task rankings under the constraints, and an overall ranking across tasks.
     `selections`: the data selections the frame was chosen from (comparable.py), reported."""
     tasks = [task] if task else list(dict.fromkeys(frame["task"]))
     per_task: dict[str, list[Candidate]] = {}
     for name in tasks:
         candidates = candidates_for_task(frame, name, metric)
-        apply_constraints(candidates, budget_gb, max_latency_ms, min_scores)
+        apply_constraints(candidates, budget_gb, max_latency_ms, min_scores, max_cost_per_1k)
         per_task[name] = rank(candidates)
     return {
         "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_scores": min_scores or {},
-                        "metric": metric, "units": {"memory": "GiB", "latency": "ms"}},
+                        "max_cost_per_1k": max_cost_per_1k, "metric": metric,
+                        "units": {"memory": "GiB", "latency": "ms", "cost": "per 1,000 examples, in the price's currency"}},
         "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
         "overall": overall(per_task) if not task else None,
         "nothing_fits": [name for name, cs in per_task.items() if not any(c.rank for c in cs)],

@@ -43,11 +43,16 @@ def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], 
     dataset = asdict(task.dataset)
     if dataset["format"] != "hub":
         del dataset["path"]  # the content fingerprint stands for the file, wherever it lies
+    if model.api is not None:  # a served model: the server decides device and dtype
+        identity: dict[str, Any] = {"api": model.api.identity()}
+        device = "remote"
+    else:
+        identity = {"source": portable(model.source, suite_folder), "revision": model.revision,
+                    "gguf_file": model.gguf_file, "tokenizer": portable(model.tokenizer, suite_folder), "dtype": dtype,
+                    "trust_remote_code": model.trust_remote_code,
+                    **chosen_attention}  # only when chosen, so results stored before this key keep their signature
     return {
-        "model": {"source": portable(model.source, suite_folder), "revision": model.revision,
-                  "gguf_file": model.gguf_file, "tokenizer": portable(model.tokenizer, suite_folder), "dtype": dtype,
-                  "trust_remote_code": model.trust_remote_code,
-                  **chosen_attention},  # only when chosen, so results stored before this key keep their signature
+        "model": identity,
         "device": device,
         "task": {"type": task.type,
                  "options": {k: v for k, v in options.items()

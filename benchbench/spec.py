@@ -34,9 +34,33 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class ApiSpec:
+    """A model behind an OpenAI-compatible endpoint (backends/api/). The key itself is never
+    held here, only the name of the environment variable that holds it."""
+
+    base_url: str
+    model: str
+    endpoint: str = "completions"  # or "chat"
+    api_key_env: str | None = None
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 4
+    price_input: float | None = None  # per million prompt tokens
+    price_output: float | None = None  # per million generated tokens
+    max_failed_fraction: float = 0.0  # examples whose requests may fail for the result to stay ok
+    extra_body: dict[str, Any] = field(default_factory=dict)  # server-specific request fields
+
+    def identity(self) -> dict[str, Any]:
+        """What names the model and can change its answers: the signature's part (no key, no
+        concurrency, timeouts or prices, which change cost and speed but not a figure)."""
+        return {"base_url": self.base_url, "model": self.model, "endpoint": self.endpoint,
+                "extra_body": self.extra_body}
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
-    source: str
+    source: str  # for a served model: "api:MODEL@BASE_URL", for messages
     revision: str | None = None
     dtype: str | None = None
     gguf_file: str | None = None
@@ -44,6 +68,7 @@ class ModelSpec:
     trust_remote_code: bool = False
     attn_implementation: str | None = None
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    api: ApiSpec | None = None
 
     def options_for(self, task: "TaskSpec") -> dict[str, Any]:
         """Task options with this model's overrides (by task type, then task name) merged in."""

@@ -54,8 +54,10 @@ CREATE TABLE IF NOT EXISTS predictions (
 _MIGRATIONS = {1: ["ALTER TABLE runs ADD COLUMN host TEXT", "ALTER TABLE runs ADD COLUMN pid INTEGER",
                    "ALTER TABLE runs ADD COLUMN process_started TEXT", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"]}
 
-STATUSES = ("running", "ok", "unavailable", "error", "oom", "crashed")
-RESUMABLE = ("running", "crashed")  # an interrupted result that a later run continues
+STATUSES = ("running", "ok", "unavailable", "unsupported", "error", "oom", "crashed", "incomplete")
+# an interrupted result that a later run continues: the examples stored there are kept, the rest
+# (those in flight when it stopped, or whose requests to a server failed) are computed again
+RESUMABLE = ("running", "crashed", "incomplete")
 
 
 class StoreError(BenchbenchError):
@@ -188,10 +190,10 @@ class Store:
             rows = [] if fresh else [dict(r) for r in self.db.execute(
                 "SELECT r.result_id, r.status, r.run_id, u.status AS run_status, u.host, u.pid, "
                 "u.process_started, u.heartbeat_at FROM results r JOIN runs u ON u.run_id = r.run_id "
-                f"WHERE r.signature=? AND r.status IN ('ok','running','crashed') "
+                f"WHERE r.signature=? AND r.status IN ({','.join('?' * (1 + len(RESUMABLE)))}) "
                 f"AND r.result_id NOT IN ({','.join('?' * len(skip))}) "
                 "ORDER BY (r.model_name=? AND r.task_name=?) DESC, r.result_id DESC",
-                (signature, *skip, model, task))]
+                (signature, "ok", *RESUMABLE, *skip, model, task))]
             claim = self._decide(rows, run_id, alive)
             if claim is None:
                 claim = Claim("new", self._insert_result(run_id, signature, suite, model, task, task_type))

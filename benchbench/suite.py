@@ -18,7 +18,7 @@ from benchbench.errors import SuiteError
 from benchbench.metrics import EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
-from benchbench.spec import DTYPES, DatasetSpec, ModelSpec, Runtime, Suite, TaskSpec
+from benchbench.spec import DTYPES, ApiSpec, DatasetSpec, ModelSpec, Runtime, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -55,8 +55,10 @@ RUNTIME_SCHEMA = {
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),
-    "source": key(str, required=True,
-                  help="a hub id (org/name), a local folder, a .gguf file, or packaged:NAME"),
+    "source": key(str, None, help="a hub id (org/name), a local folder, a .gguf file, or packaged:NAME "
+                                  "(or give api: for a served model)"),
+    "api": key(dict, None, help="a model behind an OpenAI-compatible endpoint: {base_url: ..., model: ...} "
+                                "(docs/api-models.md)"),
     "revision": key(str, None, help="hub revision (branch, tag or commit)"),
     "dtype": key(str, None, choices=DTYPES),
     "gguf_file": key(str, None, help="file name of the .gguf inside a folder or hub repo"),
@@ -66,6 +68,30 @@ MODEL_SCHEMA = {
                                                 "(default: transformers' choice for the model)"),
     "task_options": key(dict, dict,
                         help="options per task name or task type, merged over the task's own"),
+}
+API_SCHEMA = {
+    "base_url": key(str, required=True, help="the server's OpenAI-compatible root, e.g. http://127.0.0.1:8000/v1"),
+    "model": key(str, required=True, help="the model name the server knows"),
+    "endpoint": key(str, "completions", choices=("completions", "chat"),
+                    help="completions: the prompt as text; chat: the prompt as a user message (the server "
+                         "applies the chat template)"),
+    "api_key_env": key(str, None, help="the environment variable that holds the API key (the key itself never "
+                                       "goes in a suite)"),
+    "concurrency": key(int, 8, bounds="[1, inf)", help="requests in flight at once"),
+    "timeout_s": key(float, 60.0, bounds="(0, inf)", help="seconds a request may take (and a stream may stall)"),
+    "max_retries": key(int, 4, bounds="[0, inf)",
+                       help="retries of a request after a 408/409/429/5xx, a timeout or a dropped connection"),
+    "price_per_million_tokens": key(dict, None, help="{input: ..., output: ...}: the price of a million prompt "
+                                                     "and generated tokens, for cost figures"),
+    "max_failed_fraction": key(float, 0.0, bounds="[0, 1]",
+                               help="share of a task's examples whose requests may fail (after retries) and the "
+                                    "result still count as ok, over the others"),
+    "extra_body": key(dict, dict, help="server-specific fields added to every request, e.g. {min_tokens: 32} "
+                                       "for vLLM"),
+}
+PRICE_SCHEMA = {
+    "input": key(float, required=True, bounds="[0, inf)", help="price of a million prompt tokens"),
+    "output": key(float, required=True, bounds="[0, inf)", help="price of a million generated tokens"),
 }
 TASK_SCHEMA = {
     "name": key(str, required=True, help="task name, unique in the suite"),
@@ -145,10 +171,30 @@ def parse_suite(raw: Any, suite_path: Path) -> Suite:
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
     values = check_mapping(raw, MODEL_SCHEMA, file, path)
+    if (values["source"] is None) == (values["api"] is None):
+        raise SuiteError(file, path, "a model needs exactly one of 'source' (weights to load) and 'api' (a served "
+                                     "model)" + (", not both" if values["source"] else ""),
+                         "give source: for a checkpoint, or api: {base_url: ..., model: ...} for a server")
+    if values["api"] is not None:
+        values["api"] = _parse_api(values["api"], file, f"{path}.api")
+        values["source"] = f"api:{values['api'].model}@{values['api'].base_url}"
+        return ModelSpec(**values)
     values["source"] = resolve_source_path(values["source"], base, file, f"{path}.source")
     if values["tokenizer"]:
         values["tokenizer"] = resolve_source_path(values["tokenizer"], base, file, f"{path}.tokenizer")
     return ModelSpec(**values)
+
+
+def _parse_api(raw: Any, file: str, path: str) -> ApiSpec:
+    values = check_mapping(raw, API_SCHEMA, file, path)
+    if not values["base_url"].startswith(("http://", "https://")):
+        raise SuiteError(file, f"{path}.base_url", f"{values['base_url']!r} is not an http(s) URL",
+                         "write e.g. http://127.0.0.1:8000/v1 (the root the server's /completions lives under)")
+    values["base_url"] = values["base_url"].rstrip("/")
+    price = values.pop("price_per_million_tokens")
+    if price is not None:
+        price = check_mapping(price, PRICE_SCHEMA, file, f"{path}.price_per_million_tokens")
+    return ApiSpec(**values, price_input=price and price["input"], price_output=price and price["output"])
 
 
 def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:

@@ -108,8 +108,8 @@ def test_every_task_type_runs_through_any_backend(tmp_path, monkeypatch):
     assert encoder.loc["sentiment", "settings"]["resolved"]["label_map"] == {"0": "negative", "1": "positive"}
     assert encoder.loc["qa", "exact_match"] == 100.0  # the span: the context's first word, 'Paris'
     assert encoder.loc["qa", "settings"]["resolved"]["method"] == "extractive"
-    assert encoder.loc["ppl", "status"] == "error" and "decoder-only" in encoder.loc["ppl", "reason"]
-    assert encoder.loc["translate", "status"] == "error" and "generates text" in encoder.loc["translate", "reason"]
+    assert encoder.loc["ppl", "status"] == "unsupported" and "decoder-only" in encoder.loc["ppl", "reason"]
+    assert encoder.loc["translate", "status"] == "unsupported" and "generates text" in encoder.loc["translate", "reason"]
 
     assert [b.closed for b in opened] == [True, True]
     assert opened[1].loads == [CLASSIFY, SPANS]

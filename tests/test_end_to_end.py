@@ -47,7 +47,7 @@ def test_run_stores_every_model_and_task(tmp_path, tiny_gpt2, tiny_bert_classifi
         assert math.isfinite(frame.loc[("gpt2-tiny", "ppl"), metric])
     assert 0 <= frame.loc[("gpt2-tiny", "sentiment"), "acc_norm"] <= 1
     assert frame.loc[("bert-tiny", "sentiment"), "settings"]["resolved"]["method"] == "head"
-    assert frame.loc[("bert-tiny", "ppl"), "status"] == "error"
+    assert frame.loc[("bert-tiny", "ppl"), "status"] == "unsupported"
     assert "decoder-only" in frame.loc[("bert-tiny", "ppl"), "reason"]
     assert (frame.loc["ghost", "status"] == "unavailable").all()
     assert frame.loc[("gpt2-tiny", "ppl"), "examples"] == 5
@@ -132,7 +132,7 @@ def test_generation_tasks_end_to_end_with_nested_fields(tmp_path, tiny_t5, tiny_
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     frame = load_results(out).set_index(["model", "task"])
     assert result.exit_code == 1  # bert-qa cannot translate
-    assert frame.loc[("bert-qa", "mt"), "status"] == "error"
+    assert frame.loc[("bert-qa", "mt"), "status"] == "unsupported"
     for key in [("t5", "mt"), ("gpt2", "mt"), ("t5", "qa"), ("gpt2", "qa"), ("bert-qa", "qa")]:
         assert frame.loc[key, "status"] == "ok", frame.loc[key, "reason"]
     row = frame.loc[("t5", "mt")]

@@ -11,6 +11,10 @@ one *capability* at a time, and answers requests of that capability:
 - ``classify``: the class a classification head gives a text (or text pair);
 - ``spans``: the answer span an extractive-QA head picks in a context.
 
+A backend whose requests can fail one by one (a server over a network) answers a request
+it gave up on, after its retries, with :class:`RequestFailed` in place of the response: the
+run records that example as failed and a later run retries it.
+
 Requests that need batching by token length (choices, generation, rolling windows) are
 given to the backend whole and come back batch by batch, as ``(request index, response)`` lists: only
 the backend knows token lengths, and the run stores and times each batch as it comes.
@@ -23,7 +27,7 @@ This module imports neither torch nor transformers.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol, Sequence, TypeVar
 
 LOGLIKELIHOOD = "loglikelihood"
@@ -33,8 +37,10 @@ CLASSIFY = "classify"
 SPANS = "spans"
 CAPABILITIES = (LOGLIKELIHOOD, ROLLING, GENERATE, CLASSIFY, SPANS)
 
+from benchbench.errors import Unsupported
+
 T = TypeVar("T")
-Batch = list[tuple[int, T]]  # (index of the request, its response), one batch
+Batch = list[tuple[int, "T | RequestFailed"]]  # (index of the request, its response), one batch
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,12 @@ class Profile:
     family: str  # "encoder", "encoder-decoder", "decoder-only"
     native: frozenset[str]
     loadable: frozenset[str]
+    why_not: dict[str, str] = field(default_factory=dict)  # capability: why this backend cannot serve it
+
+    def cannot(self, capability: str, usual_reason: str) -> Unsupported:
+        """The error for a task that needs `capability` from a model without it: the backend's
+        own reason where it gave one (a server without log-probabilities), else the task's."""
+        return Unsupported(self.why_not.get(capability, usual_reason))
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,9 @@ class ModelInfo:
     load_seconds: float
     load_peak_rss_mib: float  # peak resident memory while loading (process-wide where it cannot be reset)
     shape: dict[str, int | None]  # layers, hidden size, heads, KV heads, head dim, vocabulary (for estimates)
+    # a served model: where and how it is asked (base_url, model, endpoint, concurrency, timeout_s,
+    # max_retries, price_per_million_tokens, max_failed_fraction); never the API key
+    serving: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,10 +142,37 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
+class RequestTiming:
+    """One request to a server, timed on this machine from sending it (docs/methodology.md)."""
+
+    first_token_seconds: float | None  # until the first generated text arrived (streaming)
+    total_seconds: float  # until the response was complete
+    attempts: int  # 1, plus the retries it took
+
+    def to_details(self, generated_tokens: int | None) -> dict[str, Any]:
+        """As stored with the example: milliseconds, and the time per output token after the
+        first (vLLM's TPOT: (end-to-end - first token) / (tokens - 1))."""
+        first = self.first_token_seconds
+        per_token = ((self.total_seconds - first) / (generated_tokens - 1)
+                     if first is not None and generated_tokens and generated_tokens > 1 else None)
+        return {"ttft_ms": None if first is None else 1000 * first, "e2e_ms": 1000 * self.total_seconds,
+                "tpot_ms": None if per_token is None else 1000 * per_token, "attempts": self.attempts}
+
+
+@dataclass(frozen=True)
+class RequestFailed:
+    """A request a backend gave up on (after its retries), in place of its response."""
+
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class Generation:
     text: str  # new text only, cut at the first stop sequence
-    prompt_tokens: int  # tokens the model read (after truncation)
-    generated_tokens: int  # tokens produced, up to and including EOS or the end of the stop sequence
+    prompt_tokens: int | None  # tokens the model read (after truncation); None: a server that did not say
+    generated_tokens: int | None  # tokens produced, up to and including EOS or the end of the stop sequence
+    timing: RequestTiming | None = None  # a served model's request (None for local engines)
 
 
 @dataclass(frozen=True)
@@ -253,6 +295,13 @@ class ModelBackend(Protocol):
 
     def close(self) -> None:
         """Free everything the backend holds (it is not used again)."""
+
+
+def finish_text(text: str, stops: list[str]) -> str:
+    """Generated text as every backend returns it: leading whitespace dropped first (a model
+    that starts its answer with a newline would otherwise be cut to nothing by a "\\n"
+    stop), cut at the first stop sequence, stripped."""
+    return cut_at_stop(text.lstrip(), stops).strip()
 
 
 def cut_at_stop(text: str, stops: list[str]) -> str:

@@ -1,6 +1,8 @@
 """Timing of a task: batch latencies (CUDA events on a GPU, perf_counter on CPU), token
 throughput, process and GPU memory, gathered by one TaskMeter the runner wraps around
-a task."""
+a task. For a served model (device "remote") the batches are single requests: each
+example's own timing (time to first token, per output token, end to end) is what is
+summarised, and no memory or power is measured here."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, TypeVar
 
+import numpy as np
 import torch
 
 from benchbench.measure.nvml import GpuMeasurement, GpuSampler
@@ -16,6 +19,8 @@ from benchbench.measure.system import peak_rss_mib, reset_peak_rss
 
 MIB = 1024 * 1024
 T = TypeVar("T")
+REMOTE = "remote"  # the device of a served model: it runs on the server, not on this machine
+REQUEST_TIMINGS = {"ttft": "ttft_ms", "tpot": "tpot_ms", "e2e": "e2e_ms"}  # summary name: per-example detail
 
 
 class Stopwatch:
@@ -99,6 +104,9 @@ class TaskMeasurement:
     torch_max_reserved_mib: float | None
     gpu: dict[str, Any] | None
     gpu_note: str
+    request_latency: dict[str, Any] | None = None  # served models: ttft, tpot, e2e distributions per request
+    output_tokens_per_second_per_request: dict[str, float] | None = None  # served models: mean and p50
+    request_retries: int | None = None  # served models: retries it took, over all requests
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +128,9 @@ class TaskMeter:
         self._sampler: GpuSampler | None = None
         self.gpu_note = ""
         self._rss_scope = "process"
+        self._requests: dict[str, list[float]] = {name: [] for name in REQUEST_TIMINGS}
+        self._request_rates: list[float] = []
+        self._retries: int | None = None
 
     def __enter__(self) -> "TaskMeter":
         self._rss_scope = "task" if reset_peak_rss() else "process"
@@ -130,6 +141,8 @@ class TaskMeter:
                 self._sampler.__enter__()
             except Exception as exc:  # no NVML bindings, or NVML cannot talk to the driver
                 self._sampler, self.gpu_note = None, f"NVML unavailable: {exc}"
+        elif self.device == REMOTE:
+            self.gpu_note = "not measured: remote (the model runs on the server)"
         else:
             self.gpu_note = "not measured: the device is cpu"
         self.watch.__enter__()
@@ -166,17 +179,38 @@ class TaskMeter:
 
     def count(self, details: list[dict[str, Any]]) -> None:
         self.examples += len(details)
-        prompt = [d["prompt_tokens"] for d in details if "prompt_tokens" in d]
-        generated = [d["generated_tokens"] for d in details if "generated_tokens" in d]
+        prompt = [d["prompt_tokens"] for d in details if d.get("prompt_tokens") is not None]
+        generated = [d["generated_tokens"] for d in details if d.get("generated_tokens") is not None]
+        for d in details:
+            self._count_request(d)
         if prompt:
             self.prompt_tokens = (self.prompt_tokens or 0) + sum(prompt)
             self.max_example_prompt_tokens = max(max(prompt), self.max_example_prompt_tokens or 0)
         if generated:
             self.generated_tokens = (self.generated_tokens or 0) + sum(generated)
 
+    def _count_request(self, details: dict[str, Any]) -> None:
+        """A served model's request timing, as the example stores it (RequestTiming.to_details)."""
+        if "e2e_ms" not in details:
+            return
+        for name, key in REQUEST_TIMINGS.items():
+            if details.get(key) is not None:
+                self._requests[name].append(details[key] / 1000.0)
+        if details.get("generated_tokens") and details["e2e_ms"] > 0:
+            self._request_rates.append(details["generated_tokens"] / (details["e2e_ms"] / 1000.0))
+        self._retries = (self._retries or 0) + max(0, int(details.get("attempts", 1)) - 1)
+
+    def _request_summary(self) -> dict[str, Any]:
+        latency = {name: stats.to_dict() for name, values in self._requests.items()
+                   if (stats := LatencyStats.from_seconds(values))}
+        rates = {"mean": float(np.mean(self._request_rates)), "p50": float(np.median(self._request_rates))} \
+            if self._request_rates else None
+        return {"request_latency": latency or None, "output_tokens_per_second_per_request": rates,
+                "request_retries": self._retries}
+
     def measurement(self, load_seconds: float) -> TaskMeasurement:
         seconds = self.watch.seconds
-        every = self.clock.seconds()
+        every = [] if self.device == REMOTE else self.clock.seconds()  # remote: requests are timed one by one
         warmup = self.warmup_batches if len(every) > self.warmup_batches else 0  # one batch: nothing to drop
         latencies = every[warmup:]
         stats = LatencyStats.from_seconds(latencies)
@@ -194,7 +228,7 @@ class TaskMeter:
             generated_tokens_per_second=rate(self.generated_tokens),
             max_example_prompt_tokens=self.max_example_prompt_tokens,
             batch_latency=stats.to_dict() if stats else None, warmup_batches=warmup,
-            timer=self.clock.method, peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,
+            timer="perf_counter per request" if self.device == REMOTE else self.clock.method, peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,
             torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,
             torch_max_reserved_mib=torch.cuda.max_memory_reserved() / MIB if cuda else None,
-            gpu=gpu.to_dict() if gpu else None, gpu_note=self.gpu_note)
+            gpu=gpu.to_dict() if gpu else None, gpu_note=self.gpu_note, **self._request_summary())

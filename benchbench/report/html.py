@@ -88,7 +88,8 @@ def _table(headers: list[tuple[str, bool]], rows: list[str], sortable: bool = Tr
 def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str:
     metric = candidates[0]["metric"]
     headers = [("rank", True), ("model", False), (metric, True), ("n", True), ("95% CI low", True), ("95% CI high", True),
-               ("memory GiB", True), ("memory source", False), ("latency ms", True), ("examples/s", True),
+               ("memory GiB", True), ("memory source", False), ("latency ms", True), ("TTFT ms", True),
+               ("ms per output token", True), ("cost per 1k examples", True), ("examples/s", True),
                ("tokens/s", True), ("MFU %", True), ("parameters (M)", True), ("status / why excluded", False)]
     rows = []
     for c in candidates:
@@ -105,7 +106,8 @@ def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str
         rows.append(f'<tr class="{css}">{_cell(c["rank"])}<td>{escape(c["model"])}{tags}</td>{_cell(c["score"])}'
                     f'{_cell(c["n"])}'
                     f'{_cell(c["ci_low"])}{_cell(c["ci_high"])}{_cell(c["memory_gib"], 3)}'
-                    f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(measured("examples_per_second"), 3)}'
+                    f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(c["ttft_ms"], 4)}'
+                    f'{_cell(c["tpot_ms"], 3)}{_cell(c["cost_per_1k"], 3)}{_cell(measured("examples_per_second"), 3)}'
                     f'{_cell(measured("prompt_tokens_per_second"), 4)}{_cell(None if mfu is None else 100 * mfu, 3)}'
                     f'{_cell(c["parameters"] / 1e6 if c["parameters"] else None, 4)}'
                     f'<td>{escape("; ".join(c["excluded"]) or "ok")}</td></tr>')
@@ -228,6 +230,8 @@ def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>benchbench report</title>"
             f"<style>{CSS}</style></head><body><h1>benchbench comparison report</h1>"
             f'<p class="muted">Results: {escape(str(results_dir))}; generated {generated}. Memory in GiB; '
-            f"latency in ms. Click a column heading to sort.</p>"
+            f"latency in ms. Served models (api:) are timed per request on this machine: TTFT is the time to "
+            f"the first token, ms per output token the time per token after it (p50 over requests); their cost is in "
+            f"the currency of the suite's price. Click a column heading to sort.</p>"
             f"{_data_notes(ranking)}{_recommendation(ranking, budget_gb)}{''.join(sections)}"
             f"<h2>Environment</h2>{_environment(runs)}<script>{JS}</script></body></html>")

@@ -37,14 +37,15 @@ def format_table(result: dict[str, Any]) -> str:
             if c["rank"] is None:
                 continue
             ci = f" [{c['ci_low']:.4g}, {c['ci_high']:.4g}]" if c["ci_low"] is not None else ""
-            memory = "?" if c["memory_gib"] is None else f"{c['memory_gib']:.2f} GiB" + (
-                " (estimate)" if c["memory_source"] == "estimated" else "")
+            memory = "remote" if c["memory_source"].startswith("remote") else "?" if c["memory_gib"] is None \
+                else f"{c['memory_gib']:.2f} GiB" + (" (estimate)" if c["memory_source"] == "estimated" else "")
+            cost = "" if c["cost_per_1k"] is None else f"  cost {c['cost_per_1k']:.4g}/1k ex"
             latency = "?" if c["latency_ms"] is None else f"{c['latency_ms']:.1f} ms"
             marks = "".join([" =best" if c["tied_with_best"] and c["rank"] > 1 else "",
                              " pareto" if c["pareto"] else ""])
             n = "n=?" if c["n"] is None else f"n={c['n']}"
             lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci} {n}  mem {memory}  "
-                         f"latency {latency}{marks}")
+                         f"latency {latency}{cost}{marks}")
         if task in result["nothing_fits"]:
             lines.append("  no model fits the constraints:")
         for c in candidates:
@@ -59,5 +60,6 @@ def format_table(result: dict[str, Any]) -> str:
                              f"({row['tasks_ranked']}/{row['tasks_total']} tasks)")
     lines += [f"note: {note}" for note in result["data"]["notes"]]
     lines.append("=best: 95% interval overlaps the best model's; pareto: no model is better on quality, "
-                 "latency and memory at once; n: examples scored; memory in GiB (estimate: from the model's shape, not measured)")
+                 "latency and memory at once; n: examples scored; memory in GiB (estimate: from the model's shape, not measured; "
+                 "remote: a served model); cost per 1,000 examples in the price's currency")
     return "\n".join(lines)

@@ -13,8 +13,9 @@ from typing import Any
 
 from benchbench.backends import open_backend
 from benchbench.backends.base import GENERATE, LOGLIKELIHOOD, ROLLING, ModelBackend, ModelInfo
-from benchbench.errors import ModelUnavailable, TaskConfigError
+from benchbench.errors import ModelUnavailable, TaskConfigError, Unsupported
 from benchbench.measure import TaskMeter
+from benchbench.measure.cost import task_cost
 from benchbench.measure.flops import throughput
 from benchbench.run.events import (
     Emit,
@@ -60,6 +61,7 @@ class _TaskRun:
         self.job, self.backend, self.plan, self.emit = job, backend, plan, emit
         self.task_type = TASK_TYPES[plan.task.type]
         self.name = plan.task.name
+        self.failed: list[ExampleResult] = []  # examples whose requests failed (served models), kept out of the figures
 
     def run(self, previous: ModelInfo | None) -> ModelInfo | None:
         """Load (unless the backend holds the right weights), resolve settings, score; return
@@ -75,7 +77,8 @@ class _TaskRun:
             settings = self.task_type.settings(self.backend, self.plan.options, self.plan.task.metrics,
                                                self.plan.rows)
         except (ModelUnavailable, TaskConfigError) as exc:
-            status = "unavailable" if isinstance(exc, ModelUnavailable) else "error"
+            status = ("unavailable" if isinstance(exc, ModelUnavailable)
+                      else "unsupported" if isinstance(exc, Unsupported) else "error")
             self.emit(Progress(len(self.plan.rows)))
             self.emit(TaskFinished(self.name, status, str(exc)))
             return None if status == "unavailable" else info
@@ -103,6 +106,9 @@ class _TaskRun:
                     self.emit(Log(f"{self.job.model.name} / {self.name}: out of memory; batch size auto "
                                   f"goes on at {batch_size}"))
             results.sort(key=lambda r: r.index)
+            if len(self.failed) > self._failure_budget(info):
+                self._finish_incomplete(info, settings, results, len(done))
+                return
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
         except EmitFailed:  # the driver could not take the events (its store): the run cannot go on
@@ -121,9 +127,17 @@ class _TaskRun:
                                                  meter.device_name)}
         if measurement["gpu"]:
             self._warn_shared_gpu(measurement["gpu"])
-        note = "quality metrics omitted: random weights (--no-weights)" if info.random_weights else None
-        if scored.failures:
-            note = "; ".join(f"metric {name} failed: {why}" for name, why in scored.failures.items())
+        if info.serving:
+            measurement["cost"] = task_cost(info.serving.get("price_per_million_tokens"), meter.prompt_tokens,
+                                            meter.generated_tokens, meter.examples)
+            measurement["concurrency"] = info.serving.get("concurrency")
+        notes = ["quality metrics omitted: random weights (--no-weights)"] if info.random_weights else []
+        notes += [f"metric {name} failed: {why}" for name, why in scored.failures.items()]
+        if self.failed:
+            notes.append(f"{self._failures_text()}; the figures are over the other {len(results)} "
+                         f"(within max_failed_fraction {info.serving and info.serving.get('max_failed_fraction')})")
+        note = "; ".join(notes) or None
+        if scored.failures or self.failed:
             self.emit(Log(f"{self.job.model.name} / {self.name}: {note}"))
         self.emit(TaskFinished(self.name, "ok", note, fields=dict(
             metrics=scored.scores, measurements=measurement,
@@ -131,7 +145,34 @@ class _TaskRun:
             settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": requested,
                       "batch_size_used": batch_size, "batch_size_retries": retries, "metric_signatures": scored.signatures,
                       "metric_failures": scored.failures},
-            counts={"examples": len(results), "resumed_examples": len(done)}, model_info=info.to_dict())))
+            counts=self._counts(results, len(done)), model_info=info.to_dict())))
+
+    def _failure_budget(self, info: ModelInfo) -> int:
+        """How many examples may fail (served models' max_failed_fraction) for the result to stay ok."""
+        fraction = (info.serving or {}).get("max_failed_fraction") or 0.0
+        return int(fraction * len(self.plan.rows))
+
+    def _failures_text(self) -> str:
+        first = self.failed[0]
+        return (f"{len(self.failed)} of {len(self.plan.rows)} examples failed after "
+                f"{first.details.get('attempts', 1)} attempt(s) (first: example {first.index}: {first.failure})")
+
+    def _counts(self, results: list[ExampleResult], resumed: int) -> dict[str, Any]:
+        failed = [{"index": r.index, "reason": r.failure, "attempts": r.details.get("attempts")} for r in self.failed]
+        return {"examples": len(results), "resumed_examples": resumed,
+                **({"failed_examples": len(failed), "failed": failed} if failed else {})}
+
+    def _finish_incomplete(self, info: ModelInfo, settings: dict[str, Any], results: list[ExampleResult],
+                           resumed: int) -> None:
+        """Too many requests failed (a dead or overloaded server): the scored examples are stored,
+        the task stops, and a rerun continues with the failed and unattempted ones."""
+        untried = len(self.plan.rows) - len(results) - len(self.failed)
+        reason = (f"{self._failures_text()}; {len(results)} scored and stored"
+                  + (f", {untried} not attempted" if untried else "")
+                  + "; rerun the same command to retry the rest (the stored examples are kept)")
+        self.emit(TaskFinished(self.name, "incomplete", reason, fields=dict(
+            settings={"signature": self.plan.fields, "resolved": settings},
+            counts=self._counts(results, resumed), model_info=info.to_dict())))
 
     def _predicted(self, info: ModelInfo, settings: dict[str, Any], batch_size: int, meter: TaskMeter,
                    results: list[ExampleResult], retry: bool) -> bool:
@@ -151,15 +192,25 @@ class _TaskRun:
         done = {r.index for r in results}
         todo = [i for i in range(len(self.plan.rows)) if i not in done]
         rows = [self.plan.rows[i] for i in todo]
-        batches = self.task_type.predict(self.backend, rows, settings, batch_size) if rows else []
-        for batch in meter.timed(batches):
-            for r in batch:  # back to indices in the full example list
-                r.index = todo[r.index]
-            if not info.random_weights:  # outputs of random weights mean nothing
-                self.emit(Predictions(self.name, [r.to_dict() for r in batch]))
-            meter.count([r.details for r in batch])
-            results.extend(batch)
-            self.emit(Progress(len(batch)))
+        batches = self.task_type.predict(self.backend, rows, settings, batch_size) if rows else iter(())
+        budget = self._failure_budget(info)
+        try:
+            for batch in meter.timed(batches):
+                for r in batch:  # back to indices in the full example list
+                    r.index = todo[r.index]
+                scored = [r for r in batch if r.failure is None]
+                self.failed += [r for r in batch if r.failure is not None]
+                if scored and not info.random_weights:  # outputs of random weights mean nothing
+                    self.emit(Predictions(self.name, [r.to_dict() for r in scored]))
+                meter.count([r.details for r in scored])
+                results.extend(scored)
+                self.emit(Progress(len(batch)))
+                if len(self.failed) > budget:  # the server is failing: stop sending it requests
+                    break
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:  # a stopped task's generator cancels the requests still queued
+                close()
 
     def _probe(self, capability: str, info: ModelInfo, results: list[ExampleResult],
                batch_size: int) -> dict[str, Any] | None:

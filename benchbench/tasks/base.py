@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol
 
-from benchbench.backends.base import ModelBackend, Profile
+from benchbench.backends.base import ModelBackend, Profile, RequestFailed
 from benchbench.errors import first_line
 from benchbench.metrics.bootstrap import Interval
 from benchbench.schema import Key
@@ -29,6 +29,13 @@ class ExampleResult:
     prediction: Any
     reference: Any
     details: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None  # why no prediction: the request for it failed (the run retries it later)
+
+    @classmethod
+    def failed(cls, index: int, input: str, reference: Any, why: RequestFailed) -> "ExampleResult":
+        """An example whose request the backend gave up on: not scored, not stored as a
+        prediction; the run records it as failed and a later run retries it."""
+        return cls(index, input, None, reference, {"attempts": why.attempts}, failure=why.reason)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,28 +7,41 @@
   prediction is the label whose continuation has the highest summed log-likelihood after
   the prompt (``accuracy``), or the highest log-likelihood per character (``acc_norm``),
   as lm-evaluation-harness's multiple-choice scoring does.
+- ``generation``: a model that can only generate (a server that returns no
+  log-probabilities): greedy answer after the prompt, matched to the label whose choice
+  text appears first in it (``match_answer``); an answer that names none is wrong.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Any, Iterator
 
 from benchbench.backends.base import (
     CLASSIFY,
+    GENERATE,
     LOGLIKELIHOOD,
     ClassifyRequest,
+    Generation,
+    GenerationSettings,
     LogLikelihood,
     LoglikelihoodRequest,
     ModelBackend,
     Profile,
+    RequestFailed,
 )
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
+from benchbench.tasks.generation_options import generation_details
 from benchbench.tasks.prompts import render_prompt
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
 _CHOICE_DEFAULT_METRICS = ("accuracy", "acc_norm", "macro_f1")
+_ANSWER_TOKENS = 16  # generation: enough for any label word, short enough to stay cheap
+_ANSWER_MATCHING = ("the label whose choice text (lowercased, without surrounding spaces and punctuation) appears "
+                    "first in the answer as whole words; an answer in which none appears is wrong")
 
 
 class Classification:
@@ -42,11 +55,12 @@ class Classification:
     metrics = ("accuracy", "acc_norm", "macro_f1", "mcc")
     primary_metric = "accuracy"
     options = {
-        "method": key(str, "auto", choices=("auto", "head", "choices"),
-                      help="auto: head if the model has one, else choices"),
-        "prompt": key(str, "{text}\nAnswer:", help="choices: prompt template; {text}, {text_pair}"),
-        "choices": key(dict, None, help="choices: label -> continuation text, e.g. {1: ' positive'}"),
-        "chat_template": key(bool, False, help="choices: wrap the prompt in the tokenizer's chat template"),
+        "method": key(str, "auto", choices=("auto", "head", "choices", "generation"),
+                      help="auto: head if the model has one, else choices where the model gives log-likelihoods, "
+                           "else generation"),
+        "prompt": key(str, "{text}\nAnswer:", help="choices, generation: prompt template; {text}, {text_pair}"),
+        "choices": key(dict, None, help="choices, generation: label -> continuation text, e.g. {1: ' positive'}"),
+        "chat_template": key(bool, False, help="choices, generation: wrap the prompt in the model's chat template"),
         "label_map": key(dict, None, help="head: model label name -> dataset label"),
         "max_length": key(int, None, bounds="[1, inf)", help="head: truncate inputs to this many tokens"),
     }
@@ -54,9 +68,17 @@ class Classification:
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         method = options["method"]
         if method == "head" or (method == "auto" and CLASSIFY in profile.native):
+            if CLASSIFY not in profile.loadable:
+                raise profile.cannot(CLASSIFY, "classification: this model cannot load a classification head")
             return CLASSIFY
+        if method == "generation" or (method == "auto" and LOGLIKELIHOOD not in profile.loadable
+                                      and GENERATE in profile.loadable and LOGLIKELIHOOD in profile.why_not):
+            if GENERATE not in profile.loadable:
+                raise profile.cannot(GENERATE, f"classification by generation needs a model that generates text; "
+                                               f"this model is an {profile.family}")
+            return GENERATE
         if LOGLIKELIHOOD not in profile.loadable:
-            raise TaskConfigError(
+            raise profile.cannot(LOGLIKELIHOOD,
                 f"classification: this {profile.family} model has no sequence-classification head in its "
                 "config, and the choices method needs a causal LM; use a fine-tuned classifier "
                 "or set options.method: head to load one anyway (it would be randomly initialised)")
@@ -64,7 +86,8 @@ class Classification:
 
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-        method = "head" if self.need(options, backend.profile) == CLASSIFY else "choices"
+        method = {CLASSIFY: "head", LOGLIKELIHOOD: "choices", GENERATE: "generation"}[
+            self.need(options, backend.profile)]
         labels = _label_set(options, rows)
         if method == "head":
             if "acc_norm" in metrics:
@@ -72,16 +95,21 @@ class Classification:
             return {"method": "head", "labels": labels, "max_length": options["max_length"],
                     "label_map": _head_label_map(backend.class_labels(), options, labels)}
         choices = options["choices"] or {label: f" {label}" for label in labels}
-        return {"method": "choices", "labels": labels, "prompt": options["prompt"],
-                "choices": {str(k): v for k, v in choices.items()},
-                "chat_template": options["chat_template"],
-                "acc_norm_length": "characters of the choice text, leading whitespace excluded",
-                **backend.describe_scoring(LOGLIKELIHOOD)}
+        common = {"method": method, "labels": labels, "prompt": options["prompt"],
+                  "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"]}
+        if method == "generation":
+            return common | {"answer_matching": _ANSWER_MATCHING, "max_new_tokens": _ANSWER_TOKENS, "stop": ["\n"],
+                             **backend.describe_generation()}
+        return common | {"acc_norm_length": "characters of the choice text, leading whitespace excluded",
+                         **backend.describe_scoring(LOGLIKELIHOOD)}
 
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
         if settings["method"] == "choices":
             yield from _predict_choices(backend, rows, settings, batch_size)
+            return
+        if settings["method"] == "generation":
+            yield from _predict_by_generation(backend, rows, settings, batch_size)
             return
         order = sorted(range(len(rows)), key=lambda i: -len(str(rows[i]["text"])))
         for start in range(0, len(order), batch_size):
@@ -94,7 +122,9 @@ class Classification:
         registry = [name for name in wanted if name != "acc_norm"]
         scored = score_metrics(registry, [r.prediction for r in results], references, scoring,
                                labels=settings["labels"])
-        if "acc_norm" in wanted:
+        if "acc_norm" in wanted and settings["method"] == "generation":
+            scored.failures["acc_norm"] = "needs log-likelihoods (method choices); this model classified by generation"
+        elif "acc_norm" in wanted:
             normed = score_metrics(["accuracy"], [r.details["prediction_norm"] for r in results],
                                    references, scoring)
             scored.add(TaskScores({"acc_norm": normed.scores["accuracy"]},
@@ -160,7 +190,7 @@ def _predict_choices(backend: ModelBackend, rows: list[dict[str, Any]], settings
     labels, choice_texts = list(settings["choices"]), list(settings["choices"].values())
     contexts = [render_prompt(backend, settings["prompt"], row, {}, settings["chat_template"]) for row in rows]
     requests = [LoglikelihoodRequest(context, text) for context in contexts for text in choice_texts]
-    scores: dict[int, list[LogLikelihood | None]] = {}
+    scores: dict[int, list[LogLikelihood | RequestFailed | None]] = {}
     for batch in backend.loglikelihood(requests, batch_size):
         finished = []
         for request_index, scored in batch:
@@ -175,8 +205,42 @@ def _predict_choices(backend: ModelBackend, rows: list[dict[str, Any]], settings
         raise RuntimeError(f"the backend returned no log-likelihood for some choices of {len(scores)} examples")
 
 
-def _choice_result(index: int, row: dict[str, Any], mine: list[LogLikelihood], labels: list[str],
+def _predict_by_generation(backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
+                           batch_size: int) -> Iterator[list[ExampleResult]]:
+    prompts = [render_prompt(backend, settings["prompt"], row, {}, settings["chat_template"]) for row in rows]
+    greedy = GenerationSettings(max_new_tokens=settings["max_new_tokens"], num_beams=1, do_sample=False,
+                                temperature=None, top_p=None, top_k=None, seed=0, stop=settings["stop"])
+    for batch in backend.generate(prompts, greedy, batch_size):
+        yield [_generated_result(i, rows[i], out, settings["choices"]) for i, out in batch]
+
+
+def _generated_result(index: int, row: dict[str, Any], out: Generation | RequestFailed,
+                      choices: dict[str, str]) -> ExampleResult:
+    if isinstance(out, RequestFailed):
+        return ExampleResult.failed(index, _show_input(row), str(row["label"]), out)
+    label = match_answer(out.text, choices)
+    return ExampleResult(index=index, input=_show_input(row), prediction=label or "", reference=str(row["label"]),
+                         details={"answer": out.text, "matched": label is not None, **generation_details(out)})
+
+
+def match_answer(answer: str, choices: dict[str, str]) -> str | None:
+    """The label whose choice text appears first in the answer, as whole words, ignoring case
+    and the choice's surrounding spaces and punctuation (at one position the longest wins:
+    'not bad' over 'not'); None when no choice appears."""
+    found = []
+    for label, text in choices.items():
+        words = text.lower().strip(string.whitespace + string.punctuation)
+        match = re.search(rf"(?<!\w){re.escape(words)}(?!\w)", answer.lower()) if words else None
+        if match:
+            found.append((match.start(), -len(words), label))
+    return min(found)[2] if found else None
+
+
+def _choice_result(index: int, row: dict[str, Any], mine: list[LogLikelihood | RequestFailed], labels: list[str],
                    choice_texts: list[str]) -> ExampleResult:
+    failed = next((s for s in mine if isinstance(s, RequestFailed)), None)
+    if failed is not None:
+        return ExampleResult.failed(index, _show_input(row), str(row["label"]), failed)
     sums = [s.total for s in mine]
     normed = [s.total / max(1, len(text.lstrip())) for s, text in zip(mine, choice_texts)]
     return ExampleResult(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchbench.backends.base import GenerationSettings, ModelBackend, from_record
+from benchbench.backends.base import Generation, GenerationSettings, ModelBackend, from_record
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.spec import DEFAULT_SEED
@@ -53,3 +53,11 @@ def generation_settings(backend: ModelBackend, options: dict[str, Any], default_
 def generation_request(settings: dict[str, Any]) -> GenerationSettings:
     """The typed settings a backend generates with, from the recorded ones."""
     return from_record(GenerationSettings, settings)
+
+
+def generation_details(out: Generation) -> dict[str, Any]:
+    """What an example stores about its generation: token counts (where known) and, for a
+    served model, the request's timing (what the measurements are computed from)."""
+    counts = {"prompt_tokens": out.prompt_tokens, "generated_tokens": out.generated_tokens}
+    timing = out.timing.to_details(out.generated_tokens) if out.timing else {}
+    return {k: v for k, v in counts.items() if v is not None} | timing

@@ -20,7 +20,6 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchbench.backends.base import ROLLING, ModelBackend, Profile, RollingSettings, from_record
-from benchbench.errors import TaskConfigError
 from benchbench.metrics.base import MetricResult
 from benchbench.metrics.perplexity import (
     PERPLEXITY_METRICS,
@@ -52,7 +51,8 @@ class Perplexity:
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         if ROLLING not in profile.loadable:
-            raise TaskConfigError(f"perplexity needs a decoder-only (causal) LM; this model is {profile.family}")
+            raise profile.cannot(ROLLING, f"perplexity needs a decoder-only (causal) LM; this model is "
+                                          f"{profile.family}")
         return ROLLING
 
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],

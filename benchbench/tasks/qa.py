@@ -8,7 +8,6 @@ from dataclasses import asdict
 from typing import Any, Iterator
 
 from benchbench.backends.base import GENERATE, SPANS, ModelBackend, Profile, SpanRequest, SpanSettings, from_record
-from benchbench.errors import TaskConfigError
 from benchbench.metrics.squad import f1_score
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult
@@ -47,10 +46,12 @@ class QuestionAnswering(TextToText):
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         if options["method"] == "extractive" or (options["method"] == "auto" and SPANS in profile.native):
+            if SPANS not in profile.loadable:
+                raise profile.cannot(SPANS, "qa: extractive answers need a model with a question-answering head")
             return SPANS
         if GENERATE not in profile.loadable:
-            raise TaskConfigError(f"qa: this {profile.family} has no question-answering head in its config; "
-                                  "use a model fine-tuned for extractive QA, or a generative model")
+            raise profile.cannot(GENERATE, f"qa: this {profile.family} has no question-answering head in its "
+                                           "config; use a model fine-tuned for extractive QA, or a generative model")
         return GENERATE
 
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],

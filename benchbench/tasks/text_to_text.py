@@ -13,11 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from benchbench.backends.base import GENERATE, ModelBackend, Profile
+from benchbench.backends.base import GENERATE, ModelBackend, Profile, RequestFailed
 from benchbench.errors import TaskConfigError
 from benchbench.schema import Key, key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
-from benchbench.tasks.generation_options import GENERATION_OPTIONS, generation_request, generation_settings
+from benchbench.tasks.generation_options import (
+    GENERATION_OPTIONS,
+    generation_details,
+    generation_request,
+    generation_settings,
+)
 from benchbench.tasks.prompts import render, render_prompt
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
@@ -75,8 +80,8 @@ class TextToText:
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         if GENERATE not in profile.loadable:
-            raise TaskConfigError(f"{self.name} needs a model that generates text (decoder-only or "
-                                  f"encoder-decoder); this model is an {profile.family}")
+            raise profile.cannot(GENERATE, f"{self.name} needs a model that generates text (decoder-only or "
+                                           f"encoder-decoder); this model is an {profile.family}")
         return GENERATE
 
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
@@ -113,8 +118,9 @@ class TextToText:
                 batch_size: int) -> Iterator[list[ExampleResult]]:
         prompts = self.prompts(backend, rows, settings)
         for batch in backend.generate(prompts, generation_request(settings), batch_size):
-            yield [ExampleResult(index=i, input=prompts[i], prediction=out.text, reference=self._reference(rows[i]),
-                                 details={"prompt_tokens": out.prompt_tokens, "generated_tokens": out.generated_tokens})
+            yield [ExampleResult.failed(i, prompts[i], self._reference(rows[i]), out) if isinstance(out, RequestFailed)
+                   else ExampleResult(index=i, input=prompts[i], prediction=out.text,
+                                      reference=self._reference(rows[i]), details=generation_details(out))
                    for i, out in batch]
 
     def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from transformers import StoppingCriteriaList
 
-from benchbench.backends.base import Batch, Generation, GenerationSettings, cut_at_stop
+from benchbench.backends.base import Batch, Generation, GenerationSettings, finish_text
 from benchbench.backends.hf.loading import LoadedModel
 from benchbench.backends.hf.scoring import special_tokens_kwargs
 from benchbench.backends.hf.stopping import StopSequences, tokens_until_stop
@@ -118,9 +118,7 @@ def generate(loaded: LoadedModel, encoded: list[list[int]], settings: Generation
     texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     produced = [min(until_eos, tokens_until_stop(tokenizer, row, settings.stop))
                 for until_eos, row in zip(_lengths_until_eos(new_tokens, config.eos_token_id), new_tokens.tolist())]
-    # Leading whitespace is dropped before the stop sequences apply: a model that starts its
-    # answer with a newline would otherwise be cut to nothing by a "\n" stop.
-    return [Generation(cut_at_stop(t.lstrip(), settings.stop).strip(), int(n_in), n_out)
+    return [Generation(finish_text(t, settings.stop), int(n_in), n_out)
             for t, n_in, n_out in zip(texts, mask.sum(dim=1).tolist(), produced)]
 
 

@@ -1,0 +1,252 @@
+"""The served-model backend: a suite's ``api:`` model as a ModelBackend.
+
+What it can do is found out when it is opened, with one small request that doubles as the
+reachability check: every server generates; a completions endpoint that echoes the
+prompt's log-probabilities (``echo`` + ``logprobs``, as vLLM and llama.cpp's server do, and
+as lm-evaluation-harness's local-completions asks) also scores choices. Perplexity is not
+offered (windows need the model's own tokenizer and context length), nor are
+classification or QA heads; the tasks say so in an 'unsupported' result.
+
+Requests run concurrently (``api.concurrency``) and come back one example per batch, as
+each finishes, so every answer is stored at once. A request that keeps failing comes back
+as RequestFailed; closing the generator (the run stopping a failing task) cancels the
+requests not yet sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Callable, Iterator, Sequence
+
+from benchbench.backends.api.client import ApiClient, RequestError
+from benchbench.backends.base import (
+    CLASSIFY,
+    GENERATE,
+    LOGLIKELIHOOD,
+    ROLLING,
+    SPANS,
+    Batch,
+    ClassifyRequest,
+    ClassPrediction,
+    Generation,
+    GenerationSettings,
+    LogLikelihood,
+    LoglikelihoodRequest,
+    ModelInfo,
+    Profile,
+    RequestFailed,
+    RequestTiming,
+    RollingLogLikelihood,
+    RollingSettings,
+    Span,
+    SpanRequest,
+    SpanSettings,
+    finish_text,
+)
+from benchbench.errors import ModelUnavailable, TaskConfigError
+from benchbench.spec import ApiSpec
+
+MAX_STOPS = 4  # the OpenAI API's limit; every stop sequence is still applied to the text here
+_NO_HEAD = "a served model has no {} head to load; run the checkpoint locally (source:) for this method"
+_NO_ROLLING = ("perplexity needs a model's own tokenizer and context length to cut texts into windows, which an "
+               "OpenAI-compatible server does not expose; run the checkpoint locally (source:) for perplexity")
+
+
+class ApiBackend:
+    """ModelBackend over an OpenAI-compatible server (completions or chat endpoint)."""
+
+    def __init__(self, name: str, api: ApiSpec, seed: int = 0) -> None:
+        self.name, self.api = name, api
+        self.client = ApiClient(api, seed)
+        started = time.perf_counter()
+        scores = self._probe()
+        self.profile = _profile(scores, api.endpoint)
+        self._info = ModelInfo(
+            name=name, source=f"api:{api.model}@{api.base_url}", location_kind="api", gguf_file=None,
+            loaded_from=api.base_url, revision=None, head="", family="decoder-only", model_type="served",
+            architecture=f"served ({api.endpoint} endpoint)", parameters=None, dtype=None, device="remote",
+            attention=None, max_length=0, random_weights=False, load_seconds=time.perf_counter() - started,
+            load_peak_rss_mib=0.0, shape={}, serving=self._serving())
+        self._messages: dict[str, list[dict[str, str]]] = {}  # chat endpoint: rendered prompt -> its messages
+
+    def _serving(self) -> dict[str, Any]:
+        api = self.api
+        price = None if api.price_input is None else {"input": api.price_input, "output": api.price_output}
+        return {"base_url": api.base_url, "model": api.model, "endpoint": api.endpoint,
+                "concurrency": api.concurrency, "timeout_s": api.timeout_s, "max_retries": api.max_retries,
+                "price_per_million_tokens": price, "max_failed_fraction": api.max_failed_fraction,
+                "extra_body": api.extra_body}
+
+    def _probe(self) -> bool:
+        """Whether the server scores prompts (echoed log-probabilities). Raises ModelUnavailable
+        when the server cannot be reached or refuses the model."""
+        never = threading.Event()
+        try:
+            if self.api.endpoint == "chat":
+                self.client.with_retries(lambda: self.client.stream_generation(
+                    [{"role": "user", "content": "Hello"}], {"max_tokens": 1, "temperature": 0}), never)
+                return False
+            logprobs, _ = self.client.with_retries(lambda: self.client.prompt_logprobs("Hello world"), never)
+        except RequestError as exc:
+            raise ModelUnavailable(f"{self.api.base_url} (model {self.api.model!r}) did not answer a 1-token request "
+                                   f"after {exc.attempts} attempt(s): {exc.reason}") from None
+        offsets = getattr(logprobs, "text_offset", None) or []
+        values = getattr(logprobs, "token_logprobs", None) or []
+        return len(offsets) >= 2 and len(values) == len(offsets) and values[1] is not None
+
+    def load(self, capability: str) -> ModelInfo:
+        return dataclasses.replace(self._info, head=capability)
+
+    def chat_prompt(self, user: str, system: str | None) -> str:
+        """Chat endpoint: the messages go to the server, which applies the model's chat
+        template; the text returned (stored as the example's input) stands for them."""
+        if self.api.endpoint != "chat":
+            raise TaskConfigError(f"chat_template: the completions endpoint of {self.name!r} takes raw text; set "
+                                  f"api.endpoint: chat so the server applies the model's chat template")
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        shown = f"[system] {system}\n[user] {user}" if system else user
+        self._messages[shown] = messages
+        return shown
+
+    def token_id(self, token: str) -> int | None:
+        return None
+
+    def source_language(self, candidates: list[str]) -> str | None:
+        return None
+
+    def describe_scoring(self, capability: str) -> dict[str, Any]:
+        return {"logprobs_from": "the server's echoed prompt log-probabilities (completions, echo + logprobs)",
+                "continuation_tokens": "tokens that end after the context (its trailing spaces moved to the "
+                                       "continuation, as lm-evaluation-harness does)"}
+
+    def describe_generation(self) -> dict[str, Any]:
+        return {"engine": "OpenAI-compatible server", "endpoint": self.api.endpoint, "streaming": True,
+                "greedy_as": "temperature 0", "stop_sequences": f"the first {MAX_STOPS} sent to the server, every "
+                                                                 f"one applied to the text here",
+                "extra_body": self.api.extra_body}
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings,
+                 batch_size: int) -> Iterator[Batch[Generation]]:
+        params = self._generation_params(settings)
+        chat = self.api.endpoint == "chat"
+
+        def one(prompt: str) -> Callable[[], Generation]:
+            endpoint_input = self._messages.get(prompt, [{"role": "user", "content": prompt}]) if chat else prompt
+            return lambda: self.client.stream_generation(endpoint_input, params)
+
+        for index, outcome, attempts in self._concurrently([one(p) for p in prompts]):
+            if isinstance(outcome, RequestFailed):
+                yield [(index, outcome)]
+                continue
+            timing = RequestTiming(outcome.first_token_seconds, outcome.total_seconds, attempts)
+            yield [(index, Generation(finish_text(outcome.text, settings.stop), outcome.prompt_tokens,
+                                      outcome.generated_tokens, timing))]
+
+    def _generation_params(self, settings: GenerationSettings) -> dict[str, Any]:
+        """The OpenAI request fields for the settings; what the API cannot express is an error."""
+        if settings.num_beams > 1:
+            raise TaskConfigError("num_beams: beam search is not part of the OpenAI API; use num_beams: 1 for "
+                                  "served models")
+        if settings.min_new_tokens:
+            raise TaskConfigError("min_new_tokens is not part of the OpenAI API; servers that support it take it in "
+                                  "api.extra_body (vLLM: min_tokens)")
+        params: dict[str, Any] = {"max_tokens": settings.max_new_tokens, "seed": settings.seed,
+                                  "stop": settings.stop[:MAX_STOPS] or None}
+        if not settings.do_sample:
+            return params | {"temperature": 0}
+        if settings.top_k is not None:
+            raise TaskConfigError("top_k is not part of the OpenAI API; servers that support it take it in "
+                                  "api.extra_body")
+        return params | {k: v for k, v in (("temperature", settings.temperature), ("top_p", settings.top_p))
+                         if v is not None}
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
+                      batch_size: int) -> Iterator[Batch[LogLikelihood]]:
+        def one(request: LoglikelihoodRequest) -> Callable[[], LogLikelihood]:
+            return lambda: self._score(request)
+
+        for index, outcome, _ in self._concurrently([one(r) for r in requests]):
+            yield [(index, outcome)]
+
+    def _score(self, request: LoglikelihoodRequest) -> LogLikelihood:
+        """Sum of the continuation's token log-probabilities, from the echoed prompt."""
+        context = request.context.rstrip()
+        text = request.context + request.continuation
+        logprobs = self.client.prompt_logprobs(text)
+        offsets, values = list(logprobs.text_offset), list(logprobs.token_logprobs)
+        ends = offsets[1:] + [len(text)]
+        prompt = [i for i, start in enumerate(offsets) if start < len(text)]  # the last entry is the generated token
+        scored = [i for i in prompt if ends[i] > len(context)]
+        if not scored or scored[0] == 0:
+            raise TaskConfigError("the server's echoed tokens leave no context before the continuation")
+        return LogLikelihood(sum(float(values[i]) for i in scored), len(scored), len(prompt))
+
+    def _concurrently(self, calls: list[Callable[[], Any]]) -> Iterator[tuple[int, Any, int]]:
+        """(index, result or RequestFailed, attempts) for each call, as they finish, with at most
+        `concurrency` in flight. Stopping early cancels the calls not started and tells those
+        waiting to retry to give up."""
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=self.api.concurrency, thread_name_prefix=f"api-{self.name}")
+
+        def attempt(call: Callable[[], Any]) -> tuple[Any, int]:
+            try:
+                return self.client.with_retries(call, stop)
+            except RequestError as exc:
+                return RequestFailed(exc.reason, exc.attempts), exc.attempts
+
+        try:
+            futures = {pool.submit(attempt, call): index for index, call in enumerate(calls)}
+            for future in as_completed(futures):
+                outcome, attempts = future.result()
+                yield futures[future], outcome, attempts
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:
+        raise self.profile.cannot(ROLLING, _NO_ROLLING)
+
+    def loglikelihood_rolling(self, texts: Sequence[str], settings: RollingSettings,
+                              batch_size: int) -> Iterator[Batch[RollingLogLikelihood]]:
+        raise self.profile.cannot(ROLLING, _NO_ROLLING)
+
+    def class_labels(self) -> dict[int, str]:
+        raise self.profile.cannot(CLASSIFY, _NO_HEAD.format("classification"))
+
+    def classify(self, requests: Sequence[ClassifyRequest], max_length: int | None) -> list[ClassPrediction]:
+        raise self.profile.cannot(CLASSIFY, _NO_HEAD.format("classification"))
+
+    def span_settings(self, max_seq_len: int | None, doc_stride: int | None, max_answer_len: int) -> SpanSettings:
+        raise self.profile.cannot(SPANS, _NO_HEAD.format("question-answering"))
+
+    def answer_spans(self, requests: Sequence[SpanRequest], settings: SpanSettings, batch_size: int) -> list[Span]:
+        raise self.profile.cannot(SPANS, _NO_HEAD.format("question-answering"))
+
+    def latency_probe(self, seed_text: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int],
+                      repeats: int) -> dict[str, Any] | None:
+        return None  # served models are timed request by request (RequestTiming)
+
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        return False
+
+    def free_memory(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _profile(scores_prompts: bool, endpoint: str) -> Profile:
+    capabilities = frozenset({GENERATE, LOGLIKELIHOOD} if scores_prompts else {GENERATE})
+    why_not = {ROLLING: _NO_ROLLING, CLASSIFY: _NO_HEAD.format("classification"),
+               SPANS: _NO_HEAD.format("question-answering")}
+    if not scores_prompts:
+        why_not[LOGLIKELIHOOD] = (
+            "the chat endpoint returns no prompt log-probabilities" if endpoint == "chat" else
+            "the server returns no prompt log-probabilities (completions with echo and logprobs)")
+    return Profile("decoder-only", capabilities, capabilities, why_not)

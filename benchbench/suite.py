@@ -69,6 +69,7 @@ MODEL_SCHEMA = {
     "task_options": key(dict, dict,
                         help="options per task name or task type, merged over the task's own"),
 }
+_CHECKPOINT_KEYS = ("revision", "dtype", "gguf_file", "tokenizer", "trust_remote_code", "attn_implementation")
 API_SCHEMA = {
     "base_url": key(str, required=True, help="the server's OpenAI-compatible root, e.g. http://127.0.0.1:8000/v1"),
     "model": key(str, required=True, help="the model name the server knows"),
@@ -176,6 +177,10 @@ def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
                                      "model)" + (", not both" if values["source"] else ""),
                          "give source: for a checkpoint, or api: {base_url: ..., model: ...} for a server")
     if values["api"] is not None:
+        for name in _CHECKPOINT_KEYS:
+            if values[name] not in (None, False):
+                raise SuiteError(file, f"{path}.{name}", "applies to checkpoints loaded here, not to a served model",
+                                 "remove it (the server decides how it loads the model)")
         values["api"] = _parse_api(values["api"], file, f"{path}.api")
         values["source"] = f"api:{values['api'].model}@{values['api'].base_url}"
         return ModelSpec(**values)

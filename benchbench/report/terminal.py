@@ -8,15 +8,20 @@ import pandas as pd
 
 from benchbench.metrics import DIRECTION
 
+# served models' request figures (p50 over requests) and cost, shown when a task has them
+_SERVED_COLUMNS = {"request_latency_ttft_p50_ms": "ttft_ms", "request_latency_tpot_p50_ms": "tpot_ms",
+                   "cost_per_1k_examples": "cost/1k"}
+
 
 def comparison_table(frame: pd.DataFrame) -> str:
     """One block per task: models as rows, that task's metrics and speed as columns."""
     blocks = []
     for task, group in frame.groupby("task", sort=False):
         metric_columns = sorted({k for s in group["result_id"] for k in _metric_names(frame, s)})
-        columns = ["model", "status", *metric_columns, "examples", "examples_per_second", "load_seconds"]
+        columns = ["model", "status", *metric_columns, "examples", "examples_per_second", "load_seconds",
+                   *[c for c in _SERVED_COLUMNS if c in group.columns and group[c].notna().any()]]
         shown = group[[c for c in columns if c in group.columns]].copy()
-        shown = shown.rename(columns={"examples_per_second": "ex/s", "load_seconds": "load_s"})
+        shown = shown.rename(columns={"examples_per_second": "ex/s", "load_seconds": "load_s", **_SERVED_COLUMNS})
         blocks.append(f"task: {task} ({group['task_type'].iloc[0]})\n"
                       + shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return "\n\n".join(blocks)

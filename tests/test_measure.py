@@ -3,6 +3,7 @@ pynvml (the real one runs when a GPU is present)."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import threading
@@ -183,19 +184,24 @@ def test_peak_rss_is_per_task_on_linux():
     """A big allocation in one task does not become the next task's peak, whatever ran
     before. A thread that exits while the allocation is alive makes the kernel keep that
     high-water mark in getrusage's ru_maxrss for good (the reset cannot clear it), as the
-    library threads of earlier tests did: the peak must not be read from there."""
+    library threads of earlier tests did: the peak must not be read from there.
+
+    The 400 MiB are mapped from the kernel directly: malloc may hand out memory that earlier
+    tests freed and that is still resident (seen in CI after the served-model tests), which
+    would not raise the resident size at all."""
     def exit_a_thread() -> None:
         worker = threading.Thread(target=lambda: None)
         worker.start()
         worker.join()
 
     with TaskMeter("cpu") as meter:
-        block = np.ones(400 * 2**20 // 8)  # 400 MiB, touched
+        block = mmap.mmap(-1, 400 * 2**20)  # fresh anonymous pages
+        np.frombuffer(block, dtype=np.uint8)[:] = 1  # touched, so resident
         exit_a_thread()
         for batch in meter.timed([[{}]]):
             meter.count(batch)
     first = meter.measurement(0.0)
-    del block
+    block.close()  # unmapped: the resident size falls back
     with TaskMeter("cpu") as meter:
         exit_a_thread()
         for batch in meter.timed([[{}]]):

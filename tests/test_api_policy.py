@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +18,7 @@ from benchbench.backends.api.retry import (
     retryable_status,
 )
 from benchbench.backends.base import RequestTiming
+from benchbench.errors import TaskConfigError
 from benchbench.measure.cost import task_cost
 from benchbench.tasks.classification import match_answer
 
@@ -69,3 +71,30 @@ def test_cost_from_token_counts_and_price():
     assert cost["per_1k_examples"] == pytest.approx(0.5) and cost["per_million_tokens"] == pytest.approx(0.005 / 1500 * 1e6)
     assert task_cost(None, 1, 1, 1) is None
     assert "no token counts" in task_cost({"input": 1.0, "output": 1.0}, None, 5, 1)["note"]
+
+
+def test_the_continuation_is_the_tokens_that_end_after_the_context():
+    from benchbench.backends.api.backend import continuation_loglikelihood
+
+    # "Review: good" + " positive", echoed as [Review][:][ good][ positive] + one generated token
+    text = "Review: good positive"
+    offsets, values = [0, 6, 7, 12, 21], [None, -1.0, -2.0, -0.5, -3.0]
+    scored = continuation_loglikelihood(offsets, values, context_end=len("Review: good"), text_length=len(text))
+    assert (scored.total, scored.tokens, scored.tokens_read) == (-0.5, 1, 4)
+    with pytest.raises(TaskConfigError):  # nothing before the continuation: no context to condition on
+        continuation_loglikelihood([0, 7], [None, -1.0], context_end=0, text_length=12)
+
+
+def test_echoed_logprobs_are_used_only_where_they_agree_with_generation():
+    from benchbench.backends.api.backend import echo_disagreement
+
+    def echo(values):
+        return SimpleNamespace(text_offset=[0, 3, 11, 14, 21, 24], token_logprobs=values)
+
+    prefix = 24  # "The capital of France is" + the generated token, which starts at 24
+    assert echo_disagreement(-0.30, echo([None, -5.0, -1.0, -2.0, -1.5, -0.35]), prefix) is None
+    wrong = echo_disagreement(-0.26, echo([None, -13.1, -15.4, -13.0, -11.5, -8.45]), prefix)  # llama-cpp-python
+    assert wrong and "disagrees" in wrong and "-8.450" in wrong
+    assert "no prompt log-probabilities" in echo_disagreement(-0.3, echo([None] * 6), prefix)
+    assert "no prompt log-probabilities" in echo_disagreement(-0.3, SimpleNamespace(text_offset=[24],
+                                                                                   token_logprobs=[-0.3]), prefix)

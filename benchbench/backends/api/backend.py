@@ -1,9 +1,10 @@
 """The served-model backend: a suite's ``api:`` model as a ModelBackend.
 
-What it can do is found out when it is opened, with one small request that doubles as the
+What it can do is found out when it is opened, with small requests that double as the
 reachability check: every server generates; a completions endpoint that echoes the
-prompt's log-probabilities (``echo`` + ``logprobs``, as vLLM and llama.cpp's server do, and
-as lm-evaluation-harness's local-completions asks) also scores choices. Perplexity is not
+prompt's log-probabilities (``echo`` + ``logprobs``, as vLLM does and as
+lm-evaluation-harness's local-completions asks), and whose echoed figure for a token agrees
+with the one it gives when generating that token, also scores choices. Perplexity is not
 offered (windows need the model's own tokenizer and context length), nor are
 classification or QA heads; the tasks say so in an 'unsupported' result.
 
@@ -49,6 +50,8 @@ from benchbench.backends.base import (
 from benchbench.errors import ModelUnavailable, TaskConfigError
 from benchbench.spec import ApiSpec
 
+PROBE_PROMPT = "The capital of France is"
+ECHO_TOLERANCE_NATS = 0.25  # prefill and decode kernels differ a little; a wrong row differs by nats
 MAX_STOPS = 4  # the OpenAI API's limit; every stop sequence is still applied to the text here
 _NO_HEAD = "a served model has no {} head to load; run the checkpoint locally (source:) for this method"
 _NO_ROLLING = ("perplexity needs a model's own tokenizer and context length to cut texts into windows, which an "
@@ -62,8 +65,7 @@ class ApiBackend:
         self.name, self.api = name, api
         self.client = ApiClient(api, seed)
         started = time.perf_counter()
-        scores = self._probe()
-        self.profile = _profile(scores, api.endpoint)
+        self.profile = _profile(self._probe())
         self._info = ModelInfo(
             name=name, source=f"api:{api.model}@{api.base_url}", location_kind="api", gguf_file=None,
             loaded_from=api.base_url, revision=None, head="", family="decoder-only", model_type="served",
@@ -80,22 +82,30 @@ class ApiBackend:
                 "price_per_million_tokens": price, "max_failed_fraction": api.max_failed_fraction,
                 "extra_body": api.extra_body}
 
-    def _probe(self) -> bool:
-        """Whether the server scores prompts (echoed log-probabilities). Raises ModelUnavailable
-        when the server cannot be reached or refuses the model."""
+    def _probe(self) -> str | None:
+        """Why the server's prompt log-probabilities cannot score choices (None: they can).
+        Raises ModelUnavailable when the server cannot be reached or refuses the model.
+
+        The completions endpoint is asked for the next token after PROBE_PROMPT with its
+        log-probability, then for PROBE_PROMPT + that token echoed: the two figures of the
+        same token must agree, or the echoed ones are not used (llama-cpp-python, for one,
+        echoes log-probabilities that do not match its own generation)."""
         never = threading.Event()
         try:
             if self.api.endpoint == "chat":
                 self.client.with_retries(lambda: self.client.stream_generation(
                     [{"role": "user", "content": "Hello"}], {"max_tokens": 1, "temperature": 0}), never)
-                return False
-            logprobs, _ = self.client.with_retries(lambda: self.client.prompt_logprobs("Hello world"), never)
+                return "the chat endpoint returns no prompt log-probabilities"
+            generated, _ = self.client.with_retries(lambda: self.client.next_token_logprobs(PROBE_PROMPT), never)
+            top = (getattr(generated, "top_logprobs", None) or [None])[0]
+            if not top:
+                return "the server returns no log-probabilities (completions with logprobs)"
+            token = max(top, key=top.get)
+            echoed, _ = self.client.with_retries(lambda: self.client.prompt_logprobs(PROBE_PROMPT + token), never)
         except RequestError as exc:
             raise ModelUnavailable(f"{self.api.base_url} (model {self.api.model!r}) did not answer a 1-token request "
                                    f"after {exc.attempts} attempt(s): {exc.reason}") from None
-        offsets = getattr(logprobs, "text_offset", None) or []
-        values = getattr(logprobs, "token_logprobs", None) or []
-        return len(offsets) >= 2 and len(values) == len(offsets) and values[1] is not None
+        return echo_disagreement(top[token], echoed, len(PROBE_PROMPT))
 
     def load(self, capability: str) -> ModelInfo:
         return dataclasses.replace(self._info, head=capability)
@@ -175,16 +185,10 @@ class ApiBackend:
 
     def _score(self, request: LoglikelihoodRequest) -> LogLikelihood:
         """Sum of the continuation's token log-probabilities, from the echoed prompt."""
-        context = request.context.rstrip()
         text = request.context + request.continuation
         logprobs = self.client.prompt_logprobs(text)
-        offsets, values = list(logprobs.text_offset), list(logprobs.token_logprobs)
-        ends = offsets[1:] + [len(text)]
-        prompt = [i for i, start in enumerate(offsets) if start < len(text)]  # the last entry is the generated token
-        scored = [i for i in prompt if ends[i] > len(context)]
-        if not scored or scored[0] == 0:
-            raise TaskConfigError("the server's echoed tokens leave no context before the continuation")
-        return LogLikelihood(sum(float(values[i]) for i in scored), len(scored), len(prompt))
+        return continuation_loglikelihood(list(logprobs.text_offset), list(logprobs.token_logprobs),
+                                          len(request.context.rstrip()), len(text))
 
     def _concurrently(self, calls: list[Callable[[], Any]]) -> Iterator[tuple[int, Any, int]]:
         """(index, result or RequestFailed, attempts) for each call, as they finish, with at most
@@ -241,12 +245,43 @@ class ApiBackend:
         self.client.close()
 
 
-def _profile(scores_prompts: bool, endpoint: str) -> Profile:
-    capabilities = frozenset({GENERATE, LOGLIKELIHOOD} if scores_prompts else {GENERATE})
+def continuation_loglikelihood(offsets: list[int], values: list[float | None], context_end: int,
+                               text_length: int) -> LogLikelihood:
+    """The continuation's log-likelihood from an echoed prompt: the tokens that end after the
+    context (its trailing spaces belong to the continuation, as lm-evaluation-harness moves
+    them), up to the end of the text (an entry starting there is the generated token)."""
+    ends = offsets[1:] + [text_length]
+    prompt = [i for i, start in enumerate(offsets) if start < text_length]
+    scored = [i for i in prompt if ends[i] > context_end]
+    if not scored or scored[0] == 0 or any(values[i] is None for i in scored):
+        raise TaskConfigError("the server's echoed tokens leave no scored context before the continuation")
+    return LogLikelihood(sum(float(values[i]) for i in scored), len(scored), len(prompt))
+
+
+def echo_disagreement(generated_logprob: float, echoed: Any, prefix_length: int) -> str | None:
+    """Why echoed prompt log-probabilities cannot be trusted, or None. `generated_logprob`:
+    the server's log-probability of the token it generated after the probe prompt;
+    `echoed`: its echo of the probe prompt with that token appended (text_offset,
+    token_logprobs); `prefix_length`: where that token starts."""
+    offsets = list(getattr(echoed, "text_offset", None) or [])
+    values = list(getattr(echoed, "token_logprobs", None) or [])
+    if len(offsets) < 2 or len(values) != len(offsets) or all(v is None for v in values[1:]):
+        return "the server returns no prompt log-probabilities (completions with echo and logprobs)"
+    at_token = [v for start, v in zip(offsets, values) if start == prefix_length and v is not None]
+    if not at_token:
+        return "the server's echoed tokens do not start where the probe's generated token does"
+    if abs(at_token[0] - generated_logprob) > ECHO_TOLERANCE_NATS:
+        return (f"the server's echoed log-probability of a token ({at_token[0]:.3f}) disagrees with the one it gives "
+                f"when generating that token ({generated_logprob:.3f}), so its prompt log-probabilities are not used")
+    return None
+
+
+def _profile(why_not_scored: str | None) -> Profile:
+    """What a server can do: every one generates; one whose prompt log-probabilities passed the
+    probe also scores choices."""
+    capabilities = frozenset({GENERATE} if why_not_scored else {GENERATE, LOGLIKELIHOOD})
     why_not = {ROLLING: _NO_ROLLING, CLASSIFY: _NO_HEAD.format("classification"),
                SPANS: _NO_HEAD.format("question-answering")}
-    if not scores_prompts:
-        why_not[LOGLIKELIHOOD] = (
-            "the chat endpoint returns no prompt log-probabilities" if endpoint == "chat" else
-            "the server returns no prompt log-probabilities (completions with echo and logprobs)")
+    if why_not_scored:
+        why_not[LOGLIKELIHOOD] = why_not_scored
     return Profile("decoder-only", capabilities, capabilities, why_not)

@@ -142,6 +142,13 @@ class ApiClient:
         return Streamed("".join(parts), getattr(usage, "prompt_tokens", None),
                         getattr(usage, "completion_tokens", None), first, time.perf_counter() - started)
 
+    def next_token_logprobs(self, prompt: str, top: int = 5) -> Any:
+        """The legacy completions logprobs object of the one greedy token after `prompt` (with
+        the `top` most likely tokens), or None when the server returns none."""
+        response = self._client.completions.create(model=self.api.model, prompt=prompt, max_tokens=1, temperature=0,
+                                                   logprobs=top, extra_body=self.api.extra_body or None)
+        return response.choices[0].logprobs if response.choices else None
+
     def prompt_logprobs(self, text: str) -> Any:
         """The legacy completions logprobs object of `text` echoed back (tokens, token_logprobs,
         text_offset), or None when the server returns none."""

@@ -26,6 +26,7 @@ from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
 from benchbench.schema import did_you_mean
+from benchbench.spec import REMOTE_DEVICE
 from benchbench.tasks import TASK_TYPES
 
 MIB_PER_GIB = 1024.0
@@ -74,7 +75,7 @@ def _score_or_nan(row: pd.Series, metric: str) -> float:
 
 def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
     """Peak GPU memory of a model over its tasks (GiB), and where the number came from."""
-    if "device" in rows and (rows["device"] == "remote").any():
+    if "device" in rows and (rows["device"] == REMOTE_DEVICE).any():
         return None, REMOTE_MEMORY
     for column, source in (("gpu_process_peak_mib", "measured (NVML process peak)"),
                            ("torch_max_reserved_mib", "measured (torch reserved)")):

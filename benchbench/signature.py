@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchbench.spec import ModelSpec, TaskSpec
+from benchbench.spec import REMOTE_DEVICE, ModelSpec, TaskSpec
 
 
 def portable(location: str | None, suite_folder: Path | None) -> str | None:
@@ -45,7 +45,7 @@ def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], 
         del dataset["path"]  # the content fingerprint stands for the file, wherever it lies
     if model.api is not None:  # a served model: the server decides device and dtype
         identity: dict[str, Any] = {"api": model.api.identity()}
-        device = "remote"
+        device = REMOTE_DEVICE
     else:
         identity = {"source": portable(model.source, suite_folder), "revision": model.revision,
                     "gguf_file": model.gguf_file, "tokenizer": portable(model.tokenizer, suite_folder), "dtype": dtype,

@@ -16,6 +16,7 @@ from benchbench.schema import did_you_mean
 
 DEFAULT_SEED = 1234  # runtime.seed: example sampling, generation sampling, bootstrap resamples
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+REMOTE_DEVICE = "remote"  # the device of a served model (api:): it runs on the server, not on this machine
 BatchSize = int | str  # a number of rows, or "auto" (worker.py: start high, halve on out-of-memory)
 
 

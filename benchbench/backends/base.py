@@ -30,14 +30,14 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol, Sequence, TypeVar
 
+from benchbench.errors import Unsupported
+
 LOGLIKELIHOOD = "loglikelihood"
 ROLLING = "loglikelihood_rolling"
 GENERATE = "generate"
 CLASSIFY = "classify"
 SPANS = "spans"
 CAPABILITIES = (LOGLIKELIHOOD, ROLLING, GENERATE, CLASSIFY, SPANS)
-
-from benchbench.errors import Unsupported
 
 T = TypeVar("T")
 Batch = list[tuple[int, "T | RequestFailed"]]  # (index of the request, its response), one batch

@@ -16,10 +16,10 @@ import torch
 from benchbench.measure.nvml import GpuMeasurement, GpuSampler
 from benchbench.measure.stats import LatencyStats
 from benchbench.measure.system import peak_rss_mib, reset_peak_rss
+from benchbench.spec import REMOTE_DEVICE
 
 MIB = 1024 * 1024
 T = TypeVar("T")
-REMOTE = "remote"  # the device of a served model: it runs on the server, not on this machine
 REQUEST_TIMINGS = {"ttft": "ttft_ms", "tpot": "tpot_ms", "e2e": "e2e_ms"}  # summary name: per-example detail
 
 
@@ -141,7 +141,7 @@ class TaskMeter:
                 self._sampler.__enter__()
             except Exception as exc:  # no NVML bindings, or NVML cannot talk to the driver
                 self._sampler, self.gpu_note = None, f"NVML unavailable: {exc}"
-        elif self.device == REMOTE:
+        elif self.device == REMOTE_DEVICE:
             self.gpu_note = "not measured: remote (the model runs on the server)"
         else:
             self.gpu_note = "not measured: the device is cpu"
@@ -210,7 +210,7 @@ class TaskMeter:
 
     def measurement(self, load_seconds: float) -> TaskMeasurement:
         seconds = self.watch.seconds
-        every = [] if self.device == REMOTE else self.clock.seconds()  # remote: requests are timed one by one
+        every = [] if self.device == REMOTE_DEVICE else self.clock.seconds()  # remote: requests are timed one by one
         warmup = self.warmup_batches if len(every) > self.warmup_batches else 0  # one batch: nothing to drop
         latencies = every[warmup:]
         stats = LatencyStats.from_seconds(latencies)
@@ -228,7 +228,8 @@ class TaskMeter:
             generated_tokens_per_second=rate(self.generated_tokens),
             max_example_prompt_tokens=self.max_example_prompt_tokens,
             batch_latency=stats.to_dict() if stats else None, warmup_batches=warmup,
-            timer="perf_counter per request" if self.device == REMOTE else self.clock.method, peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,
+            timer="perf_counter per request" if self.device == REMOTE_DEVICE else self.clock.method,
+            peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,
             torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,
             torch_max_reserved_mib=torch.cuda.max_memory_reserved() / MIB if cuda else None,
             gpu=gpu.to_dict() if gpu else None, gpu_note=self.gpu_note, **self._request_summary())

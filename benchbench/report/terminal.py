@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from benchbench.metrics import DIRECTION
+from benchbench.ranking import REMOTE_MEMORY
 
 # served models' request figures (p50 over requests) and cost, shown when a task has them
 _SERVED_COLUMNS = {"request_latency_ttft_p50_ms": "ttft_ms", "request_latency_tpot_p50_ms": "tpot_ms",
@@ -42,7 +43,7 @@ def format_table(result: dict[str, Any]) -> str:
             if c["rank"] is None:
                 continue
             ci = f" [{c['ci_low']:.4g}, {c['ci_high']:.4g}]" if c["ci_low"] is not None else ""
-            memory = "remote" if c["memory_source"].startswith("remote") else "?" if c["memory_gib"] is None \
+            memory = "remote" if c["memory_source"] == REMOTE_MEMORY else "?" if c["memory_gib"] is None \
                 else f"{c['memory_gib']:.2f} GiB" + (" (estimate)" if c["memory_source"] == "estimated" else "")
             cost = "" if c["cost_per_1k"] is None else f"  cost {c['cost_per_1k']:.4g}/1k ex"
             latency = "?" if c["latency_ms"] is None else f"{c['latency_ms']:.1f} ms"

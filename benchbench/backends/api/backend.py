@@ -20,6 +20,7 @@ import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from typing import Any, Callable, Iterator, Sequence
 
 from benchbench.backends.api.client import ApiClient, RequestError
@@ -48,7 +49,7 @@ from benchbench.backends.base import (
     finish_text,
 )
 from benchbench.errors import ModelUnavailable, TaskConfigError
-from benchbench.spec import ApiSpec
+from benchbench.spec import REMOTE_DEVICE, ApiSpec
 
 PROBE_PROMPT = "The capital of France is"
 ECHO_TOLERANCE_NATS = 0.25  # prefill and decode kernels differ a little; a wrong row differs by nats
@@ -69,7 +70,7 @@ class ApiBackend:
         self._info = ModelInfo(
             name=name, source=f"api:{api.model}@{api.base_url}", location_kind="api", gguf_file=None,
             loaded_from=api.base_url, revision=None, head="", family="decoder-only", model_type="served",
-            architecture=f"served ({api.endpoint} endpoint)", parameters=None, dtype=None, device="remote",
+            architecture=f"served ({api.endpoint} endpoint)", parameters=None, dtype=None, device=REMOTE_DEVICE,
             attention=None, max_length=0, random_weights=False, load_seconds=time.perf_counter() - started,
             load_peak_rss_mib=0.0, shape={}, serving=self._serving())
         self._messages: dict[str, list[dict[str, str]]] = {}  # chat endpoint: rendered prompt -> its messages
@@ -144,12 +145,9 @@ class ApiBackend:
                  batch_size: int) -> Iterator[Batch[Generation]]:
         params = self._generation_params(settings)
         chat = self.api.endpoint == "chat"
-
-        def one(prompt: str) -> Callable[[], Generation]:
-            endpoint_input = self._messages.get(prompt, [{"role": "user", "content": prompt}]) if chat else prompt
-            return lambda: self.client.stream_generation(endpoint_input, params)
-
-        for index, outcome, attempts in self._concurrently([one(p) for p in prompts]):
+        inputs = [self._messages.get(p, [{"role": "user", "content": p}]) if chat else p for p in prompts]
+        calls = [partial(self.client.stream_generation, endpoint_input, params) for endpoint_input in inputs]
+        for index, outcome, attempts in self._concurrently(calls):
             if isinstance(outcome, RequestFailed):
                 yield [(index, outcome)]
                 continue
@@ -177,10 +175,7 @@ class ApiBackend:
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
                       batch_size: int) -> Iterator[Batch[LogLikelihood]]:
-        def one(request: LoglikelihoodRequest) -> Callable[[], LogLikelihood]:
-            return lambda: self._score(request)
-
-        for index, outcome, _ in self._concurrently([one(r) for r in requests]):
+        for index, outcome, _ in self._concurrently([partial(self._score, r) for r in requests]):
             yield [(index, outcome)]
 
     def _score(self, request: LoglikelihoodRequest) -> LogLikelihood:

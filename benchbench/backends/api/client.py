@@ -98,9 +98,7 @@ class ApiClient:
         openai = self._openai
         if isinstance(exc, openai.APIStatusError):
             return exc.status_code, retryable_status(exc.status_code)
-        if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, StreamBrokeOff)):
-            return 0, True
-        if isinstance(exc, openai.APIError):  # an error event inside a stream
+        if isinstance(exc, (openai.APIError, StreamBrokeOff)):  # timeouts, connections, a stream's error event
             return 0, True
         if type(exc).__module__.split(".")[0].startswith(("httpx", "httpcore")):  # a read that broke mid-stream
             return 0, True

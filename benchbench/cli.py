@@ -117,9 +117,19 @@ def main() -> None:
               help="Override runtime.isolation: 'process' runs each model in a child process of its own "
                    "(the default; clean per-model measurements, a crash loses one task), 'none' runs all "
                    "models in this process (for debugging).")
+@click.option("--executor", type=click.Choice(["local", "ray"]),
+              help="Override runtime.executor: 'local' runs models on this machine one at a time; 'ray' runs "
+                   "each model in a Ray task on a cluster, in parallel (docs/distributed.md).")
+@click.option("--address", "ray_address", metavar="ADDR",
+              help="Override runtime.ray_address: the Ray cluster to join (with --executor ray).")
+@click.option("--gpus-per-model", type=click.FloatRange(min=0), metavar="N",
+              help="Override runtime.gpus_per_model: GPUs each model reserves on Ray.")
+@click.option("--cpus-per-model", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="Override runtime.cpus_per_model: CPUs each model reserves on Ray.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: BatchSize | None, dtype: str | None,
         models: str | None, tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None,
+        executor: str | None, ray_address: str | None, gpus_per_model: float | None, cpus_per_model: float | None,
         progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
 
@@ -140,8 +150,10 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     from benchbench.suite import load_suite
 
     try:
-        chosen = load_suite(suite).select(_split(models), _split(tasks), limit, device, no_weights, isolation,
-                                          batch_size, dtype)
+        chosen = load_suite(suite).select(
+            _split(models), _split(tasks), limit, batch_size, dtype, device=device, no_weights=no_weights,
+            isolation=isolation, executor=executor, ray_address=ray_address, gpus_per_model=gpus_per_model,
+            cpus_per_model=cpus_per_model)
         driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)

@@ -28,6 +28,11 @@ class SuiteError(BenchbenchError):
         super().__init__(message)
 
 
+class ExecutorUnavailable(BenchbenchError):
+    """The chosen executor cannot run here: its extra is not installed, its cluster cannot be
+    reached, or it cannot give the device asked for."""
+
+
 class ModelUnavailable(BenchbenchError):
     """A model could not be resolved or loaded (no network, bad path, missing package)."""
 

@@ -56,7 +56,7 @@ class Owner:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def run_alive(run: dict[str, Any], me: Owner | None = None) -> bool:

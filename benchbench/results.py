@@ -34,7 +34,9 @@ def load_results(path: str | Path = "results", all_attempts: bool = False, data:
         environments = {run["run_id"]: run["environment"] for run in store.runs()}
     finally:
         store.close()
-    frame = pd.DataFrame([_flatten(r) | {"environment": environments.get(r["run_id"], {})} for r in records])
+    # a result measured on another machine (a Ray worker) carries its own environment
+    frame = pd.DataFrame([_flatten(r) | {"environment": r["measurements"].get("environment")
+                                         or environments.get(r["run_id"], {})} for r in records])
     if frame.empty:
         return pd.DataFrame(columns=IDENTITY)
     return frame if all_attempts else choose_comparable(frame, data)[0]
@@ -54,7 +56,8 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     for name, interval in record["intervals"].items():
         row |= {f"{name}_ci_low": interval["low"], f"{name}_ci_high": interval["high"]}
     for name, value in record["measurements"].items():
-        row |= _flatten_measurement(name, value)
+        if name != "environment":  # the frame's `environment` column
+            row |= _flatten_measurement(name, value)
     dataset = record["settings"].get("signature", {}).get("dataset", {})
     row |= {"examples": record["counts"].get("examples"), "data": dataset.get("fingerprint"),
             "settings": record["settings"]}

@@ -32,6 +32,10 @@ class Runtime:
     probe_repeats: int = 5
     no_weights: bool = False
     isolation: str = "process"
+    executor: str = "local"  # where model jobs run: local (isolation says how) or ray (run/executors/on_ray.py)
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a cluster started on this machine, else a new local one
+    gpus_per_model: float | None = None  # Ray: None = 1 where the cluster has GPUs and the device is not cpu, else 0
+    cpus_per_model: float = 1.0  # Ray: CPUs each model's worker reserves
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,11 @@ class Suite:
     description: str = ""
 
     def select(self, models: list[str] | None = None, tasks: list[str] | None = None,
-               limit: int | None = None, device: str | None = None, no_weights: bool = False,
-               isolation: str | None = None, batch_size: BatchSize | None = None, dtype: str | None = None) -> "Suite":
+               limit: int | None = None, batch_size: BatchSize | None = None, dtype: str | None = None,
+               **runtime: Any) -> "Suite":
         """The suite restricted/overridden by command-line choices (names are checked). A batch
-        size or dtype given here overrides the suite's everywhere, per task and per model too."""
+        size or dtype given here overrides the suite's everywhere, per task and per model too;
+        `runtime` overrides those Runtime fields whose value is not None or False."""
         chosen_models = _pick(self.models, models, self.path, "--models", "models in the suite")
         chosen_tasks = _pick(self.tasks, tasks, self.path, "--tasks", "tasks in the suite")
         if limit is not None:
@@ -124,18 +129,15 @@ class Suite:
                 dataclasses.replace(t, dataset=dataclasses.replace(
                     t.dataset, limit=min(limit, t.dataset.limit or limit)))
                 for t in chosen_tasks)
-        runtime = dataclasses.replace(self.runtime, device=device) if device else self.runtime
-        if no_weights:
-            runtime = dataclasses.replace(runtime, no_weights=True)
-        if isolation:
-            runtime = dataclasses.replace(runtime, isolation=isolation)
+        overrides = {name: value for name, value in runtime.items() if value is not None and value is not False}
         if batch_size:
-            runtime = dataclasses.replace(runtime, batch_size=batch_size)
+            overrides["batch_size"] = batch_size
             chosen_tasks = tuple(dataclasses.replace(t, batch_size=None) for t in chosen_tasks)
         if dtype:
-            runtime = dataclasses.replace(runtime, dtype=dtype)
+            overrides["dtype"] = dtype
             chosen_models = tuple(dataclasses.replace(m, dtype=None) for m in chosen_models)
-        return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks, runtime=runtime)
+        return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks,
+                                   runtime=dataclasses.replace(self.runtime, **overrides))
 
 
 def _pick(items: tuple, names: list[str] | None, file: str, flag: str, what: str) -> tuple:

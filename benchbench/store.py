@@ -218,6 +218,12 @@ class Store:
         interrupted = next((r for r in rows if r["status"] in RESUMABLE and r["result_id"] not in live), None)
         return Claim("resume", interrupted["result_id"]) if interrupted else None
 
+    def mark_started(self, result_id: int) -> None:
+        """A worker turned to the result's task: its start time is now (not when it was claimed,
+        which for a model queued on a cluster can be long before)."""
+        with self.db:
+            self.db.execute("UPDATE results SET started_at=? WHERE result_id=?", (now(), result_id))
+
     def add_predictions(self, result_id: int, rows: Iterable[dict[str, Any]]) -> None:
         with self.db:
             self.db.executemany(

@@ -23,6 +23,7 @@ from benchbench.tasks import TASK_TYPES
 
 DEVICES = ("auto", "cpu", "cuda")
 ISOLATION = ("process", "none")
+EXECUTORS = ("local", "ray")
 LOCAL_FORMATS = ("json", "jsonl", "csv", "tsv", "parquet", "text")
 FILE_SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv",
                  ".parquet": "parquet", ".txt": "text", ".raw": "text"}
@@ -52,6 +53,17 @@ RUNTIME_SCHEMA = {
     "no_weights": key(bool, _RUNTIME.no_weights, help="random weights from the config: speed and memory only"),
     "isolation": key(str, _RUNTIME.isolation, choices=ISOLATION,
                      help="process: each model runs in a child process of its own; none: all in this process"),
+    "executor": key(str, _RUNTIME.executor, choices=EXECUTORS,
+                    help="local: models run on this machine, one at a time; ray: each model in a Ray task on a "
+                         "cluster, in parallel (pip install \"benchbench[ray]\"; docs/distributed.md)"),
+    "ray_address": key(str, _RUNTIME.ray_address,
+                       help="the Ray cluster to join (e.g. 10.0.0.5:6379 or ray://head:10001); default: "
+                            "RAY_ADDRESS, else a cluster started on this machine, else a new local one"),
+    "gpus_per_model": key((int, float), _RUNTIME.gpus_per_model, bounds="[0, inf)",
+                          help="GPUs each model reserves on Ray (fractions share a GPU); default: 1 where the "
+                               "cluster has GPUs and the device is not cpu, else 0"),
+    "cpus_per_model": key((int, float), _RUNTIME.cpus_per_model, bounds="(0, inf)",
+                          help="CPUs each model reserves on Ray"),
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),

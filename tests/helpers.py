@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,42 @@ def backend(folder: Path, head: str = "causal-lm") -> HFBackend:
 
 def parse(folder: Path, document: dict[str, Any]) -> Suite:
     return load_suite(write_suite(folder, document))
+
+
+# Remote model code that kills its own process (SIGKILL, as the kernel's OOM killer does)
+# when its input holds a poison token: a hostile example in a dataset. With a marker file,
+# only once: the first kill creates it, and a rerun goes through.
+CRASHING_MODEL = '''
+import os
+import signal
+from pathlib import Path
+
+from transformers import GPT2LMHeadModel
+
+POISON = set({poison})
+ONCE = {once!r}
+
+
+class CrashingGPT2(GPT2LMHeadModel):
+    def forward(self, input_ids=None, **kwargs):
+        if input_ids is not None and POISON & set(input_ids.flatten().tolist()):
+            if ONCE is None or not Path(ONCE).exists():
+                if ONCE is not None:
+                    Path(ONCE).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().forward(input_ids=input_ids, **kwargs)
+'''
+
+
+def crashing_model(folder: Path, tiny_gpt2: Path, once: Path | None = None) -> Path:
+    """A copy of the tiny GPT-2 whose process dies by SIGKILL on an input holding "§"
+    (every time, or only while the file `once` does not exist yet)."""
+    from transformers import AutoTokenizer
+
+    shutil.copytree(tiny_gpt2, folder)
+    poison = AutoTokenizer.from_pretrained(folder)("§", add_special_tokens=False)["input_ids"]
+    (folder / "modeling_crash.py").write_text(CRASHING_MODEL.format(poison=poison, once=once and str(once)))
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_crash.CrashingGPT2"}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder

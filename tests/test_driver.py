@@ -4,15 +4,17 @@ each event, and what it does when a worker dies mid-task."""
 from __future__ import annotations
 
 import json
+import threading
 
 from helpers import parse
 
 from benchbench.run.driver import Driver
 from benchbench.run.events import Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
+from benchbench.run.executors.local import OnThisMachine
 from benchbench.store import Store
 
 
-class ScriptedExecutor:
+class ScriptedExecutor(OnThisMachine):
     """Replays one list of events per job, then reports the crash reason given for it."""
 
     def __init__(self, scripts):
@@ -110,3 +112,60 @@ def test_two_tasks_with_one_signature_never_resume_the_same_result(tmp_path, mon
     assert again.exit_code == 0, again.output
     rows = db.execute("SELECT task_name, status FROM results ORDER BY result_id").fetchall()
     assert rows == [("a", "ok"), ("b", "ok")]  # each task continued its own result, none took the other's
+
+
+class ParallelScriptedExecutor(ScriptedExecutor):
+    """Runs every model's jobs at once (as Ray does): each first job waits at a barrier until
+    the other model's first job is running too, then replays its model's script."""
+
+    parallel = True
+
+    def __init__(self, scripts):
+        super().__init__([])
+        self.by_model = {model: list(jobs) for model, jobs in scripts.items()}
+        self.scripts_of = scripts
+        self.together = threading.Barrier(len(scripts), timeout=10)
+        self.threads = set()
+
+    def run(self, job, emit):
+        self.jobs.append((job.model.name, [plan.task.name for plan in job.plans]))
+        self.threads.add(threading.get_ident())
+        first = len(self.by_model[job.model.name]) == len(self.scripts_of[job.model.name])
+        events, crash = self.by_model[job.model.name].pop(0)
+        if first:
+            self.together.wait()  # raises BrokenBarrierError if the jobs ran one after another
+        for event in events:
+            emit(event)
+        return crash
+
+
+def test_a_parallel_executor_runs_models_at_once_and_the_driver_alone_writes(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"t{i}", "label": "a"}) + "\n" for i in range(4)))
+    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}, {"name": "n", "source": "org/n"}],
+                             "tasks": [{"name": t, "type": "classification", "dataset": {"path": str(data)}}
+                                       for t in ("a", "b")]})
+    row = {"index": 0, "input": "t0", "prediction": "a", "reference": "a", "details": {}}
+    executor = ParallelScriptedExecutor({
+        "m": [([TaskStarted("a"), ResultOpened("a"), Predictions("a", [row]), Progress(1)], "worker lost"),
+              ([TaskStarted("b"), ResultOpened("b"), Progress(4), _ok("b")], None)],
+        "n": [([TaskStarted("a"), ResultOpened("a"), Progress(4), _ok("a"),
+                TaskStarted("b"), ResultOpened("b"), Progress(4), _ok("b")], None)],
+    })
+    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None)
+    driver.executor = executor
+    writer = threading.get_ident()
+    writes = []
+    original = driver.store.add_predictions
+    driver.store.add_predictions = lambda *a: (writes.append(threading.get_ident()), original(*a))
+    summary = driver.run()
+
+    assert summary.statuses == {"ok": 3, "crashed": 1}
+    assert sorted(executor.jobs) == [("m", ["a", "b"]), ("m", ["b"]), ("n", ["a", "b"])]
+    assert writer not in executor.threads and writes == [writer]  # jobs in threads; the store written here only
+    assert driver.bar.n == driver.bar.total == 16
+    store = Store(tmp_path / "out")
+    results = {(r["model_name"], r["task_name"]): r for r in store.results()}
+    store.close()
+    assert results[("m", "a")]["status"] == "crashed" and results[("m", "a")]["reason"] == "worker lost"
+    assert all(results[key]["status"] == "ok" for key in [("m", "b"), ("n", "a"), ("n", "b")])

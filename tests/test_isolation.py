@@ -4,49 +4,20 @@ the task in flight, and the results equal those of a run in one process."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 
 import pytest
 from click.testing import CliRunner
-from helpers import write_suite
+from helpers import crashing_model, write_suite
 
 from benchbench import load_results
 from benchbench.cli import main
 from benchbench.run.executors.process import crash_reason
 from benchbench.store import Store
 
-# Remote model code that kills its own process (SIGKILL, as the kernel's OOM killer does)
-# when its input holds a poison token: a hostile example in a dataset.
-CRASHING_MODEL = '''
-import os
-import signal
-
-from transformers import GPT2LMHeadModel
-
-POISON = set({poison})
-
-
-class CrashingGPT2(GPT2LMHeadModel):
-    def forward(self, input_ids=None, **kwargs):
-        if input_ids is not None and POISON & set(input_ids.flatten().tolist()):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().forward(input_ids=input_ids, **kwargs)
-'''
-
-
 @pytest.fixture
 def crashing_gpt2(tmp_path, tiny_gpt2):
-    from transformers import AutoTokenizer
-
-    folder = tmp_path / "crashing-gpt2"
-    shutil.copytree(tiny_gpt2, folder)
-    poison = AutoTokenizer.from_pretrained(folder)("§", add_special_tokens=False)["input_ids"]
-    (folder / "modeling_crash.py").write_text(CRASHING_MODEL.format(poison=poison))
-    config = json.loads((folder / "config.json").read_text())
-    config["auto_map"] = {"AutoModelForCausalLM": "modeling_crash.CrashingGPT2"}
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
+    return crashing_model(tmp_path / "crashing-gpt2", tiny_gpt2)
 
 
 def _translation_data(tmp_path, rows: list[str]):

@@ -6,14 +6,22 @@ and outcomes recorded here, as the events arrive, so a worker killed mid-task lo
 what was in flight. When a worker dies, the task it was on is recorded as ``crashed`` (its
 stored predictions stay, for a later resume) and the model's remaining tasks go to a new
 worker. The driver also keeps the progress bar and the run's summary.
+
+A local executor runs one model at a time, in this thread. A parallel one (Ray) is given
+every model's job at once: each job's blocking ``run`` waits in a thread of its own and
+passes its events through a queue, and this thread alone plans, applies events and writes
+the store, so the store has one writer however many models run.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -52,28 +60,37 @@ class RunSummary:
 
 @dataclass
 class _ModelState:
-    """The driver's view of one worker: its tasks, what finished, and how far the task in
-    flight moved the progress bar."""
+    """The driver's view of one model: the tasks its next worker runs, what finished, and how
+    far the task in flight moved the progress bar."""
 
     model: ModelSpec
-    plans: dict[str, TaskPlan]  # by task name; each names the result the driver claimed for it
+    remaining: list[TaskPlan]  # the tasks no worker has finished yet, in order
+    plans: dict[str, TaskPlan] = field(default_factory=dict)  # the current worker's, by task name
     finished: set[str] = field(default_factory=set)
     advanced: int = 0
+
+
+@dataclass(frozen=True)
+class _JobEnded:
+    """A parallel job's end, sent through the queue after its last event: why its worker
+    stopped early (None: it did not), or the executor's own error, raised in the driver."""
+
+    crash: str | None
+    error: BaseException | None = None
 
 
 class Driver:
     def __init__(self, suite: Suite, output: str, progress: bool = True, command: str = "",
                  log: LogLine = tqdm.write, fresh: bool = False) -> None:
-        from benchbench.backends.hf.loading import resolve_device
-
         self.suite, self.progress, self.command, self.log, self.fresh = suite, progress, command, log, fresh
-        self.device = resolve_device(suite.runtime.device)
         self.executor = executor_for(suite.runtime)
+        self.device = self.executor.device(suite.runtime.device)
         self.store = Store(output)
         self.run_id = uuid.uuid4().hex[:12]
         self.owner = Owner.me()  # this process, as the lease records it and liveness checks compare
         self.summary = RunSummary(self.run_id, str(self.store.path))
         self.bar: tqdm | None = None
+        self.active: dict[str, str] = {}  # model name: the task its worker is on (the bar's description)
 
     def run(self) -> RunSummary:
         """Run every model; then wait for the results that other live runs were computing."""
@@ -81,18 +98,19 @@ class Driver:
 
         suite = self.suite
         self.store.begin_run(self.run_id, suite.name, suite.path, self.command,
-                             environment(self.device) | {"isolation": suite.runtime.isolation}, self.owner)
+                             environment(self.device) | {"isolation": suite.runtime.isolation}
+                             | self.executor.describe(), self.owner)
         status = "interrupted"
         try:
             with Heartbeat(self.store.path, self.run_id):
                 examples = {task.name: self._examples(task) for task in suite.tasks}
                 total = sum(len(e) for e in examples.values() if isinstance(e, Examples)) * len(suite.models)
                 with tqdm(total=total, unit="ex", disable=not self.progress, dynamic_ncols=True) as self.bar:
-                    waiting = {model.name: self._run_model(model, list(suite.tasks), examples)
-                               for model in suite.models}
+                    waiting = self._run_models({model.name: list(suite.tasks) for model in suite.models}, examples)
                     self._wait_for_other_runs(waiting, examples)
             status = "finished"
         finally:
+            self.executor.close()
             self.store.finish_run(self.run_id, status)
             self.store.close()
         return self.summary
@@ -101,11 +119,10 @@ class Driver:
                              examples: dict[str, Examples | DatasetUnavailable]) -> None:
         """Results another live run holds are taken up when it finishes them (reused) or dies
         (resumed here), so this run ends with every result of the suite."""
-        models = {model.name: model for model in self.suite.models}
         while any(waiting.values()):
             time.sleep(WAIT_SECONDS)
-            waiting = {name: self._run_model(models[name], tasks, examples, quiet=True)
-                       for name, tasks in waiting.items() if tasks}
+            waiting = self._run_models({name: tasks for name, tasks in waiting.items() if tasks}, examples,
+                                       quiet=True)
 
     def _examples(self, task: TaskSpec) -> Examples | DatasetUnavailable:
         try:
@@ -114,11 +131,63 @@ class Driver:
             self.log(str(exc))
             return exc
 
-    def _run_model(self, model: ModelSpec, tasks: list[TaskSpec], examples: dict[str, Examples | DatasetUnavailable],
-                   quiet: bool = False) -> list[TaskSpec]:
-        """Reuse, record what cannot run, then run the rest: one worker, plus one more after
-        each crash for the tasks still to run (a suite whose results are all stored starts
-        none). Returns the tasks a live run elsewhere is computing (`quiet`: said before)."""
+    def _run_models(self, tasks: dict[str, list[TaskSpec]], examples: dict[str, Examples | DatasetUnavailable],
+                    quiet: bool = False) -> dict[str, list[TaskSpec]]:
+        """Plan and run the named models' tasks: one model after another, or all at once on a
+        parallel executor. Returns, per model, the tasks a live run elsewhere is computing."""
+        models = {model.name: model for model in self.suite.models}
+        waiting: dict[str, list[TaskSpec]] = {}
+
+        def planned() -> Iterator[_ModelState]:  # planned one by one, just before each model runs
+            for name, model_tasks in tasks.items():
+                state, waiting[name] = self._plan(models[name], model_tasks, examples, quiet)
+                yield state
+
+        (self._in_parallel if self.executor.parallel else self._in_turn)(planned())
+        return waiting
+
+    def _in_turn(self, states: Iterator[_ModelState]) -> None:
+        """One model at a time, its workers' events applied as they come."""
+        for state in states:
+            while job := self._next_job(state):
+                self._job_ended(state, self.executor.run(job, partial(self.apply, state)))
+
+    def _in_parallel(self, states: Iterator[_ModelState]) -> None:
+        """Every model's job at once, each waited on in a thread; events are applied here."""
+        inbox: queue.SimpleQueue[tuple[_ModelState, Event | _JobEnded]] = queue.SimpleQueue()
+
+        def start(state: _ModelState, job: ModelJob) -> None:
+            def wait() -> None:
+                try:
+                    ended = _JobEnded(self.executor.run(job, lambda event: inbox.put((state, event))))
+                except BaseException as exc:  # the executor's own failure: the driver raises it
+                    ended = _JobEnded(None, exc)
+                inbox.put((state, ended))
+
+            threading.Thread(target=wait, name=f"benchbench {job.model.name}", daemon=True).start()
+
+        running = 0
+        for state in states:
+            if job := self._next_job(state):
+                start(state, job)
+                running += 1
+        while running:
+            state, item = inbox.get()
+            if not isinstance(item, _JobEnded):
+                self.apply(state, item)
+                continue
+            running -= 1
+            if item.error is not None:
+                raise item.error
+            self._job_ended(state, item.crash)
+            if job := self._next_job(state):
+                start(state, job)
+                running += 1
+
+    def _plan(self, model: ModelSpec, tasks: list[TaskSpec], examples: dict[str, Examples | DatasetUnavailable],
+              quiet: bool) -> tuple[_ModelState, list[TaskSpec]]:
+        """Claim the model's results; reuse and record what cannot run. Returns what its
+        workers run, and the tasks a live run elsewhere is computing (`quiet`: said before)."""
         plan = plan_model(self.suite, model, tasks, examples, self.store, self.run_id, self.device, self.fresh,
                           self.owner)
         for task in tasks:
@@ -136,18 +205,26 @@ class Driver:
             elif task.name in plan.missing:
                 self._record(model, task, None, "unavailable", str(plan.missing[task.name]))
         self._advance(plan.merged_rows)
-        remaining = plan.pending
-        while remaining:
-            state = _ModelState(model, {p.task.name: p for p in remaining})
-            crash = self.executor.run(ModelJob(model, self.suite.runtime, self.device, remaining),
-                                      lambda event: self.apply(state, event))
-            remaining = [p for p in remaining if p.task.name not in state.finished]
-            if remaining:
-                in_flight, remaining = remaining[0], remaining[1:]
-                reason = crash or "the model's worker ended without finishing this task"
-                self._record_plan(model, in_flight, "crashed", reason)
-                self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
-        return [task for task in tasks if task.name in plan.elsewhere]
+        return _ModelState(model, plan.pending), [task for task in tasks if task.name in plan.elsewhere]
+
+    def _next_job(self, state: _ModelState) -> ModelJob | None:
+        """A worker for the model's remaining tasks (a suite whose results are all stored starts none)."""
+        if not state.remaining:
+            return None
+        state.plans, state.finished, state.advanced = {p.task.name: p for p in state.remaining}, set(), 0
+        return ModelJob(state.model, self.suite.runtime, self.device, state.remaining,
+                        remote=self.executor.remote)
+
+    def _job_ended(self, state: _ModelState, crash: str | None) -> None:
+        """A worker ended: the task it was on, if any, is recorded as crashed; the rest remain."""
+        self.active.pop(state.model.name, None)
+        remaining = [p for p in state.remaining if p.task.name not in state.finished]
+        if remaining:
+            in_flight, remaining = remaining[0], remaining[1:]
+            reason = crash or "the model's worker ended without finishing this task"
+            self._record_plan(state.model, in_flight, "crashed", reason)
+            self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
+        state.remaining = remaining
 
     def apply(self, state: _ModelState, event: Event) -> None:
         """One event from a worker, applied to the store, the bar and the summary."""
@@ -159,8 +236,10 @@ class Driver:
                 self._advance(examples)
             case TaskStarted(task):
                 state.advanced = 0
+                self.store.mark_started(state.plans[task].result_id)
+                self.active[state.model.name] = task
                 if self.bar is not None:
-                    self.bar.set_description(f"{state.model.name} / {task}")
+                    self.bar.set_description(", ".join(f"{model} / {name}" for model, name in self.active.items()))
             case ResultOpened(task):
                 self._opened(state.model, state.plans[task])
             case Predictions(task, rows):

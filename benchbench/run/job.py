@@ -27,9 +27,11 @@ class TaskPlan:
 
 @dataclass(frozen=True)
 class ModelJob:
-    """Some of one model's tasks, as a worker needs them."""
+    """Some of one model's tasks, as a worker needs them. `remote`: the worker runs on another
+    machine than the driver's (Ray), so each result records the environment it was measured in."""
 
     model: ModelSpec
     runtime: Runtime
     device: str
     plans: list[TaskPlan]
+    remote: bool = False

@@ -8,13 +8,15 @@ ends that task with its status and reason; the next task still runs.
 
 from __future__ import annotations
 
+import logging
+import socket
 import traceback
 from typing import Any
 
 from benchbench.backends import open_backend
 from benchbench.backends.base import GENERATE, LOGLIKELIHOOD, ROLLING, ModelBackend, ModelInfo
 from benchbench.errors import ModelUnavailable, TaskConfigError, Unsupported
-from benchbench.measure import TaskMeter
+from benchbench.measure import TaskMeter, environment
 from benchbench.measure.cost import task_cost
 from benchbench.measure.flops import throughput
 from benchbench.run.events import (
@@ -52,6 +54,24 @@ def run_job(job: ModelJob, emit: Emit) -> None:
             previous = _TaskRun(job, backend, plan, emit).run(previous)
     finally:
         backend.close()
+
+
+class _ForwardLogs(logging.Handler):
+    """benchbench's log records in a worker process (e.g. a GGUF conversion) go to the driver."""
+
+    def __init__(self, emit: Emit) -> None:
+        super().__init__(logging.INFO)
+        self.send = emit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.send(Log(record.getMessage()))
+
+
+def forward_logs(emit: Emit) -> None:
+    """In a worker's own process: send benchbench's log lines to the driver as Log events."""
+    logger = logging.getLogger("benchbench")
+    logger.addHandler(_ForwardLogs(emit))
+    logger.setLevel(logging.INFO)
 
 
 class _TaskRun:
@@ -127,6 +147,8 @@ class _TaskRun:
                                                  meter.device_name)}
         if measurement["gpu"]:
             self._warn_shared_gpu(measurement["gpu"])
+        if self.job.remote:  # the run's environment is the driver's machine, not this one
+            measurement["environment"] = environment(info.device) | {"host": socket.gethostname()}
         if info.serving:
             measurement["cost"] = task_cost(info.serving.get("price_per_million_tokens"), meter.prompt_tokens,
                                             meter.generated_tokens, meter.examples)

@@ -4,13 +4,12 @@ Measurements share the process with the models run before, and a crash ends the 
 from __future__ import annotations
 
 from benchbench.run.events import Emit, EmitFailed, Event
+from benchbench.run.executors.local import OnThisMachine
 from benchbench.run.job import ModelJob
 from benchbench.run.worker import run_job
 
 
-class InlineExecutor:
-    name = "inline"
-
+class InlineExecutor(OnThisMachine):
     def run(self, job: ModelJob, emit: Emit) -> str | None:
         def forward(event: Event) -> None:
             try:

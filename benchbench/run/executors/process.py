@@ -19,30 +19,19 @@ every platform (so a script that runs suites itself needs the usual
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import signal
 import threading
 from multiprocessing.connection import Connection
 
-from benchbench.run.events import Emit, Event, Log
+from benchbench.run.events import Emit, Event
+from benchbench.run.executors.local import OnThisMachine
 from benchbench.run.job import ModelJob
 from benchbench.run.signals import ignore_interrupts
-from benchbench.run.worker import run_job
+from benchbench.run.worker import forward_logs, run_job
 
 EXIT_PARENT_GONE = 70
-
-
-class _ForwardLogs(logging.Handler):
-    """benchbench's log records in the child (e.g. a GGUF conversion) go to the driver."""
-
-    def __init__(self, send: Emit) -> None:
-        super().__init__(logging.INFO)
-        self.send = send
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.send(Log(record.getMessage()))
 
 
 def _exit_with_parent() -> None:
@@ -60,9 +49,7 @@ def _exit_with_parent() -> None:
 def _child_main(connection: Connection, job: ModelJob) -> None:
     ignore_interrupts()
     _exit_with_parent()
-    logger = logging.getLogger("benchbench")
-    logger.addHandler(_ForwardLogs(connection.send))
-    logger.setLevel(logging.INFO)
+    forward_logs(connection.send)
     try:
         run_job(job, connection.send)
     finally:
@@ -80,10 +67,8 @@ def crash_reason(exitcode: int | None) -> str:
             f"(its error output above says why)")
 
 
-class ProcessExecutor:
+class ProcessExecutor(OnThisMachine):
     """Each job in a spawned child process, its events relayed to the driver as they come."""
-
-    name = "process"
 
     def run(self, job: ModelJob, emit: Emit) -> str | None:
         """Run `job`; None when the child ended normally, else why it did not."""

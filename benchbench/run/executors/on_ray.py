@@ -1,0 +1,234 @@
+"""Run each model's job as a Ray task on a cluster (`runtime.executor: ray`, `--executor ray`).
+
+Why Ray, and how it is used:
+- one Ray task per model job, reserving the model's CPUs and GPUs (`cpus_per_model`,
+  `gpus_per_model`), so Ray's scheduler spreads the models over the cluster and runs as
+  many at once as it has room for; the driver hands it every model's job at once;
+- each task runs in a fresh worker process (``max_calls=1``): peak memory, the CUDA context
+  and NVML's per-process figures are that model's own, as with process isolation;
+- the task is a streaming generator: the worker yields each event (events.py) as it
+  happens, and the driver writes it to the store as it arrives. A worker that dies (SIGKILL,
+  the kernel's or Ray's out-of-memory killer, a lost node) ends the stream with a Ray error:
+  the driver keeps what it had received, records the task in flight as crashed, and gives
+  the model's remaining tasks to a new worker, as with the local executor;
+- Ray never re-runs a task itself (``max_retries=0``): the driver decides what is retried,
+  so no example is scored twice;
+- the job carries its examples (workers need no copy of the data files) and the driver's
+  own benchbench package travels with it (``runtime_env.py_modules``), so every worker runs
+  the driver's code. The model must be reachable from the worker: a hub id, a packaged
+  model installed there, or a path on a filesystem every node shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import sys
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from benchbench.errors import ExecutorUnavailable, first_line
+from benchbench.run.events import Emit, Event, TaskFinished
+from benchbench.run.job import ModelJob
+from benchbench.spec import Runtime
+
+INSTALL_HINT = 'pip install "benchbench[ray]"'
+# read on the driver, set on the workers: offline mode and quiet progress bars follow the run
+FORWARDED_ENVIRONMENT = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE",
+                         "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")
+REACHABILITY_HINT = ("on Ray the model loads on a worker node, where this path must exist too: put the model on "
+                     "a filesystem every node mounts at the same path, or use a hub id or a packaged model")
+PACKAGE = Path(__file__).resolve().parents[2]  # the benchbench package the workers run
+log = logging.getLogger("benchbench")
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ExecutorUnavailable(f"--executor ray needs Ray, which is not installed ({exc.msg}): "
+                                  f"{INSTALL_HINT}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """The first item a worker's stream yields: where the job runs, for crash messages."""
+
+    host: str
+    pid: int
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+class RayExecutor:
+    """Each model job as a Ray task; `run` is called from one driver thread per job."""
+
+    name = "ray"
+    parallel = True
+    remote = True
+
+    def __init__(self, runtime: Runtime) -> None:
+        _use_token_if_any()
+        self.ray = _import_ray()
+        self.runtime = runtime
+        env = {name: os.environ[name] for name in FORWARDED_ENVIRONMENT if name in os.environ}
+        try:
+            self.context = self.ray.init(
+                address=runtime.ray_address, namespace="benchbench", logging_level=logging.WARNING,
+                include_dashboard=False, log_to_driver=True,
+                runtime_env={"py_modules": [str(PACKAGE)], "env_vars": env})
+        except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError, ...
+            where = runtime.ray_address or os.environ.get("RAY_ADDRESS") or "this machine"
+            raise ExecutorUnavailable(
+                f"could not join or start a Ray cluster ({where}): {first_line(exc)}; start one with "
+                f"`ray start --head` and pass its address with --address (docs/distributed.md)") from None
+        self.gpus_per_model = 0.0
+        self.streams: set[Any] = set()  # the jobs running, to cancel on an interrupt
+        self.lock = threading.Lock()
+        self.task = self.ray.remote(num_returns="streaming", max_retries=0, max_calls=1)(worker_stream)
+
+    def device(self, requested: str) -> str:
+        """'cuda' when each model reserves GPUs, else 'cpu'. `gpus_per_model` unset: one GPU per
+        model where the cluster has GPUs and the device asked for is not cpu."""
+        nodes = [node["Resources"] for node in self.ray.nodes() if node.get("Alive")]
+        cluster_gpus = sum(node.get("GPU", 0) for node in nodes)
+        gpus = self.runtime.gpus_per_model
+        if gpus is None:
+            gpus = 1.0 if cluster_gpus and requested != "cpu" else 0.0
+        if requested == "cuda" and not gpus:
+            raise ExecutorUnavailable(
+                f"device cuda was asked for, but each model reserves no GPU (gpus_per_model {gpus:g}; the cluster "
+                f"has {cluster_gpus:g}): set --gpus-per-model 1, or use --device cpu")
+        if requested == "cpu" and gpus:
+            raise ExecutorUnavailable(f"device cpu was asked for, but each model reserves {gpus:g} GPU(s) "
+                                      f"(gpus_per_model): drop --gpus-per-model, or use --device cuda")
+        cpus = self.runtime.cpus_per_model
+        if not any(node.get("CPU", 0) >= cpus and node.get("GPU", 0) >= gpus for node in nodes):
+            log.warning("warning: no node of the Ray cluster has %g CPU(s) and %g GPU(s) for a model now (%s); the "
+                        "models wait until one joins (an autoscaler adds one), or stop with Ctrl-C and lower "
+                        "--cpus-per-model / --gpus-per-model", cpus, gpus, _nodes_text(nodes))
+        self.gpus_per_model = gpus
+        return "cuda" if gpus else "cpu"
+
+    def describe(self) -> dict[str, Any]:
+        nodes = [node for node in self.ray.nodes() if node.get("Alive")]
+        return {"executor": "ray", "ray": {
+            "version": self.ray.__version__, "address": self.context.address_info.get("gcs_address"),
+            "nodes": len(nodes), "resources": self.ray.cluster_resources(),
+            "cpus_per_model": self.runtime.cpus_per_model, "gpus_per_model": self.gpus_per_model}}
+
+    def run(self, job: ModelJob, emit: Emit) -> str | None:
+        """Run `job` as a Ray task, emitting its events as they arrive; None when it finished,
+        else why its worker stopped."""
+        gpus = 0 if job.model.api else self.gpus_per_model  # a served model computes on its server
+        stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus,
+                                   name=f"benchbench:{job.model.name}").remote(job)
+        with self.lock:
+            self.streams.add(stream)
+        worker: WorkerIdentity | None = None
+        try:
+            for ref in stream:
+                item = self.ray.get(ref)
+                if isinstance(item, WorkerIdentity):
+                    worker = item
+                else:
+                    emit(item)
+        except self.ray.exceptions.RayError as exc:
+            return crash_reason(self.ray.exceptions, exc, worker)
+        finally:
+            with self.lock:
+                self.streams.discard(stream)
+        return None
+
+    def close(self) -> None:
+        """Cancel the jobs still running (their workers are killed) and leave the cluster."""
+        with self.lock:
+            running = list(self.streams)
+        for stream in running:
+            self.ray.cancel(stream, force=True)
+        self.ray.shutdown()
+
+
+def _use_token_if_any() -> None:
+    """A cluster from `ray start` uses token authentication by default (Ray >= 2.5x) and
+    writes its token to ~/.ray/auth_token; but a driver that joins it sends the token only
+    when RAY_AUTH_MODE=token, and otherwise fails with "InvalidAuthToken". Where the user has
+    chosen no mode and a token is at hand, send it. Ray reads the mode when it is imported
+    (or when its config is initialised again, which is what Ray itself does on a change)."""
+    token_at_hand = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                     or (Path.home() / ".ray" / "auth_token").exists())
+    if not token_at_hand or "RAY_AUTH_MODE" in os.environ:
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    if "ray" in sys.modules:
+        try:
+            from ray._raylet import Config
+
+            Config.initialize("")
+        except (ImportError, AttributeError):  # another Ray: it reads the mode its own way
+            pass
+
+
+def crash_reason(errors: Any, exc: Exception, worker: WorkerIdentity | None) -> str:
+    """Why a Ray worker stopped before its tasks were done, in words a user can act on.
+    `errors`: the ray.exceptions module."""
+    where = f" ({worker})" if worker else ""
+    if isinstance(exc, errors.OutOfMemoryError):
+        return (f"Ray's memory monitor killed the model's worker{where} during this task: its node ran low on "
+                f"memory; use a smaller batch_size, reserve more CPUs per model (fewer models per node) or a "
+                f"bigger node")
+    if isinstance(exc, errors.WorkerCrashedError):
+        return (f"the model's Ray worker{where} died during this task: killed (SIGKILL; the kernel's out-of-memory "
+                f"killer sends it: check `dmesg` on that node) or crashed in native code; its log is under "
+                f"/tmp/ray/session_latest/logs on that node")
+    if isinstance(exc, errors.TaskCancelledError):
+        return f"the model's Ray task{where} was cancelled during this task"
+    if isinstance(exc, errors.RayTaskError):
+        return f"the model's Ray task{where} failed during this task: {first_line(exc.cause or exc)}"
+    return f"the model's Ray worker{where} was lost during this task: {first_line(exc)}"
+
+
+def _nodes_text(nodes: list[dict[str, float]]) -> str:
+    return ", ".join(f"{node.get('CPU', 0):g} CPU/{node.get('GPU', 0):g} GPU" for node in nodes) or "no nodes"
+
+
+def worker_stream(job: ModelJob) -> Iterator[WorkerIdentity | Event]:
+    """The Ray task: run the job in a thread and yield its events as they come (a streaming
+    generator sends each to the driver at once). An error of the job itself ends the stream
+    with it, as a RayTaskError on the driver."""
+    from benchbench.run.worker import forward_logs, run_job
+
+    yield WorkerIdentity(socket.gethostname(), os.getpid())
+    events: queue.SimpleQueue[Event | BaseException | None] = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            run_job(job, events.put)
+        except BaseException as exc:
+            events.put(exc)
+        else:
+            events.put(None)
+
+    forward_logs(events.put)
+    threading.Thread(target=work, name="benchbench job", daemon=True).start()
+    while (item := events.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield with_reachability_hint(job, item)
+
+
+def with_reachability_hint(job: ModelJob, event: Event) -> Event:
+    """A model 'unavailable' because its local path does not exist on this node: say why."""
+    if not (isinstance(event, TaskFinished) and event.status == "unavailable"):
+        return event
+    paths = [job.model.source, job.model.tokenizer]
+    if any(p and p.startswith("/") and not Path(p).exists() for p in paths):
+        return replace(event, reason=f"{event.reason} ({REACHABILITY_HINT}; this worker runs on "
+                                     f"{socket.gethostname()})")
+    return event

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
+import time
 import os
 import shutil
 import socket
@@ -16,15 +18,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 from helpers import crashing_model, write_suite
+from test_resume import _assert_resumes_to_reference, _running, _start_and_wait_for_predictions, _suite
 
 from benchbench import load_results
 from benchbench.cli import main
 from benchbench.store import Store
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                                reason="the ray extra is not installed: pip install -e '.[test]'")
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="the ray extra is not installed: pip install -e '.[test]'")
 QUALITY = ["bleu", "chrf", "word_perplexity", "bits_per_byte", "examples", "prompt_tokens", "generated_tokens"]
 
 
@@ -67,6 +71,7 @@ def _interval(frame, model: str) -> tuple[str, str]:
     return rows["started_at"].min(), rows["finished_at"].max()
 
 
+@needs_ray
 def test_ray_gives_the_local_figures_and_runs_models_in_parallel(tmp_path, ray_cluster, tiny_gpt2, tiny_llama,
                                                                   corpus_file):
     rows = ["a good film", "bread and salt", "the lazy dog", "weather log"] * 8  # a few seconds per model
@@ -98,6 +103,7 @@ def test_ray_gives_the_local_figures_and_runs_models_in_parallel(tmp_path, ray_c
     assert gpt2_start < llama_end and llama_start < gpt2_end, (gpt2_start, gpt2_end, llama_start, llama_end)
 
 
+@needs_ray
 def test_a_failing_and_a_killed_worker_are_recorded_and_a_rerun_completes(tmp_path, ray_cluster, tiny_gpt2):
     """One model's folder is broken (it cannot load on its worker); another's worker is killed by
     SIGKILL on the third example of its first task (once); a third model is fine. The run
@@ -155,3 +161,123 @@ def _outputs(out: Path, result_id: int) -> list[tuple]:
         return [(p["example_index"], p["input"], p["prediction"]) for p in store.predictions(int(result_id))]
     finally:
         store.close()
+
+
+def _ray_workers(model: str) -> list[int]:
+    """PIDs of Ray workers running this model's job (Ray titles them ray::TASK_NAME)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(f"ray::benchbench:{model}".encode()):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@needs_ray
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray worker through /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_a_stopped_or_killed_driver_leaves_no_worker_and_a_rerun_resumes(tmp_path, ray_cluster, tiny_gpt2, signum):
+    """Ctrl-C (the driver cancels its Ray tasks) or kill -9 of the driver (Ray ends the jobs of
+    a driver that is gone): no worker goes on computing, and a rerun resumes from the store."""
+    suite = _suite(tmp_path, tiny_gpt2, rows=80)
+    document = yaml.safe_load(suite.read_text())
+    document["runtime"] |= {"executor": "ray", "ray_address": ray_cluster}
+    suite.write_text(yaml.safe_dump(document))
+    out = tmp_path / "stopped"
+    process = _start_and_wait_for_predictions(suite, out, at_least=10, capture=True)
+    workers = _ray_workers("g")
+    assert workers, "the model should run in a Ray worker"
+    os.killpg(process.pid, signum)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == (130 if signum == signal.SIGINT else -signal.SIGKILL), output
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)
+    _assert_resumes_to_reference(tmp_path, suite, out)
+
+
+def test_executor_ray_without_the_extra_is_a_one_line_error(tmp_path, tiny_gpt2, corpus_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: `import ray` raises ImportError
+    suite = write_suite(tmp_path, {"name": "s", "models": [{"name": "m", "source": str(tiny_gpt2)}],
+                                   "tasks": [{"name": "ppl", "type": "perplexity",
+                                              "dataset": {"path": str(corpus_file)}}]})
+    result = _run(suite, tmp_path / "out", "--executor", "ray")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        'error: --executor ray needs Ray, which is not installed: pip install "benchbench[ray]"']
+    assert not (tmp_path / "out").exists()  # nothing was started or written
+
+
+@needs_ray
+@pytest.mark.parametrize("error,expected", [
+    ("OutOfMemoryError", "Ray's memory monitor killed the model's worker (pid 7 on gpu-3)"),
+    ("WorkerCrashedError", "the model's Ray worker (pid 7 on gpu-3) died during this task: killed (SIGKILL"),
+    ("TaskCancelledError", "the model's Ray task (pid 7 on gpu-3) was cancelled"),
+    ("RayTaskError", "the model's Ray task (pid 7 on gpu-3) failed during this task: boom"),
+    ("NodeDiedError", "the model's Ray worker (pid 7 on gpu-3) was lost during this task: node gone"),
+])
+def test_crash_reasons_say_what_happened_on_the_cluster(error, expected):
+    import ray.exceptions as errors
+
+    from benchbench.run.executors.on_ray import WorkerIdentity, crash_reason
+
+    made = {"OutOfMemoryError": lambda: errors.OutOfMemoryError("low memory"),
+            "WorkerCrashedError": errors.WorkerCrashedError, "TaskCancelledError": errors.TaskCancelledError,
+            "RayTaskError": lambda: errors.RayTaskError("f", "Traceback", RuntimeError("boom")),
+            "NodeDiedError": lambda: errors.NodeDiedError("node gone")}[error]()
+    assert crash_reason(errors, made, WorkerIdentity("gpu-3", 7)).startswith(expected)
+
+
+def test_a_model_path_missing_on_the_worker_says_how_to_make_it_reachable(tmp_path):
+    from benchbench.run.events import TaskFinished
+    from benchbench.run.executors.on_ray import REACHABILITY_HINT, with_reachability_hint
+    from benchbench.run.job import ModelJob
+    from benchbench.spec import ModelSpec, Runtime
+
+    def job(source):
+        return ModelJob(ModelSpec("m", source), Runtime(), "cpu", [], remote=True)
+
+    missing = TaskFinished("t", "unavailable", "no folder")
+    assert REACHABILITY_HINT in with_reachability_hint(job(str(tmp_path / "elsewhere")), missing).reason
+    assert with_reachability_hint(job(str(tmp_path)), missing) == missing  # the path is there: another cause
+    assert with_reachability_hint(job("org/model"), missing) == missing  # a hub id
+    failed = TaskFinished("t", "error", "bug")
+    assert with_reachability_hint(job(str(tmp_path / "elsewhere")), failed) == failed
+
+
+class _Cluster:
+    """Ray's `nodes()` as the executor reads it, for the device rules (no cluster needed)."""
+
+    def __init__(self, *nodes):
+        self._nodes = [{"Alive": True, "Resources": node} for node in nodes]
+
+    def nodes(self):
+        return self._nodes
+
+
+def _executor(cluster, **runtime):
+    from benchbench.run.executors.on_ray import RayExecutor
+    from benchbench.spec import Runtime
+
+    executor = RayExecutor.__new__(RayExecutor)  # without joining a cluster
+    executor.ray, executor.runtime = cluster, Runtime(executor="ray", **runtime)
+    return executor
+
+
+def test_the_device_on_ray_follows_the_gpus_each_model_reserves(caplog):
+    from benchbench.errors import ExecutorUnavailable
+
+    gpu_cluster, cpu_cluster = _Cluster({"CPU": 16, "GPU": 2}), _Cluster({"CPU": 2})
+    assert _executor(gpu_cluster).device("auto") == "cuda"
+    assert _executor(gpu_cluster).device("cpu") == "cpu"  # and reserves no GPU
+    assert _executor(cpu_cluster).device("auto") == "cpu"
+    assert _executor(gpu_cluster, gpus_per_model=0.5).device("auto") == "cuda"
+    with pytest.raises(ExecutorUnavailable, match="each model reserves no GPU.*--gpus-per-model 1"):
+        _executor(cpu_cluster).device("cuda")
+    with pytest.raises(ExecutorUnavailable, match="device cpu was asked for, but each model reserves 1 GPU"):
+        _executor(gpu_cluster, gpus_per_model=1).device("cpu")
+    assert _executor(gpu_cluster, gpus_per_model=4).device("auto") == "cuda"  # waits for a bigger node
+    assert "no node of the Ray cluster has 1 CPU(s) and 4 GPU(s)" in caplog.text

@@ -21,6 +21,7 @@ Why Ray, and how it is used:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import queue
@@ -47,11 +48,11 @@ log = logging.getLogger("benchbench")
 
 
 def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise ExecutorUnavailable(f"--executor ray needs Ray, which is not installed ({exc.msg}): "
-                                  f"{INSTALL_HINT}") from None
+    if importlib.util.find_spec("ray") is None:
+        raise ExecutorUnavailable(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}")
+    _use_token_if_any()  # before Ray reads its settings on import
+    import ray
+
     return ray
 
 
@@ -74,7 +75,6 @@ class RayExecutor:
     remote = True
 
     def __init__(self, runtime: Runtime) -> None:
-        _use_token_if_any()
         self.ray = _import_ray()
         self.runtime = runtime
         env = {name: os.environ[name] for name in FORWARDED_ENVIRONMENT if name in os.environ}

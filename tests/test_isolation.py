@@ -15,6 +15,7 @@ from benchbench.cli import main
 from benchbench.run.executors.process import crash_reason
 from benchbench.store import Store
 
+
 @pytest.fixture
 def crashing_gpt2(tmp_path, tiny_gpt2):
     return crashing_model(tmp_path / "crashing-gpt2", tiny_gpt2)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import signal
-import time
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd

@@ -4,6 +4,7 @@ Run YAML task suites over candidate models, record quality and performance in on
 result store, and compare. Public Python API:
 
 - :func:`load_results` -- the results folder as a pandas DataFrame.
+- :func:`load_comparisons` -- each model against the best of each task and metric, paired.
 - :func:`load_suite` -- parse and validate a suite file.
 - :mod:`benchbench.metrics` -- ``compute(name, predictions, references)``.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from benchbench.comparisons import load_comparisons
 from benchbench.results import load_results
 from benchbench.suite import load_suite
 
-__all__ = ["load_results", "load_suite", "__version__"]
+__all__ = ["load_comparisons", "load_results", "load_suite", "__version__"]

@@ -228,11 +228,13 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     """Rank the models that fit the constraints, and say why the others do not.
 
     Memory is the measured GPU peak where a GPU run measured it, else an estimate from
-    the model's shape (flagged). Models whose 95% interval overlaps the best's are
-    marked as tied with it; the Pareto set trades quality, latency and memory. Exit code
-    1 when no model fits a task's constraints, 2 for invalid options.
+    the model's shape (flagged). Each model is compared with the best on the examples both
+    scored (paired): tied unless the Holm-adjusted p-value is below 0.05 (docs/statistics.md);
+    the Pareto set trades quality, latency and memory. Exit code 1 when no model fits a
+    task's constraints, 2 for invalid options.
     """
     from benchbench.comparable import choose_comparable
+    from benchbench.comparisons import load_evidence
     from benchbench.ranking import check_request
     from benchbench.ranking import recommend as rank_models
     from benchbench.report.terminal import format_table
@@ -245,7 +247,8 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
         _fail(BenchbenchError(str(exc)))
     except BenchbenchError as exc:
         _fail(exc)
-    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, thresholds, selections, max_cost_per_1k)
+    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, thresholds, selections, max_cost_per_1k,
+                         load_evidence(results_dir, frame))
     click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
     if result["nothing_fits"]:
         sys.exit(EXIT_FAILED_RESULTS)

@@ -7,8 +7,12 @@ torch's reserved peak, else an estimate from the recorded model shape (flagged a
 Latency is the fixed-length probe's batch-1 p50 where measured, else a served model's
 end-to-end request p50, else the p50 batch latency. A served model uses no local GPU memory
 (it fits any budget); its cost per 1,000 examples comes from the server's token counts and
-the suite's price, and a cost limit excludes models whose cost is unknown. A model whose 95% interval overlaps the best model's interval is marked as tied
-with it. The Pareto set holds the models no other model beats on quality, latency and
+the suite's price, and a cost limit excludes models whose cost is unknown. Each eligible
+model is compared with the best eligible one *paired*, on the examples both scored
+(comparisons.py): it is tied with the best unless the Holm-adjusted p-value of the
+difference is below 0.05. Where the predictions cannot be paired (random weights, no
+stored predictions), overlapping 95% intervals count as tied, and the result says which
+rule was used. The Pareto set holds the models no other model beats on quality, latency and
 memory at once.
 """
 
@@ -21,15 +25,17 @@ from typing import Any, Sequence
 import pandas as pd
 
 from benchbench.comparable import DataSelection, selection_notes
+from benchbench.comparisons import TIE_RULE, TaskEvidence, versus_best
 from benchbench.errors import BenchbenchError
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
-from benchbench.numbers import finite_or_none
+from benchbench.numbers import finite_or_none, finite_tree
 from benchbench.schema import did_you_mean
 from benchbench.spec import REMOTE_DEVICE
 from benchbench.tasks import TASK_TYPES
 
 MIB_PER_GIB = 1024.0
+OVERLAP_RULE = "intervals: tied when the 95% intervals overlap (no stored predictions to pair)"
 REMOTE_MEMORY = "remote (runs on the server)"
 DEFAULT_WINDOW = 512  # input tokens assumed for an estimate when the settings cap none
 
@@ -54,11 +60,13 @@ class Candidate:
     scores: dict[str, float] = field(default_factory=dict)  # every metric of the result (thresholds apply)
     rank: int | None = None
     tied_with_best: bool = False
+    vs_best: dict[str, Any] | None = None  # paired difference from the best: difference, low, high, p_value, p_holm, test, n
+    tie_rule: str | None = None
     pareto: bool = False
     excluded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: finite_or_none(v) for k, v in asdict(self).items()}
+        return finite_tree(asdict(self))
 
 
 def _value(row: pd.Series, column: str) -> float | None:
@@ -206,17 +214,24 @@ def primary_metric(frame: pd.DataFrame, task: str) -> str:
     return TASK_TYPES[task_type].primary_metric if task_type in TASK_TYPES else "accuracy"
 
 
-def rank(candidates: list[Candidate]) -> list[Candidate]:
-    """Order eligible candidates best first, mark ties with the best and the Pareto set."""
+def rank(candidates: list[Candidate], evidence: TaskEvidence | None = None) -> list[Candidate]:
+    """Order eligible candidates best first, mark ties with the best (paired, from `evidence`,
+    where the models' examples can be paired) and the Pareto set."""
     eligible = [c for c in candidates if not c.excluded]
     if not eligible:
         return candidates
     higher = DIRECTION.get(eligible[0].metric, True)
     eligible.sort(key=lambda c: -c.score if higher else c.score)
     best = eligible[0]
+    paired = versus_best(evidence, {c.model: c.score for c in eligible}, best.metric) if evidence else {}
     for position, c in enumerate(eligible, start=1):
         c.rank = position
-        c.tied_with_best = position == 1 or _overlap(best, c)
+        verdict = paired.get(c.model) if best.model in paired else None
+        if verdict is not None:
+            c.tied_with_best, c.tie_rule = bool(verdict["tied"]), TIE_RULE
+            c.vs_best = None if position == 1 else {k: v for k, v in verdict.items() if k not in ("best", "tied")}
+        else:
+            c.tied_with_best, c.tie_rule = position == 1 or _overlap(best, c), OVERLAP_RULE
         c.pareto = not any(_dominates(other, c, higher) for other in eligible if other is not c)
     return eligible + [c for c in candidates if c.excluded]
 
@@ -262,15 +277,16 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
 def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
               metric: str | None = None, max_latency_ms: float | None = None,
               min_scores: dict[str, float] | None = None, selections: Sequence[DataSelection] = (),
-              max_cost_per_1k: float | None = None) -> dict[str, Any]:
+              max_cost_per_1k: float | None = None, evidence: dict[str, TaskEvidence] | None = None) -> dict[str, Any]:
     """Per-task rankings under the constraints, and an overall ranking across tasks.
-    `selections`: the data selections the frame was chosen from (comparable.py), reported."""
+    `selections`: the data selections the frame was chosen from (comparable.py), reported;
+    `evidence`: per task, the stored examples that pair the models (comparisons.load_evidence)."""
     tasks = [task] if task else list(dict.fromkeys(frame["task"]))
     per_task: dict[str, list[Candidate]] = {}
     for name in tasks:
         candidates = candidates_for_task(frame, name, metric)
         apply_constraints(candidates, budget_gb, max_latency_ms, min_scores, max_cost_per_1k)
-        per_task[name] = rank(candidates)
+        per_task[name] = rank(candidates, (evidence or {}).get(name))
     return {
         "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_scores": min_scores or {},
                         "max_cost_per_1k": max_cost_per_1k, "metric": metric,
@@ -278,6 +294,9 @@ def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | N
         "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
         "overall": overall(per_task) if not task else None,
         "nothing_fits": [name for name, cs in per_task.items() if not any(c.rank for c in cs)],
+        "statistics": {"tie_rule": TIE_RULE, "fallback": OVERLAP_RULE, "confidence": 0.95,
+                       "multiple_comparisons": "Holm, over the models compared with the best of each task",
+                       "tests": "McNemar exact for right/wrong metrics, paired bootstrap otherwise"},
         "data": {"notes": selection_notes(list(selections)),
                  "selections": [s.to_dict() for s in selections if not task or s.task == task]},
     }

@@ -17,11 +17,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "benchbench"
 # Each module may import its own layer and the layers before it (docs/architecture.md).
 LAYERS = [
     {"errors", "schema", "paths", "numbers", "spec", "lease", "store"},
-    {"data", "metrics", "measure", "signature"},
+    {"data", "metrics", "measure", "signature", "statistics"},
     {"backends"},
     {"tasks"},
     {"suite", "run", "catalog"},
-    {"comparable", "results", "estimate", "ranking"},
+    {"comparable", "results", "comparisons", "estimate", "ranking"},
     {"report"},
     {"cli", "__init__"},
 ]

@@ -44,15 +44,23 @@ def test_random_sample_is_deterministic(shared_data):
     assert first.rows != other.rows
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_MODELS, reason="quickstart model packages are not installed")
-def test_quickstart_runs_offline_with_finite_metrics(tmp_path):
+@pytest.fixture(scope="module")
+def quickstart_results(tmp_path_factory):
+    """The whole quickstart suite, run once for the tests below."""
     from pathlib import Path
 
+    if not HAS_MODELS:
+        pytest.skip("quickstart model packages are not installed")
+    out = tmp_path_factory.mktemp("quickstart")
     suite = Path(__file__).resolve().parents[1] / "suites" / "quickstart.yaml"
-    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(tmp_path), "--limit", "6", "--no-progress"])
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
-    frame = load_results(tmp_path)
+    return out
+
+
+@pytest.mark.slow
+def test_quickstart_runs_offline_with_finite_metrics(quickstart_results):
+    frame = load_results(quickstart_results)
     assert len(frame) == 10 and (frame["status"] == "ok").all(), frame[["model", "task", "status", "reason"]]
     assert set(frame["task_type"]) == {"perplexity", "classification", "translation", "summarization", "qa"}
     metric_columns = ["word_perplexity", "bits_per_byte", "token_perplexity", "accuracy", "acc_norm", "macro_f1",
@@ -61,6 +69,43 @@ def test_quickstart_runs_offline_with_finite_metrics(tmp_path):
         figures = [row[c] for c in metric_columns if c in row and not (isinstance(row[c], float) and math.isnan(row[c]))]
         assert figures and all(math.isfinite(v) for v in figures)
     assert set(frame["model"]) == {"smollm2-135m-instruct", "gemma-3-270m"}
+
+
+@pytest.mark.slow
+def test_quickstart_paired_intervals_are_never_wider_than_unpaired_and_verdicts_show(quickstart_results):
+    """Each paired interval of the difference from the best is at most as wide as the unpaired
+    one: what the two models' own 95% intervals allow the difference to be (the lower end of
+    one minus the upper end of the other, to the reverse), which is what the overlap rule
+    used before compared. The verdicts are in the comparisons frame, `recommend` (text and
+    JSON) and the report."""
+    import json
+
+    from benchbench import load_comparisons
+    from benchbench.comparisons import TIE_RULE
+    from benchbench.metrics import DIRECTION
+
+    comparisons = load_comparisons(quickstart_results)
+    frame = load_results(quickstart_results).set_index(["model", "task"])
+    scored = [(t, m) for t, rows in frame.groupby("task") for m in DIRECTION if m in rows and rows[m].notna().all()]
+    assert sorted(zip(comparisons["task"], comparisons["metric"])) == sorted(scored)  # two models: one row each
+    for _, row in comparisons.iterrows():
+        model, best = frame.loc[(row["model"], row["task"])], frame.loc[(row["best"], row["task"])]
+        low, high = f"{row['metric']}_ci_low", f"{row['metric']}_ci_high"
+        unpaired = (model[high] - best[low]) - (model[low] - best[high])
+        assert row["ci_high"] - row["ci_low"] <= unpaired + 1e-9, row.to_dict()
+        assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+        assert row["tied"] == (row["p_holm"] >= 0.05)
+
+    text = CliRunner().invoke(main, ["recommend", "--results", str(quickstart_results)])
+    assert "vs best, p=" in text.output and "Holm-adjusted" in text.output
+    ranked = json.loads(CliRunner().invoke(main, ["recommend", "--results", str(quickstart_results),
+                                                  "--format", "json"]).output)
+    seconds = [c for cs in ranked["tasks"].values() for c in cs if c["rank"] == 2]
+    assert seconds and all(c["tie_rule"] == TIE_RULE and c["vs_best"]["test"] for c in seconds)
+    assert all(c["tied_with_best"] == (c["vs_best"]["p_holm"] >= 0.05) for c in seconds)
+    CliRunner().invoke(main, ["report", str(quickstart_results)])
+    html = (quickstart_results / "report.html").read_text()
+    assert "vs best (paired)" in html and html.count("vs best, p=") >= len(seconds)
 
 
 @pytest.mark.slow

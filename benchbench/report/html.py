@@ -18,10 +18,12 @@ from typing import Any
 import pandas as pd
 
 from benchbench.comparable import choose_comparable
+from benchbench.comparisons import load_evidence
 from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
 from benchbench.ranking import recommend
 from benchbench.report.plots import scatter_svg
+from benchbench.report.terminal import versus_best_text
 from benchbench.results import load_results
 from benchbench.store import Store
 from benchbench.tasks import TASK_TYPES
@@ -88,6 +90,7 @@ def _table(headers: list[tuple[str, bool]], rows: list[str], sortable: bool = Tr
 def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str:
     metric = candidates[0]["metric"]
     headers = [("rank", True), ("model", False), (metric, True), ("n", True), ("95% CI low", True), ("95% CI high", True),
+               ("vs best (paired)", False),
                ("memory GiB", True), ("memory source", False), ("latency ms", True), ("TTFT ms", True),
                ("ms per output token", True), ("cost per 1k examples", True), ("examples/s", True),
                ("tokens/s", True), ("MFU %", True), ("parameters (M)", True), ("status / why excluded", False)]
@@ -105,7 +108,8 @@ def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str
         css = "best" if c["rank"] == 1 else ("excluded" if c["excluded"] else "")
         rows.append(f'<tr class="{css}">{_cell(c["rank"])}<td>{escape(c["model"])}{tags}</td>{_cell(c["score"])}'
                     f'{_cell(c["n"])}'
-                    f'{_cell(c["ci_low"])}{_cell(c["ci_high"])}{_cell(c["memory_gib"], 3)}'
+                    f'{_cell(c["ci_low"])}{_cell(c["ci_high"])}'
+                    f'<td>{escape(versus_best_text(c["vs_best"])) if c["vs_best"] else ""}</td>{_cell(c["memory_gib"], 3)}'
                     f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(c["ttft_ms"], 4)}'
                     f'{_cell(c["tpot_ms"], 3)}{_cell(c["cost_per_1k"], 3)}{_cell(measured("examples_per_second"), 3)}'
                     f'{_cell(measured("prompt_tokens_per_second"), 4)}{_cell(None if mfu is None else 100 * mfu, 3)}'
@@ -206,7 +210,7 @@ def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_
                  data: str = "complete") -> str:
     """The report of the results compared over one data selection per task (comparable.py)."""
     frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
-    ranking = recommend(frame, budget_gb, selections=selections)
+    ranking = recommend(frame, budget_gb, selections=selections, evidence=load_evidence(results_dir, frame))
     store = Store(results_dir, read_only=True)
     try:
         runs = store.runs()

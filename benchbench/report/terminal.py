@@ -33,6 +33,12 @@ def _metric_names(frame: pd.DataFrame, result_id: int) -> list[str]:
     return [name for name in DIRECTION if name in frame.columns and pd.notna(row.get(name))]
 
 
+def versus_best_text(versus: dict[str, Any]) -> str:
+    """A paired difference from the best as people read it: "-2.1 [-3.4, -0.8] vs best, p=0.01"."""
+    return (f"{versus['difference']:+.3g} [{versus['low']:+.3g}, {versus['high']:+.3g}] vs best, "
+            f"p={versus['p_holm']:.2g}")
+
+
 def format_table(result: dict[str, Any]) -> str:
     lines = []
     budget = result["constraints"]["budget_gib"]
@@ -50,7 +56,8 @@ def format_table(result: dict[str, Any]) -> str:
             marks = "".join([" =best" if c["tied_with_best"] and c["rank"] > 1 else "",
                              " pareto" if c["pareto"] else ""])
             n = "n=?" if c["n"] is None else f"n={c['n']}"
-            lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci} {n}  mem {memory}  "
+            versus = f"  {versus_best_text(c['vs_best'])}" if c["vs_best"] else ""
+            lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci} {n}{versus}  mem {memory}  "
                          f"latency {latency}{cost}{marks}")
         if task in result["nothing_fits"]:
             lines.append("  no model fits the constraints:")
@@ -65,7 +72,9 @@ def format_table(result: dict[str, Any]) -> str:
                 lines.append(f"  {row['rank']:>2}. {row['model']:<28} mean rank {row['mean_rank']:.2f} "
                              f"({row['tasks_ranked']}/{row['tasks_total']} tasks)")
     lines += [f"note: {note}" for note in result["data"]["notes"]]
-    lines.append("=best: 95% interval overlaps the best model's; pareto: no model is better on quality, "
+    lines.append("vs best: the paired difference from the best model on the examples both scored, its 95% interval "
+                 "and Holm-adjusted p-value; =best: tied with the best (that p-value is 0.05 or more; where "
+                 "predictions cannot be paired, the 95% intervals overlap); pareto: no model is better on quality, "
                  "latency and memory at once; n: examples scored; memory in GiB (estimate: from the model's shape, not measured; "
                  "remote: a served model); cost per 1,000 examples in the price's currency")
     return "\n".join(lines)

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol
 
+import numpy as np
+
 from benchbench.backends.base import ModelBackend, Profile, RequestFailed
 from benchbench.errors import first_line
-from benchbench.metrics.bootstrap import Interval
+from benchbench.metrics.bootstrap import Interval, ScoreFromSums
 from benchbench.schema import Key
 from benchbench.spec import Runtime, TaskSpec
 
@@ -43,18 +45,22 @@ class ExampleResult:
 
 @dataclass
 class TaskScores:
-    """A task's corpus-level figures, their 95% intervals, and each metric's signature."""
+    """A task's corpus-level figures, their 95% intervals, each metric's signature, and per
+    score the per-example sufficient statistics and how to score their sums (what the
+    intervals and the paired comparisons between models resample)."""
 
     scores: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, Interval] = field(default_factory=dict)
     signatures: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # metric name: why it could not be computed
+    stats: dict[str, tuple[np.ndarray, ScoreFromSums]] = field(default_factory=dict)
 
     def add(self, other: "TaskScores") -> None:
         self.scores |= other.scores
         self.intervals |= other.intervals
         self.signatures |= other.signatures
         self.failures |= other.failures
+        self.stats |= other.stats
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def score_metrics(names: tuple[str, ...] | list[str], predictions: list[Any], re
             out.failures[name] = f"{type(exc).__name__}: {first_line(exc)}"
             continue
         intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
-        out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}))
+        out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}, stats=dict(result.stats)))
     return out
 
 

@@ -129,7 +129,8 @@ class Classification:
                                    references, scoring)
             scored.add(TaskScores({"acc_norm": normed.scores["accuracy"]},
                                   {"acc_norm": normed.intervals["accuracy"]} if normed.intervals else {},
-                                  {"acc_norm": "accuracy of argmax(loglikelihood / len(choice))"}))
+                                  {"acc_norm": "accuracy of argmax(loglikelihood / len(choice))"},
+                                  stats={"acc_norm": normed.stats["accuracy"]}))
         return scored
 
     def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:

@@ -101,7 +101,7 @@ class Perplexity:
         result = MetricResult({n: figures[n] for n in wanted}, signature,
                               {n: (stats, partial(perplexity_from_sums, n)) for n in wanted})
         intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
-        return TaskScores(result.scores, intervals, {n: signature for n in wanted})
+        return TaskScores(result.scores, intervals, {n: signature for n in wanted}, stats=dict(result.stats))
 
     def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
         nbytes = details.get("bytes") or 0

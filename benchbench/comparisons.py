@@ -1,0 +1,144 @@
+"""Paired comparisons between the models of a task, recomputed from the stored predictions.
+
+Every model of a task answered the same examples, so models are compared example by
+example (statistics.py): each model against the best one, on the examples both scored,
+with the task's own scoring of the stored predictions (the same per-example statistics
+its 95% interval was drawn from). Nothing here is stored separately: the comparisons are a
+pure function of the stored predictions, their settings and the run's seed, so every
+reader (`load_comparisons`, `recommend`, the report) gets the same figures. The verdict
+"tied with the best" is Holm's rule over the comparisons of one task and metric: tied
+unless the Holm-adjusted p-value is below 0.05 (docs/statistics.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchbench.metrics import DIRECTION
+from benchbench.metrics.bootstrap import ScoreFromSums
+from benchbench.statistics import ALPHA, PairedDifference, compare, holm
+from benchbench.store import Store
+from benchbench.tasks import TASK_TYPES, ExampleResult
+from benchbench.tasks.base import Scoring, TaskScores
+
+COLUMNS = ["task", "metric", "model", "best", "n", "difference", "ci_low", "ci_high", "p_value", "p_holm", "test",
+           "tied"]
+TIE_RULE = "paired: tied unless the Holm-adjusted p-value of the difference from the best is below 0.05"
+
+
+@dataclass
+class TaskEvidence:
+    """One task's stored examples per model, and how the task scores them: enough to compare
+    any two of its models on the examples both scored."""
+
+    task: str
+    task_type: str
+    examples: dict[str, dict[int, ExampleResult]]  # model: example index: stored example
+    settings: dict[str, dict[str, Any]]  # model: the task's resolved settings for it
+    scoring: dict[str, Scoring]  # model: its metrics, metric options, resamples and seed
+    _scored: dict[tuple[str, tuple[int, ...]], TaskScores] = field(default_factory=dict, repr=False)
+
+    def compare(self, model: str, reference: str, metric: str) -> PairedDifference | None:
+        """`model` minus `reference` on `metric`, over the examples both scored (None when
+        either has no stored examples or the metric has no per-example statistics)."""
+        common = tuple(sorted(set(self.examples.get(model, {})) & set(self.examples.get(reference, {}))))
+        a, b = self.statistics_of(model, metric, common), self.statistics_of(reference, metric, common)
+        if a is None or b is None:
+            return None
+        scoring = self.scoring[reference]
+        return compare(a, b, scoring.resamples or 1000, scoring.seed)
+
+    def statistics_of(self, model: str, metric: str, indices: tuple[int, ...]) -> tuple[np.ndarray, ScoreFromSums] | None:
+        """The per-example statistics of `metric` for `model` over `indices`, and their scoring."""
+        if len(indices) < 2:
+            return None
+        key = (model, indices)
+        if key not in self._scored:
+            results = [self.examples[model][i] for i in indices]
+            scoring = self.scoring[model]
+            no_intervals = Scoring(scoring.metrics, scoring.metric_options, 0, scoring.seed)
+            self._scored[key] = TASK_TYPES[self.task_type].score(results, self.settings[model], no_intervals)
+        return self._scored[key].stats.get(metric)
+
+
+def load_evidence(path: str | Path, frame: pd.DataFrame) -> dict[str, TaskEvidence]:
+    """Per task of `frame` (load_results rows), the stored examples of its ok results."""
+    store = Store(path, read_only=True)
+    try:
+        evidence: dict[str, TaskEvidence] = {}
+        for _, row in frame[frame["status"] == "ok"].iterrows():
+            if row["task_type"] not in TASK_TYPES:  # stored by a benchbench with a task type this one lacks
+                continue
+            stored = store.predictions(int(row["result_id"]))
+            if not stored:  # random weights store no predictions
+                continue
+            task = evidence.setdefault(row["task"], TaskEvidence(row["task"], row["task_type"], {}, {}, {}))
+            task.examples[row["model"]] = {
+                p["example_index"]: ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"],
+                                                  p["details"]) for p in stored}
+            task.settings[row["model"]] = dict(row["settings"].get("resolved", {}))
+            task.scoring[row["model"]] = _scoring(row["settings"])
+        return evidence
+    finally:
+        store.close()
+
+
+def _scoring(settings: dict[str, Any]) -> Scoring:
+    """The scoring a result was computed with, from what it stored."""
+    resolved = settings.get("resolved", {})
+    bootstrap = resolved.get("bootstrap", {})
+    return Scoring(tuple(settings.get("signature", {}).get("metrics", ())), resolved.get("metric_options", {}),
+                   int(bootstrap.get("resamples", 1000)), int(bootstrap.get("seed", Scoring.seed)))
+
+
+def versus_best(evidence: TaskEvidence, scores: dict[str, float], metric: str) -> dict[str, dict[str, Any]]:
+    """Each model of `scores` (model: its score) against the best of them on `metric`: the
+    paired difference, its interval, p-values (raw and Holm-adjusted over these comparisons)
+    and the verdict. Models that cannot be paired are left out; the best is tied with itself."""
+    higher = DIRECTION.get(metric, True)
+    ranked = sorted(scores, key=lambda m: -scores[m] if higher else scores[m])
+    if not ranked:
+        return {}
+    best = ranked[0]
+    paired = {model: d for model in ranked[1:] if (d := evidence.compare(model, best, metric)) is not None}
+    adjusted = dict(zip(paired, holm([d.p_value for d in paired.values()])))
+    out = {model: {**d.to_dict(), "best": best, "p_holm": adjusted[model], "tied": adjusted[model] >= ALPHA}
+           for model, d in paired.items()}
+    out[best] = {"best": best, "difference": 0.0, "tied": True}
+    return out
+
+
+def comparisons_frame(evidence: dict[str, TaskEvidence], frame: pd.DataFrame) -> pd.DataFrame:
+    """For every task and metric with per-example statistics, each model against the best."""
+    rows = []
+    for task, task_evidence in evidence.items():
+        results = frame[(frame["task"] == task) & (frame["status"] == "ok")]
+        for metric in DIRECTION:
+            if metric not in results or results[metric].isna().all():
+                continue
+            scores = {r["model"]: float(r[metric]) for _, r in results.iterrows()
+                      if r["model"] in task_evidence.examples and pd.notna(r[metric])}
+            for model, verdict in versus_best(task_evidence, scores, metric).items():
+                if model != verdict["best"]:
+                    rows.append({"task": task, "metric": metric, "model": model, "best": verdict["best"],
+                                 "n": verdict["n"], "difference": verdict["difference"], "ci_low": verdict["low"],
+                                 "ci_high": verdict["high"], "p_value": verdict["p_value"],
+                                 "p_holm": verdict["p_holm"], "test": verdict["test"], "tied": verdict["tied"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def load_comparisons(path: str | Path, data: str = "complete") -> pd.DataFrame:
+    """Paired comparisons of the comparable results in `path` (the rows `load_results` gives
+    with the same `data`): one row per task, metric and model other than that metric's best,
+    with the difference from the best, its 95% paired interval, the p-value (McNemar's exact
+    test for right/wrong metrics, else the paired bootstrap's), Holm's adjustment over the
+    task's comparisons, and whether the model is tied with the best."""
+    from benchbench.results import load_results
+
+    frame = load_results(path, data=data)
+    return comparisons_frame(load_evidence(path, frame), frame)

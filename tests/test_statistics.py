@@ -1,0 +1,94 @@
+"""The statistics for choosing between models, against hand-computed cases and scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from benchbench.metrics.bootstrap import mean_of, with_count
+from benchbench.statistics import (
+    MCNEMAR,
+    PAIRED_BOOTSTRAP,
+    binary_outcomes,
+    compare,
+    holm,
+    mcnemar_exact,
+    paired_bootstrap,
+)
+
+
+@pytest.mark.parametrize("only_a,only_b,both,neither", [(0, 0, 5, 5), (1, 0, 3, 3), (7, 2, 40, 11), (3, 12, 0, 0),
+                                                        (25, 25, 10, 10), (60, 35, 100, 5)])
+def test_mcnemar_exact_is_scipys_two_sided_binomial_test(only_a, only_b, both, neither):
+    right_a = [True] * only_a + [False] * only_b + [True] * both + [False] * neither
+    right_b = [False] * only_a + [True] * only_b + [True] * both + [False] * neither
+    expected = 1.0 if only_a + only_b == 0 else binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
+    assert mcnemar_exact(right_a, right_b) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mcnemar_by_hand():
+    # 1 vs 4 discordant examples: 2 * (C(5,0) + C(5,1)) / 2^5 = 12/32
+    assert mcnemar_exact([1, 0, 0, 0, 0, 1], [0, 1, 1, 1, 1, 1]) == 12 / 32
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.02, 0.04 -> x3, x2, x1 = 0.03, 0.04, 0.04 (made non-decreasing)
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, 0.6]) == [1.0, 1.0]  # capped at 1
+    assert holm([0.2]) == [0.2] and holm([]) == []
+
+
+def _correct(rate, n, rng):
+    return (rng.random(n) < rate).astype(float)
+
+
+def test_paired_difference_is_the_difference_of_the_scores_and_narrower_than_unpaired():
+    rng = np.random.default_rng(0)
+    hard = rng.random(400) < 0.4  # examples both models find hard: their outcomes are correlated
+    a = np.where(hard, _correct(0.3, 400, rng), _correct(0.95, 400, rng))
+    b = np.where(hard, _correct(0.2, 400, rng), _correct(0.9, 400, rng))
+    scorer = mean_of()
+    difference, low, high, p_value = paired_bootstrap((with_count(a), scorer), (with_count(b), scorer), 2000, 1)
+    assert difference == pytest.approx(a.mean() - b.mean())
+    assert low < difference < high
+    # the unpaired difference: each model resampled on its own
+    from benchbench.metrics.bootstrap import resample_counts
+
+    scores_a = resample_counts(400, 2000, 2) @ a / 400
+    scores_b = resample_counts(400, 2000, 3) @ b / 400
+    unpaired_low, unpaired_high = np.percentile(scores_a - scores_b, [2.5, 97.5])
+    assert high - low < unpaired_high - unpaired_low
+
+
+def test_the_bootstrap_p_value_agrees_with_the_interval():
+    rng = np.random.default_rng(5)
+    scorer = mean_of()
+    for shift in (0.0, 0.02, 0.1, 0.3):
+        a, b = rng.normal(0.5 + shift, 0.3, 300), rng.normal(0.5, 0.3, 300)
+        difference, low, high, p_value = paired_bootstrap((with_count(a), scorer), (with_count(b), scorer), 2000, 7)
+        assert (p_value < 0.05) == (low > 0 or high < 0), (shift, low, high, p_value)
+
+
+def test_right_wrong_metrics_use_mcnemar_and_others_the_bootstrap():
+    rng = np.random.default_rng(3)
+    a, b = _correct(0.8, 200, rng), _correct(0.6, 200, rng)
+    exact = compare((with_count(a), mean_of()), (with_count(b), mean_of()), 500, 1)
+    assert exact.test == MCNEMAR and exact.p_value == mcnemar_exact(a > 0, b > 0) and exact.n == 200
+    scaled = compare((with_count(a * 100), mean_of()), (with_count(b * 100), mean_of()), 500, 1)  # exact match 0/100
+    assert scaled.test == MCNEMAR and scaled.difference == pytest.approx(100 * (a.mean() - b.mean()))
+    graded = compare((with_count(a * rng.random(200)), mean_of()), (with_count(b), mean_of()), 500, 1)
+    assert graded.test == PAIRED_BOOTSTRAP
+
+
+def test_binary_outcomes_are_recognised_only_for_one_right_wrong_column():
+    assert binary_outcomes(with_count(np.array([0, 1, 1.0]))).tolist() == [False, True, True]
+    assert binary_outcomes(with_count(np.array([0.5, 1, 0]))) is None  # graded
+    assert binary_outcomes(np.ones((3, 4))) is None  # a confusion matrix
+    assert binary_outcomes(with_count(np.array([-1.0, 0]))) is None
+
+
+def test_paired_statistics_must_cover_the_same_examples():
+    with pytest.raises(ValueError, match="same examples"):
+        paired_bootstrap((with_count(np.zeros(3)), mean_of()), (with_count(np.zeros(4)), mean_of()), 10, 1)
+    assert paired_bootstrap((with_count(np.zeros(1)), mean_of()), (with_count(np.zeros(1)), mean_of()), 10, 1) is None

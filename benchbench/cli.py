@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import shlex
 import sqlite3
@@ -58,6 +59,13 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     """A budget or a limit: a positive, finite number (NaN or inf would mean no limit at all)."""
     if value is not None and _POSITIVE.out_of_bounds(value):
         raise click.BadParameter(f"{value} is not a positive number")
+    return value
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A resource count: finite (the range itself is the option's type)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
     return value
 
 
@@ -122,9 +130,9 @@ def main() -> None:
                    "each model in a Ray task on a cluster, in parallel (docs/distributed.md).")
 @click.option("--address", "ray_address", metavar="ADDR",
               help="Override runtime.ray_address: the Ray cluster to join (with --executor ray).")
-@click.option("--gpus-per-model", type=click.FloatRange(min=0), metavar="N",
+@click.option("--gpus-per-model", type=click.FloatRange(min=0), metavar="N", callback=_finite,
               help="Override runtime.gpus_per_model: GPUs each model reserves on Ray.")
-@click.option("--cpus-per-model", type=click.FloatRange(min=0, min_open=True), metavar="N",
+@click.option("--cpus-per-model", type=click.FloatRange(min=0, min_open=True), metavar="N", callback=_finite,
               help="Override runtime.cpus_per_model: CPUs each model reserves on Ray.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: BatchSize | None, dtype: str | None,

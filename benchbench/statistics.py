@@ -10,10 +10,17 @@ example is) and gives a far narrower interval than two separate intervals do.
   resampled sums for each model. Because corpus metrics (BLEU, chrF, perplexity, macro-F1)
   are functions of summed statistics, they are recomputed exactly per resample (Efron &
   Tibshirani 1993, ch. 13; Koehn 2004, "Statistical significance tests for machine
-  translation evaluation", for paired bootstrap resampling). The two-sided p-value is the
-  share of resampled differences on the other side of 0, doubled (Efron & Tibshirani 1993,
-  ch. 16, the percentile method's p-value), with the +1 correction of Davison & Hinkley
-  1997, eq. 4.11, so that it is never 0.
+  translation evaluation", for paired bootstrap resampling). Like every bootstrap interval
+  it is approximate, and too narrow with few examples.
+- :func:`paired_permutation`: the p-value for metrics that are not right/wrong, from the
+  paired approximate randomization test (Noreen 1989; Riezler & Maxwell 2005, "On some
+  pitfalls in automatic evaluation and significance testing for MT"): under "equally good"
+  the two models' outputs on an example are exchangeable, so each example's statistics are
+  swapped between the models at random and the metric difference recomputed; the p-value
+  is the share of swaps whose difference is at least as large as the observed one, with the
+  +1 of Davison & Hinkley 1997, eq. 4.11. With up to 12 examples every swap is enumerated
+  and the test is exact; it is valid at any number of examples, where bootstrap p-values
+  are not.
 - :func:`mcnemar_exact`: for metrics whose per-example outcome is right or wrong
   (accuracy, exact match), McNemar's exact test (McNemar 1947): under "equally good", the
   examples only one model got right are split between the two as fair coin flips, so the
@@ -36,13 +43,15 @@ from benchbench.metrics.bootstrap import CONFIDENCE, ScoreFromSums, resample_cou
 
 ALPHA = 1 - CONFIDENCE  # the level of every verdict: tied unless the Holm-adjusted p-value is below it
 MCNEMAR = "McNemar exact"
-PAIRED_BOOTSTRAP = "paired bootstrap"
+PERMUTATION = "paired permutation"
+EXACT_UP_TO = 12  # examples up to which every one of the 2^n swaps is enumerated
 
 
 @dataclass(frozen=True)
 class PairedDifference:
     """score(model) - score(reference model) on the `n` examples both scored, its 95% paired
-    bootstrap interval, and the two-sided p-value of `test` for "no difference"."""
+    bootstrap interval, and the two-sided p-value of `test` (McNemar exact, or the paired
+    permutation test) for "no difference"."""
 
     difference: float
     low: float
@@ -56,8 +65,8 @@ class PairedDifference:
 
 
 def paired_bootstrap(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromSums],
-                     resamples: int, seed: int) -> tuple[float, float, float, float] | None:
-    """Difference score(a) - score(b), its 95% percentile interval and two-sided p-value, from
+                     resamples: int, seed: int) -> tuple[float, float, float] | None:
+    """Difference score(a) - score(b) and its 95% percentile interval, from
     one set of resamples applied to both models' per-example statistics (rows: the same
     examples in the same order), each scored by its own function (a macro-F1's confusion
     matrix is laid out by the labels its model saw). None with fewer than 2 examples or no
@@ -77,9 +86,30 @@ def paired_bootstrap(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, S
         return None
     tail = ALPHA / 2 * 100
     low, high = np.percentile(differences, [tail, 100 - tail])
-    below, above = int((differences <= 0).sum()), int((differences >= 0).sum())
-    p_value = min(1.0, 2 * (min(below, above) + 1) / (len(differences) + 1))
-    return point, float(low), float(high), p_value
+    return point, float(low), float(high)
+
+
+def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromSums],
+                       resamples: int, seed: int) -> float:
+    """Two-sided p-value of the paired approximate randomization test: each example's
+    statistics swapped between the two models (all 2^n swaps up to EXACT_UP_TO examples,
+    else `resamples` random ones), the difference recomputed from the swapped sums, and the
+    share at least as far from 0 as the observed difference (+1 in both counts)."""
+    stats_a, stats_b = _columns(a[0]), _columns(b[0])
+    n = len(stats_a)
+    if n <= EXACT_UP_TO:
+        swaps = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
+    else:
+        swaps = np.random.default_rng(seed).integers(0, 2, size=(resamples, n)).astype(np.float64)
+    moved = swaps @ (stats_b - stats_a)  # what the swapped examples move from b to a
+    sum_a, sum_b = stats_a.sum(axis=0), stats_b.sum(axis=0)
+    observed = abs(float(a[1](sum_a[None, :])[0] - b[1](sum_b[None, :])[0]))
+    differences = np.abs(np.asarray(a[1](sum_a + moved), dtype=np.float64) - np.asarray(b[1](sum_b - moved),
+                                                                                          dtype=np.float64))
+    at_least = int((differences >= observed - 1e-12 * max(1.0, observed)).sum())
+    if n <= EXACT_UP_TO:  # the observed assignment is one of the enumerated ones
+        return at_least / len(differences)
+    return (at_least + 1) / (len(differences) + 1)
 
 
 def mcnemar_exact(right_a: Sequence[bool], right_b: Sequence[bool]) -> float:
@@ -123,15 +153,19 @@ def compare(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromS
             seed: int) -> PairedDifference | None:
     """Model a against model b on the same examples (each: per-example statistics and their
     scoring function): the paired bootstrap difference and interval, with McNemar's exact
-    p-value where both have right/wrong outcomes, else the bootstrap's."""
+    p-value where both have right/wrong outcomes, else the paired permutation test's. Both
+    sides' statistics must share a layout (the same metric and options)."""
+    if _columns(a[0]).shape != _columns(b[0]).shape:  # different layouts cannot be swapped or compared
+        return None
     bootstrapped = paired_bootstrap(a, b, resamples, seed)
     if bootstrapped is None:
         return None
-    difference, low, high, p_value = bootstrapped
+    difference, low, high = bootstrapped
     right_a, right_b = binary_outcomes(a[0]), binary_outcomes(b[0])
     if right_a is not None and right_b is not None:
         return PairedDifference(difference, low, high, mcnemar_exact(right_a, right_b), MCNEMAR, len(right_a))
-    return PairedDifference(difference, low, high, p_value, PAIRED_BOOTSTRAP, len(_columns(a[0])))
+    return PairedDifference(difference, low, high, paired_permutation(a, b, resamples, seed), PERMUTATION,
+                            len(_columns(a[0])))
 
 
 def _columns(stats: np.ndarray) -> np.ndarray:

@@ -169,3 +169,38 @@ def test_a_parallel_executor_runs_models_at_once_and_the_driver_alone_writes(tmp
     store.close()
     assert results[("m", "a")]["status"] == "crashed" and results[("m", "a")]["reason"] == "worker lost"
     assert all(results[key]["status"] == "ok" for key in [("m", "b"), ("n", "a"), ("n", "b")])
+
+
+def test_a_worker_that_never_starts_a_task_fails_every_remaining_task_once(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"text": "t", "label": "a"}) + "\n")
+    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
+                             "tasks": [{"name": t, "type": "classification", "dataset": {"path": str(data)}}
+                                       for t in ("a", "b", "c")]})
+    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None)
+    driver.executor = ScriptedExecutor([([], "Ray could not set up the model's worker: no torch")])
+    summary = driver.run()  # one job: a new worker would fail the same way
+    assert summary.statuses == {"crashed": 3} and driver.bar.n == driver.bar.total == 3
+    assert driver.executor.jobs == [["a", "b", "c"]]
+
+
+class FailingParallelExecutor(ParallelScriptedExecutor):
+    def run(self, job, emit):
+        emit(TaskStarted("a"))
+        raise RuntimeError("the executor itself broke")
+
+
+def test_an_executor_error_in_a_job_thread_ends_the_run_in_the_driver(tmp_path):
+    import pytest
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"text": "t", "label": "a"}) + "\n")
+    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
+                             "tasks": [{"name": "a", "type": "classification", "dataset": {"path": str(data)}}]})
+    driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None)
+    driver.executor = FailingParallelExecutor({"m": []})
+    with pytest.raises(RuntimeError, match="the executor itself broke"):
+        driver.run()
+    store = Store(tmp_path / "out")
+    assert [run["status"] for run in store.runs()] == ["interrupted"]
+    store.close()

@@ -241,9 +241,11 @@ def test_a_model_path_missing_on_the_worker_says_how_to_make_it_reachable(tmp_pa
         return ModelJob(ModelSpec("m", source), Runtime(), "cpu", [], remote=True)
 
     missing = TaskFinished("t", "unavailable", "no folder")
-    assert REACHABILITY_HINT in with_reachability_hint(job(str(tmp_path / "elsewhere")), missing).reason
-    assert with_reachability_hint(job(str(tmp_path)), missing) == missing  # the path is there: another cause
-    assert with_reachability_hint(job("org/model"), missing) == missing  # a hub id
+    here = f"on Ray worker {socket.gethostname()})"
+    elsewhere = with_reachability_hint(job(str(tmp_path / "elsewhere")), missing).reason
+    assert elsewhere.startswith("no folder (") and REACHABILITY_HINT in elsewhere and elsewhere.endswith(here)
+    for source in (str(tmp_path), "org/model"):  # the path is there, or a hub id: another cause, the node named
+        assert with_reachability_hint(job(source), missing).reason == f"no folder ({here}"
     failed = TaskFinished("t", "error", "bug")
     assert with_reachability_hint(job(str(tmp_path / "elsewhere")), failed) == failed
 
@@ -281,3 +283,38 @@ def test_the_device_on_ray_follows_the_gpus_each_model_reserves(caplog):
         _executor(gpu_cluster, gpus_per_model=1).device("cpu")
     assert _executor(gpu_cluster, gpus_per_model=4).device("auto") == "cuda"  # waits for a bigger node
     assert "no node of the Ray cluster has 1 CPU(s) and 4 GPU(s)" in caplog.text
+
+
+class _RecordingRay:
+    """Ray's cancel and shutdown, recorded: what close() asks of Ray."""
+
+    def __init__(self):
+        self.calls = []
+
+    def cancel(self, stream, force=False):
+        self.calls.append(("cancel", stream, force))
+
+    def shutdown(self):
+        self.calls.append(("shutdown",))
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+def test_close_kills_the_running_jobs_and_leaves_only_its_own_session(own_session):
+    import threading
+
+    from benchbench.run.executors.on_ray import RayExecutor
+
+    executor = RayExecutor.__new__(RayExecutor)
+    executor.ray, executor.own_session, executor.lock = _RecordingRay(), own_session, threading.Lock()
+    executor.streams = {"job-a"}
+    executor.close()
+    assert executor.ray.calls == [("cancel", "job-a", True)] + ([("shutdown",)] if own_session else [])
+
+
+def test_a_ray_client_address_is_refused_with_the_way_that_works():
+    from benchbench.errors import ExecutorUnavailable
+    from benchbench.run.executors.on_ray import RayExecutor
+    from benchbench.spec import Runtime
+
+    with pytest.raises(ExecutorUnavailable, match="Ray Client addresses .* --address HEAD_IP:6379"):
+        RayExecutor(Runtime(executor="ray", ray_address="ray://head:10001"))

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binomtest, permutation_test
 
 from benchbench.metrics.bootstrap import mean_of, with_count
 from benchbench.statistics import (
     MCNEMAR,
-    PAIRED_BOOTSTRAP,
+    PERMUTATION,
     binary_outcomes,
     compare,
     holm,
     mcnemar_exact,
     paired_bootstrap,
+    paired_permutation,
 )
 
 
@@ -49,7 +50,7 @@ def test_paired_difference_is_the_difference_of_the_scores_and_narrower_than_unp
     a = np.where(hard, _correct(0.3, 400, rng), _correct(0.95, 400, rng))
     b = np.where(hard, _correct(0.2, 400, rng), _correct(0.9, 400, rng))
     scorer = mean_of()
-    difference, low, high, p_value = paired_bootstrap((with_count(a), scorer), (with_count(b), scorer), 2000, 1)
+    difference, low, high = paired_bootstrap((with_count(a), scorer), (with_count(b), scorer), 2000, 1)
     assert difference == pytest.approx(a.mean() - b.mean())
     assert low < difference < high
     # the unpaired difference: each model resampled on its own
@@ -61,13 +62,28 @@ def test_paired_difference_is_the_difference_of_the_scores_and_narrower_than_unp
     assert high - low < unpaired_high - unpaired_low
 
 
-def test_the_bootstrap_p_value_agrees_with_the_interval():
-    rng = np.random.default_rng(5)
-    scorer = mean_of()
-    for shift in (0.0, 0.02, 0.1, 0.3):
-        a, b = rng.normal(0.5 + shift, 0.3, 300), rng.normal(0.5, 0.3, 300)
-        difference, low, high, p_value = paired_bootstrap((with_count(a), scorer), (with_count(b), scorer), 2000, 7)
-        assert (p_value < 0.05) == (low > 0 or high < 0), (shift, low, high, p_value)
+@pytest.mark.parametrize("n,seed", [(6, 0), (9, 1), (12, 2)])
+def test_the_permutation_test_is_exact_and_agrees_with_scipy_up_to_12_examples(n, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(0.6, 0.2, n), rng.normal(0.5, 0.2, n)
+    ours = paired_permutation((with_count(a), mean_of()), (with_count(b), mean_of()), 1000, 1)
+    theirs = permutation_test((a, b), lambda x, y: np.mean(x) - np.mean(y), permutation_type="samples",
+                              alternative="two-sided", n_resamples=np.inf).pvalue
+    assert ours == pytest.approx(theirs, rel=1e-9)
+
+
+def test_the_permutation_test_by_hand_and_on_a_corpus_metric():
+    # six examples, every one better for a: only the observed swap and its mirror are as extreme
+    better = paired_permutation((with_count(np.full(6, 1.0)), mean_of()), (with_count(np.zeros(6)), mean_of()), 10, 1)
+    assert better == 2 / 64
+    same = paired_permutation((with_count(np.ones(20)), mean_of()), (with_count(np.ones(20)), mean_of()), 500, 1)
+    assert same == 1.0
+    # a ratio of sums (a corpus metric): swapped rows move numerator and denominator together
+    rng = np.random.default_rng(4)
+    counts = rng.integers(5, 20, 200).astype(float)
+    ratio = lambda sums: sums[:, 0] / sums[:, 1]  # noqa: E731
+    a, b = np.column_stack([counts * 0.7, counts]), np.column_stack([counts * 0.5, counts])
+    assert paired_permutation((a, ratio), (b, ratio), 999, 3) == 1 / 1000  # never as far apart when mixed
 
 
 def test_right_wrong_metrics_use_mcnemar_and_others_the_bootstrap():
@@ -78,7 +94,8 @@ def test_right_wrong_metrics_use_mcnemar_and_others_the_bootstrap():
     scaled = compare((with_count(a * 100), mean_of()), (with_count(b * 100), mean_of()), 500, 1)  # exact match 0/100
     assert scaled.test == MCNEMAR and scaled.difference == pytest.approx(100 * (a.mean() - b.mean()))
     graded = compare((with_count(a * rng.random(200)), mean_of()), (with_count(b), mean_of()), 500, 1)
-    assert graded.test == PAIRED_BOOTSTRAP
+    assert graded.test == PERMUTATION
+    assert compare((np.ones((5, 4)), mean_of()), (np.ones((5, 9)), mean_of()), 10, 1) is None  # layouts differ
 
 
 def test_binary_outcomes_are_recognised_only_for_one_right_wrong_column():

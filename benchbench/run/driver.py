@@ -68,6 +68,7 @@ class _ModelState:
     plans: dict[str, TaskPlan] = field(default_factory=dict)  # the current worker's, by task name
     finished: set[str] = field(default_factory=set)
     advanced: int = 0
+    started: bool = False  # the current worker turned to a task
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,11 @@ class Driver:
         from benchbench.measure import environment
 
         suite = self.suite
+        # with workers elsewhere, this machine's own facts (it may have no GPU); the workers' device is in describe()
+        here = "cpu" if self.executor.remote else self.device
         self.store.begin_run(self.run_id, suite.name, suite.path, self.command,
-                             environment(self.device) | {"isolation": suite.runtime.isolation}
-                             | self.executor.describe(), self.owner)
+                             environment(here) | {"isolation": suite.runtime.isolation} | self.executor.describe(),
+                             self.owner)
         status = "interrupted"
         try:
             with Heartbeat(self.store.path, self.run_id):
@@ -110,9 +113,11 @@ class Driver:
                     self._wait_for_other_runs(waiting, examples)
             status = "finished"
         finally:
-            self.executor.close()
-            self.store.finish_run(self.run_id, status)
-            self.store.close()
+            try:
+                self.executor.close()
+            finally:  # the run is recorded as it ended even when the cluster is gone
+                self.store.finish_run(self.run_id, status)
+                self.store.close()
         return self.summary
 
     def _wait_for_other_runs(self, waiting: dict[str, list[TaskSpec]],
@@ -212,19 +217,23 @@ class Driver:
         if not state.remaining:
             return None
         state.plans, state.finished, state.advanced = {p.task.name: p for p in state.remaining}, set(), 0
+        state.started = False
         return ModelJob(state.model, self.suite.runtime, self.device, state.remaining,
                         remote=self.executor.remote)
 
     def _job_ended(self, state: _ModelState, crash: str | None) -> None:
-        """A worker ended: the task it was on, if any, is recorded as crashed; the rest remain."""
+        """A worker ended: the task it was on, if any, is recorded as crashed; the rest remain.
+        A worker that never turned to a task (its environment could not start) would fail the
+        same way again: then every remaining task is recorded with its reason."""
         self.active.pop(state.model.name, None)
+        self._describe_bar()
         remaining = [p for p in state.remaining if p.task.name not in state.finished]
-        if remaining:
-            in_flight, remaining = remaining[0], remaining[1:]
+        failed, state.remaining = (remaining, []) if not state.started else (remaining[:1], remaining[1:])
+        for in_flight in failed:
             reason = crash or "the model's worker ended without finishing this task"
             self._record_plan(state.model, in_flight, "crashed", reason)
             self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
-        state.remaining = remaining
+            state.advanced = 0
 
     def apply(self, state: _ModelState, event: Event) -> None:
         """One event from a worker, applied to the store, the bar and the summary."""
@@ -235,11 +244,10 @@ class Driver:
                 state.advanced += examples
                 self._advance(examples)
             case TaskStarted(task):
-                state.advanced = 0
+                state.advanced, state.started = 0, True
                 self.store.mark_started(state.plans[task].result_id)
                 self.active[state.model.name] = task
-                if self.bar is not None:
-                    self.bar.set_description(", ".join(f"{model} / {name}" for model, name in self.active.items()))
+                self._describe_bar()
             case ResultOpened(task):
                 self._opened(state.model, state.plans[task])
             case Predictions(task, rows):
@@ -272,6 +280,11 @@ class Driver:
             self.log(f"{model.name} / {task.name}: {status}: {str(reason).splitlines()[0]}")
         self.store.finish_result(result_id, status, reason, **(fields or {}))
         self.summary.count(status, result_id)
+
+    def _describe_bar(self) -> None:
+        """The bar names the task each running model is on."""
+        if self.bar is not None:
+            self.bar.set_description(", ".join(f"{model} / {task}" for model, task in self.active.items()))
 
     def _advance(self, examples: int) -> None:
         if self.bar is not None and examples:

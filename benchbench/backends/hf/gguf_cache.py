@@ -92,7 +92,9 @@ def converted_folder(folder: str, gguf_file: str, trust_remote_code: bool = Fals
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         (staging / _COMPLETE).write_text(str(gguf_path.resolve()) + "\n")
-        if target.exists():
+        if (target / _COMPLETE).exists():  # another process (a model beside this one on Ray) finished first:
+            return target  # it may be loading from it already; this copy is dropped
+        if target.exists():  # an interrupted conversion's leftovers
             shutil.rmtree(target)
         staging.rename(target)
     finally:

@@ -19,7 +19,6 @@ from benchbench.spec import Runtime
 
 
 class Executor(Protocol):
-    name: str
     parallel: bool  # the driver hands it every model's job at once, each `run` in a thread of its own
     remote: bool  # workers may run on other machines: each result records its own environment
 

@@ -48,6 +48,7 @@ log = logging.getLogger("benchbench")
 
 
 def _import_ray() -> Any:
+    """The ray module, or a one-line error naming the extra that installs it."""
     if importlib.util.find_spec("ray") is None:
         raise ExecutorUnavailable(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}")
     _use_token_if_any()  # before Ray reads its settings on import
@@ -70,24 +71,29 @@ class WorkerIdentity:
 class RayExecutor:
     """Each model job as a Ray task; `run` is called from one driver thread per job."""
 
-    name = "ray"
     parallel = True
     remote = True
 
     def __init__(self, runtime: Runtime) -> None:
+        address = runtime.ray_address or os.environ.get("RAY_ADDRESS") or ""
+        if address.startswith("ray://"):  # Ray Client cannot run streaming generators (its worker.py refuses them)
+            raise ExecutorUnavailable(
+                f"Ray Client addresses ({address}) cannot stream results back; run benchbench on a machine "
+                f"of the cluster (or one that reaches its head) with --address HEAD_IP:6379")
         self.ray = _import_ray()
         self.runtime = runtime
+        self.own_session = not self.ray.is_initialized()  # a script's own ray.init() is reused and left open
         env = {name: os.environ[name] for name in FORWARDED_ENVIRONMENT if name in os.environ}
-        try:
-            self.context = self.ray.init(
-                address=runtime.ray_address, namespace="benchbench", logging_level=logging.WARNING,
-                include_dashboard=False, log_to_driver=True,
-                runtime_env={"py_modules": [str(PACKAGE)], "env_vars": env})
-        except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError, ...
-            where = runtime.ray_address or os.environ.get("RAY_ADDRESS") or "this machine"
-            raise ExecutorUnavailable(
-                f"could not join or start a Ray cluster ({where}): {first_line(exc)}; start one with "
-                f"`ray start --head` and pass its address with --address (docs/distributed.md)") from None
+        if self.own_session:
+            try:
+                self.ray.init(address=runtime.ray_address, namespace="benchbench", logging_level=logging.WARNING,
+                              include_dashboard=False, log_to_driver=True)
+            except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError, ...
+                raise ExecutorUnavailable(
+                    f"could not join or start a Ray cluster ({address or 'this machine'}): {first_line(exc)}; "
+                    f"start one with `ray start --head` and pass its address with --address "
+                    f"(docs/distributed.md)") from None
+        self.runtime_env = {"py_modules": [str(PACKAGE)], "env_vars": env}
         self.gpus_per_model = 0.0
         self.streams: set[Any] = set()  # the jobs running, to cancel on an interrupt
         self.lock = threading.Lock()
@@ -101,6 +107,9 @@ class RayExecutor:
         gpus = self.runtime.gpus_per_model
         if gpus is None:
             gpus = 1.0 if cluster_gpus and requested != "cpu" else 0.0
+            if not cluster_gpus and requested == "auto":
+                log.warning("warning: the Ray cluster has no GPU now, so the models run on CPU; on a cluster that "
+                            "adds GPU nodes on demand (an autoscaler), pass --gpus-per-model 1 to ask for them")
         if requested == "cuda" and not gpus:
             raise ExecutorUnavailable(
                 f"device cuda was asked for, but each model reserves no GPU (gpus_per_model {gpus:g}; the cluster "
@@ -117,9 +126,11 @@ class RayExecutor:
         return "cuda" if gpus else "cpu"
 
     def describe(self) -> dict[str, Any]:
+        """The cluster as the run found it: Ray's version, address, nodes and resources, and
+        what each model reserved (the workers' own environments are stored per result)."""
         nodes = [node for node in self.ray.nodes() if node.get("Alive")]
         return {"executor": "ray", "ray": {
-            "version": self.ray.__version__, "address": self.context.address_info.get("gcs_address"),
+            "version": self.ray.__version__, "address": self.ray.get_runtime_context().gcs_address,
             "nodes": len(nodes), "resources": self.ray.cluster_resources(),
             "cpus_per_model": self.runtime.cpus_per_model, "gpus_per_model": self.gpus_per_model}}
 
@@ -127,7 +138,7 @@ class RayExecutor:
         """Run `job` as a Ray task, emitting its events as they arrive; None when it finished,
         else why its worker stopped."""
         gpus = 0 if job.model.api else self.gpus_per_model  # a served model computes on its server
-        stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus,
+        stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus, runtime_env=self.runtime_env,
                                    name=f"benchbench:{job.model.name}").remote(job)
         with self.lock:
             self.streams.add(stream)
@@ -147,12 +158,16 @@ class RayExecutor:
         return None
 
     def close(self) -> None:
-        """Cancel the jobs still running (their workers are killed) and leave the cluster."""
+        """Cancel the jobs still running (their workers are killed) and leave the cluster (a
+        session the caller opened stays open)."""
         with self.lock:
             running = list(self.streams)
-        for stream in running:
-            self.ray.cancel(stream, force=True)
-        self.ray.shutdown()
+        try:
+            for stream in running:
+                self.ray.cancel(stream, force=True)
+        finally:
+            if self.own_session:
+                self.ray.shutdown()
 
 
 def _use_token_if_any() -> None:
@@ -187,6 +202,9 @@ def crash_reason(errors: Any, exc: Exception, worker: WorkerIdentity | None) -> 
         return (f"the model's Ray worker{where} died during this task: killed (SIGKILL; the kernel's out-of-memory "
                 f"killer sends it: check `dmesg` on that node) or crashed in native code; its log is under "
                 f"/tmp/ray/session_latest/logs on that node")
+    if isinstance(exc, errors.RuntimeEnvSetupError):
+        return (f"Ray could not set up the model's worker{where}: {first_line(exc)}; the node needs benchbench's "
+                f"dependencies (torch, transformers) installed")
     if isinstance(exc, errors.TaskCancelledError):
         return f"the model's Ray task{where} was cancelled during this task"
     if isinstance(exc, errors.RayTaskError):
@@ -195,6 +213,7 @@ def crash_reason(errors: Any, exc: Exception, worker: WorkerIdentity | None) -> 
 
 
 def _nodes_text(nodes: list[dict[str, float]]) -> str:
+    """Each node's CPUs and GPUs, for messages."""
     return ", ".join(f"{node.get('CPU', 0):g} CPU/{node.get('GPU', 0):g} GPU" for node in nodes) or "no nodes"
 
 
@@ -224,11 +243,11 @@ def worker_stream(job: ModelJob) -> Iterator[WorkerIdentity | Event]:
 
 
 def with_reachability_hint(job: ModelJob, event: Event) -> Event:
-    """A model 'unavailable' because its local path does not exist on this node: say why."""
+    """A model 'unavailable' on a worker: say which node it was, and, when its local path does
+    not exist there, how to make it reachable."""
     if not (isinstance(event, TaskFinished) and event.status == "unavailable"):
         return event
     paths = [job.model.source, job.model.tokenizer]
-    if any(p and p.startswith("/") and not Path(p).exists() for p in paths):
-        return replace(event, reason=f"{event.reason} ({REACHABILITY_HINT}; this worker runs on "
-                                     f"{socket.gethostname()})")
-    return event
+    missing = any(p and p.startswith("/") and not Path(p).exists() for p in paths)
+    hint = f"{REACHABILITY_HINT}; " if missing else ""
+    return replace(event, reason=f"{event.reason} ({hint}on Ray worker {socket.gethostname()})")

@@ -134,11 +134,14 @@ def main() -> None:
               help="Override runtime.gpus_per_model: GPUs each model reserves on Ray.")
 @click.option("--cpus-per-model", type=click.FloatRange(min=0, min_open=True), metavar="N", callback=_finite,
               help="Override runtime.cpus_per_model: CPUs each model reserves on Ray.")
+@click.option("--race", is_flag=True,
+              help="Racing: score every model on growing prefixes of each task's examples and stop those that "
+                   "cannot win (runtime.race; its defaults unless the suite sets it; docs/statistics.md).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: BatchSize | None, dtype: str | None,
         models: str | None, tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None,
         executor: str | None, ray_address: str | None, gpus_per_model: float | None, cpus_per_model: float | None,
-        progress: bool) -> None:
+        race: bool, progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
 
     Every model x task is stored as it finishes; a model that cannot be loaded is
@@ -155,13 +158,15 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     from benchbench.run.driver import Driver
     from benchbench.run.events import EmitFailed
     from benchbench.run.signals import RunInterrupted, stop_cleanly
+    from benchbench.spec import RaceSpec
     from benchbench.suite import load_suite
 
     try:
-        chosen = load_suite(suite).select(
+        loaded = load_suite(suite)
+        chosen = loaded.select(
             _split(models), _split(tasks), limit, batch_size, dtype, device=device, no_weights=no_weights,
             isolation=isolation, executor=executor, ray_address=ray_address, gpus_per_model=gpus_per_model,
-            cpus_per_model=cpus_per_model)
+            cpus_per_model=cpus_per_model, race=(loaded.runtime.race or RaceSpec()) if race else None)
         driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
     except BenchbenchError as exc:
         _fail(exc)
@@ -187,6 +192,10 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     reuse = f"; {summary.reused} reused, {summary.resumed_examples} examples resumed" \
         if summary.reused or summary.resumed_examples else ""
     click.echo(f"\nresults: {summary.database} (run {summary.run_id}: {counts}{reuse})")
+    if summary.race:
+        scored, full = summary.race["scored"], summary.race["full"]
+        click.echo(f"racing: {scored} of {full} model-examples scored, {full - scored} saved "
+                   f"({(full - scored) / max(full, 1):.0%})")
     for _, row in frame[frame["status"] != "ok"].iterrows():
         click.echo(f"  {row['model']} / {row['task']}: {row['status']}: "
                    f"{str(row['reason']).splitlines()[0]}")

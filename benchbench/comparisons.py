@@ -12,58 +12,19 @@ unless the Holm-adjusted p-value is below 0.05 (docs/statistics.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from benchbench.metrics import DIRECTION
-from benchbench.metrics.bootstrap import ScoreFromSums
-from benchbench.statistics import ALPHA, PairedDifference, compare, holm
 from benchbench.store import Store
 from benchbench.tasks import TASK_TYPES, ExampleResult
-from benchbench.tasks.base import Scoring, TaskScores
+from benchbench.tasks.base import Scoring
+from benchbench.tasks.paired import TaskEvidence, versus_best
 
 COLUMNS = ["task", "metric", "model", "best", "n", "difference", "ci_low", "ci_high", "p_value", "p_holm", "test",
            "tied"]
-TIE_RULE = "paired: tied unless the Holm-adjusted p-value of the difference from the best is below 0.05"
-
-
-@dataclass
-class TaskEvidence:
-    """One task's stored examples per model, and how the task scores them: enough to compare
-    any two of its models on the examples both scored."""
-
-    task: str
-    task_type: str
-    examples: dict[str, dict[int, ExampleResult]]  # model: example index: stored example
-    settings: dict[str, dict[str, Any]]  # model: the task's resolved settings for it
-    scoring: dict[str, Scoring]  # model: its metrics, metric options, resamples and seed
-    _scored: dict[tuple[str, tuple[int, ...]], TaskScores] = field(default_factory=dict, repr=False)
-
-    def compare(self, model: str, reference: str, metric: str) -> PairedDifference | None:
-        """`model` minus `reference` on `metric`, over the examples both scored (None when
-        either has no stored examples or the metric has no per-example statistics)."""
-        common = tuple(sorted(set(self.examples.get(model, {})) & set(self.examples.get(reference, {}))))
-        a, b = self.statistics_of(model, metric, common), self.statistics_of(reference, metric, common)
-        if a is None or b is None:
-            return None
-        scoring = self.scoring[reference]
-        return compare(a, b, scoring.resamples or 1000, scoring.seed)
-
-    def statistics_of(self, model: str, metric: str, indices: tuple[int, ...]) -> tuple[np.ndarray, ScoreFromSums] | None:
-        """The per-example statistics of `metric` for `model` over `indices`, and their scoring."""
-        if len(indices) < 2:
-            return None
-        key = (model, indices)
-        if key not in self._scored:
-            results = [self.examples[model][i] for i in indices]
-            scoring = self.scoring[model]
-            no_intervals = Scoring(scoring.metrics, scoring.metric_options, 0, scoring.seed)
-            self._scored[key] = TASK_TYPES[self.task_type].score(results, self.settings[model], no_intervals)
-        return self._scored[key].stats.get(metric)
 
 
 def load_evidence(path: str | Path, frame: pd.DataFrame) -> dict[str, TaskEvidence]:
@@ -94,23 +55,6 @@ def _scoring(settings: dict[str, Any]) -> Scoring:
     bootstrap = resolved.get("bootstrap", {})
     return Scoring(tuple(settings.get("signature", {}).get("metrics", ())), resolved.get("metric_options", {}),
                    int(bootstrap.get("resamples", 1000)), int(bootstrap.get("seed", Scoring.seed)))
-
-
-def versus_best(evidence: TaskEvidence, scores: dict[str, float], metric: str) -> dict[str, dict[str, Any]]:
-    """Each model of `scores` (model: its score) against the best of them on `metric`: the
-    paired difference, its interval, p-values (raw and Holm-adjusted over these comparisons)
-    and the verdict. Models that cannot be paired are left out; the best is tied with itself."""
-    higher = DIRECTION.get(metric, True)
-    ranked = sorted(scores, key=lambda m: -scores[m] if higher else scores[m])
-    if not ranked:
-        return {}
-    best = ranked[0]
-    paired = {model: d for model in ranked[1:] if (d := evidence.compare(model, best, metric)) is not None}
-    adjusted = dict(zip(paired, holm([d.p_value for d in paired.values()])))
-    out = {model: {**d.to_dict(), "best": best, "p_holm": adjusted[model], "tied": adjusted[model] >= ALPHA}
-           for model, d in paired.items()}
-    out[best] = {"best": best, "difference": 0.0, "tied": True}
-    return out
 
 
 def comparisons_frame(evidence: dict[str, TaskEvidence], frame: pd.DataFrame) -> pd.DataFrame:

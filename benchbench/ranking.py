@@ -25,7 +25,6 @@ from typing import Any, Sequence
 import pandas as pd
 
 from benchbench.comparable import DataSelection, selection_notes
-from benchbench.comparisons import TIE_RULE, TaskEvidence, versus_best
 from benchbench.errors import BenchbenchError
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
@@ -33,6 +32,7 @@ from benchbench.numbers import finite_or_none, finite_tree
 from benchbench.schema import did_you_mean
 from benchbench.spec import REMOTE_DEVICE
 from benchbench.tasks import TASK_TYPES
+from benchbench.tasks.paired import TIE_RULE, TaskEvidence, versus_best
 
 MIB_PER_GIB = 1024.0
 OVERLAP_RULE = "intervals: tied when the 95% intervals overlap (no stored predictions to pair)"

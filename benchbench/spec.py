@@ -21,6 +21,16 @@ BatchSize = int | str  # a number of rows, or "auto" (worker.py: start high, hal
 
 
 @dataclass(frozen=True)
+class RaceSpec:
+    """runtime.race: every model is scored on a growing prefix of each task's examples (in one
+    seeded order), and after each round the models that cannot win the task stop (run/race.py)."""
+
+    metric: str | None = None  # None: each task type's primary metric
+    confidence: float = 0.95
+    rounds: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # fractions of each task's examples, rising to 1
+
+
+@dataclass(frozen=True)
 class Runtime:
     device: str = "auto"
     dtype: str = "auto"
@@ -36,6 +46,7 @@ class Runtime:
     ray_address: str | None = None  # None: RAY_ADDRESS, else a cluster started on this machine, else a new local one
     gpus_per_model: float | None = None  # Ray: None = 1 where the cluster has GPUs and the device is not cpu, else 0
     cpus_per_model: float = 1.0  # Ray: CPUs each model's worker reserves
+    race: RaceSpec | None = None  # None: every model runs every example
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,10 @@ CREATE TABLE IF NOT EXISTS predictions (
 _MIGRATIONS = {1: ["ALTER TABLE runs ADD COLUMN host TEXT", "ALTER TABLE runs ADD COLUMN pid INTEGER",
                    "ALTER TABLE runs ADD COLUMN process_started TEXT", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"]}
 
-STATUSES = ("running", "ok", "unavailable", "unsupported", "error", "oom", "crashed", "incomplete")
+STATUSES = ("running", "ok", "unavailable", "unsupported", "error", "oom", "crashed", "incomplete", "eliminated")
 # an interrupted result that a later run continues: the examples stored there are kept, the rest
 # (those in flight when it stopped, or whose requests to a server failed) are computed again
-RESUMABLE = ("running", "crashed", "incomplete")
+RESUMABLE = ("running", "crashed", "incomplete", "eliminated")  # eliminated: a full run scores the rest
 
 
 class StoreError(BenchbenchError):

@@ -15,10 +15,10 @@ import yaml
 
 from benchbench.backends.reference import resolve_source_path
 from benchbench.errors import SuiteError
-from benchbench.metrics import EVALUATE_PREFIX, METRICS
+from benchbench.metrics import DIRECTION, EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
-from benchbench.spec import DTYPES, ApiSpec, DatasetSpec, ModelSpec, Runtime, Suite, TaskSpec
+from benchbench.spec import DTYPES, ApiSpec, DatasetSpec, ModelSpec, RaceSpec, Runtime, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -64,6 +64,17 @@ RUNTIME_SCHEMA = {
                                "cluster has GPUs and the device is not cpu, else 0"),
     "cpus_per_model": key((int, float), _RUNTIME.cpus_per_model, bounds="(0, inf)",
                           help="CPUs each model reserves on Ray"),
+    "race": key((bool, dict), None, help="true, or {metric, confidence, rounds}: stop evaluating models that cannot "
+                                         "win a task after rounds on growing prefixes of its examples "
+                                         "(docs/statistics.md)"),
+}
+_RACE = RaceSpec()
+RACE_SCHEMA = {
+    "metric": key(str, _RACE.metric, help="the metric the race is decided on (default: each task's primary metric)"),
+    "confidence": key(float, _RACE.confidence, bounds="[0.5, 1)",
+                      help="the chance that no model the full run would tie with the winner is stopped"),
+    "rounds": key(list, list(_RACE.rounds), help="fractions of each task's examples after which models may stop, "
+                                                 "rising, each in (0, 1]; the last is 1"),
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),
@@ -164,7 +175,8 @@ def parse_suite(raw: Any, suite_path: Path) -> Suite:
     file = str(suite_path)
     base = suite_path.resolve().parent
     top = check_mapping(raw, TOP_SCHEMA, file, "")
-    runtime = Runtime(**check_mapping(top["runtime"], RUNTIME_SCHEMA, file, "runtime"))
+    settings = check_mapping(top["runtime"], RUNTIME_SCHEMA, file, "runtime")
+    runtime = Runtime(**settings | {"race": _parse_race(settings["race"], file)})
     models = tuple(_parse_model(m, file, f"models[{i}]", base)
                    for i, m in enumerate(top["models"]))
     tasks = tuple(_parse_task(t, file, f"tasks[{i}]", base) for i, t in enumerate(top["tasks"]))
@@ -180,6 +192,25 @@ def parse_suite(raw: Any, suite_path: Path) -> Suite:
         _check_task_options(model, tasks, file, f"models[{i}].task_options")
     return Suite(name=top["name"], description=top["description"], path=file,
                  runtime=runtime, models=models, tasks=tasks)
+
+
+def _parse_race(value: bool | dict | None, file: str) -> RaceSpec | None:
+    """runtime.race: true (the defaults), false or absent (no race), or its settings."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return RaceSpec()
+    race = check_mapping(value, RACE_SCHEMA, file, "runtime.race")
+    if race["metric"] is not None and race["metric"] not in DIRECTION:
+        raise SuiteError(file, "runtime.race.metric", f"unknown metric {race['metric']!r}",
+                         did_you_mean(race["metric"], list(DIRECTION), "metrics"))
+    rounds = race["rounds"]
+    if not rounds or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r <= 1 for r in rounds) \
+            or list(rounds) != sorted(set(rounds)):
+        raise SuiteError(file, "runtime.race.rounds", f"{rounds!r} is not a rising list of fractions in (0, 1]",
+                         "e.g. [0.1, 0.25, 0.5, 1.0]: after 10%, 25% and 50% of the examples, models may stop")
+    rounds = [float(r) for r in rounds] + ([] if rounds[-1] == 1 else [1.0])
+    return RaceSpec(race["metric"], float(race["confidence"]), tuple(rounds))
 
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:

@@ -81,8 +81,8 @@ def test_quickstart_paired_intervals_are_never_wider_than_unpaired_and_verdicts_
     import json
 
     from benchbench import load_comparisons
-    from benchbench.comparisons import TIE_RULE
     from benchbench.metrics import DIRECTION
+    from benchbench.tasks.paired import TIE_RULE
 
     comparisons = load_comparisons(quickstart_results)
     frame = load_results(quickstart_results).set_index(["model", "task"])

@@ -206,6 +206,20 @@ def _recommendation(result: dict[str, Any], budget: float | None) -> str:
     return f"<h2>Recommendation {escape(heading)}</h2><ul>{''.join(items)}</ul>"
 
 
+def _racing(frame: pd.DataFrame) -> str:
+    """What racing saved: the model-examples its stopped results did not score, against what a
+    full run scores (each task's examples, as its complete results have them)."""
+    stopped = frame[frame["status"] == "eliminated"]
+    if stopped.empty:
+        return ""
+    full = {task: rows["examples"].max() for task, rows in frame.groupby("task")}
+    saved = int(sum(full[row["task"]] - row["examples"] for _, row in stopped.iterrows()))
+    total = int(sum(full[task] for task in frame["task"]))
+    return (f"<p>Racing stopped {len(stopped)} model x task result(s) early (status eliminated; the reason says "
+            f"on what evidence): {saved} of {total} model-examples were not scored ({saved / max(total, 1):.0%} "
+            f"saved; docs/statistics.md).</p>")
+
+
 def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_examples: int = 10,
                  data: str = "complete") -> str:
     """The report of the results compared over one data selection per task (comparable.py)."""
@@ -237,5 +251,5 @@ def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_
             f"latency in ms. Served models (api:) are timed per request on this machine: TTFT is the time to "
             f"the first token, ms per output token the time per token after it (p50 over requests); their cost is in "
             f"the currency of the suite's price. Click a column heading to sort.</p>"
-            f"{_data_notes(ranking)}{_recommendation(ranking, budget_gb)}{''.join(sections)}"
+            f"{_data_notes(ranking)}{_recommendation(ranking, budget_gb)}{_racing(frame)}{''.join(sections)}"
             f"<h2>Environment</h2>{_environment(runs)}<script>{JS}</script></body></html>")

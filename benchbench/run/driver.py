@@ -15,6 +15,7 @@ the store, so the store has one writer however many models run.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -28,13 +29,16 @@ from tqdm.auto import tqdm
 from benchbench.data import Examples, load_examples
 from benchbench.errors import DatasetUnavailable
 from benchbench.lease import HEARTBEAT_SECONDS, Heartbeat, Owner
-from benchbench.run.events import Event, Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
+from benchbench.run.events import ROUND, Event, Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
 from benchbench.run.executors import executor_for
 from benchbench.run.job import ModelJob, TaskPlan
 from benchbench.run.plan import failure_signature, plan_model
+from benchbench.run.race import Stop, race_order, round_size, stop_level, stops
 from benchbench.spec import ModelSpec, Suite, TaskSpec
 from benchbench.store import Store
-from benchbench.tasks import TASK_TYPES
+from benchbench.tasks import TASK_TYPES, ExampleResult
+from benchbench.tasks.base import Scoring
+from benchbench.tasks.paired import TaskEvidence
 
 LogLine = Callable[[str], None]
 WAIT_SECONDS = HEARTBEAT_SECONDS  # how often a run looks again at results another run is computing
@@ -48,6 +52,7 @@ class RunSummary:
     result_ids: list[int] = field(default_factory=list)  # this run's results, reused ones included
     reused: int = 0  # finished results found in the store and not recomputed
     resumed_examples: int = 0  # examples of interrupted results that were not recomputed
+    race: dict[str, int] | None = None  # racing: model-examples scored, and how many a full run scores
 
     @property
     def all_ok(self) -> bool:
@@ -92,6 +97,7 @@ class Driver:
         self.summary = RunSummary(self.run_id, str(self.store.path))
         self.bar: tqdm | None = None
         self.active: dict[str, str] = {}  # model name: the task its worker is on (the bar's description)
+        self.round_settings: dict[tuple[str, str], dict] = {}  # racing: (model, task) that ended the round: its settings
 
     def run(self) -> RunSummary:
         """Run every model; then wait for the results that other live runs were computing."""
@@ -142,6 +148,13 @@ class Driver:
         parallel executor. Returns, per model, the tasks a live run elsewhere is computing."""
         models = {model.name: model for model in self.suite.models}
         waiting: dict[str, list[TaskSpec]] = {}
+        if self.suite.runtime.race is not None and not quiet:
+            states = []
+            for name, model_tasks in tasks.items():
+                state, waiting[name] = self._plan(models[name], model_tasks, examples, quiet)
+                states.append(state)
+            self._race(states)
+            return waiting
 
         def planned() -> Iterator[_ModelState]:  # planned one by one, just before each model runs
             for name, model_tasks in tasks.items():
@@ -150,6 +163,76 @@ class Driver:
 
         (self._in_parallel if self.executor.parallel else self._in_turn)(planned())
         return waiting
+
+    def _race(self, states: list[_ModelState]) -> None:
+        """Racing (run/race.py): every model's planned tasks round by round on a growing prefix
+        of each task's examples; between rounds, the models that cannot win a task stop there."""
+        race, runtime = self.suite.runtime.race, self.suite.runtime
+        assert race is not None
+        plans = {(state.model.name, plan.task.name): plan for state in states for plan in state.remaining}
+        racing: dict[str, list[str]] = {}
+        for model, task in plans:
+            racing.setdefault(task, []).append(model)
+        specs = {plan.task.name: plan.task for plan in plans.values()}
+        specs_of = {state.model.name: state.model for state in states}
+        orders = {task: race_order(len(plans[(models[0], task)].rows), runtime.seed) for task, models in racing.items()}
+        looks = len(race.rounds) - 1
+        # the bound counts every model of the suite, so a resumed race (fewer left to run) stops no more readily
+        levels = {task: stop_level(race, looks, len(self.suite.models)) for task in racing}
+        for number, fraction in enumerate(race.rounds, start=1):
+            self.round_settings = {}
+            round_states = []
+            for state in states:
+                round_plans = [self._round_plan(plans[(state.model.name, task)], orders[task], fraction, number)
+                               for task in [p.task.name for p in state.remaining] if state.model.name in racing[task]]
+                if round_plans:
+                    round_states.append(_ModelState(state.model, round_plans))
+            (self._in_parallel if self.executor.parallel else self._in_turn)(iter(round_states))
+            for task, models in racing.items():  # a model whose round failed (error, crash) has its status
+                racing[task] = [m for m in models if (m, task) in self.round_settings]
+            if fraction >= 1:
+                break
+            for task, models in racing.items():
+                prefix = tuple(orders[task][:round_size(len(orders[task]), fraction)])
+                evidence = self._race_evidence(specs[task], models, plans)
+                metric = race.metric or TASK_TYPES[specs[task].type].primary_metric
+                for model, stop in stops(evidence, models, metric, prefix, levels[task]).items():
+                    self._eliminate(specs_of[model], plans[(model, task)], evidence, stop, metric, number, prefix)
+                    models.remove(model)
+        stored = {key: len(self.store.predictions(plan.result_id)) for key, plan in plans.items()}
+        self.summary.race = {"scored": sum(stored.values()), "full": sum(len(p.rows) for p in plans.values())}
+
+    def _round_plan(self, plan: TaskPlan, order: list[int], fraction: float, number: int) -> TaskPlan:
+        """A task's plan for one round: the prefix to have scored by its end (all in the last),
+        continuing from what is stored (an earlier round's examples are counted on the bar)."""
+        done = plan.done if number == 1 else [
+            ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"], p["details"])
+            for p in self.store.predictions(plan.result_id)]
+        rows = None if fraction >= 1 else order[:round_size(len(order), fraction)]
+        return dataclasses.replace(plan, done=done, round_rows=rows, resumed=plan.resumed and number == 1,
+                                   shown=0 if number == 1 else len(done))
+
+    def _race_evidence(self, task: TaskSpec, models: list[str], plans: dict[tuple[str, str], TaskPlan]) -> TaskEvidence:
+        """The racing models' stored examples of `task`, with the settings their round resolved."""
+        examples = {m: {p["example_index"]: ExampleResult(p["example_index"], p["input"], p["prediction"],
+                                                          p["reference"], p["details"])
+                        for p in self.store.predictions(plans[(m, task.name)].result_id)} for m in models}
+        scoring = Scoring.of(task, self.suite.runtime)
+        return TaskEvidence(task.name, task.type, examples,
+                            {m: self.round_settings[(m, task.name)]["resolved"] for m in models},
+                            {m: scoring for m in models})
+
+    def _eliminate(self, model: ModelSpec, plan: TaskPlan, evidence: TaskEvidence, stop: Stop, metric: str,
+                   number: int, prefix: tuple[int, ...]) -> None:
+        """A model stopped on a task: its result records the figures on the examples it scored
+        and why it stopped (a run without racing continues it); the bar counts the rest."""
+        scored = sorted(evidence.examples[model.name])
+        figures = evidence.scored(model.name, tuple(scored))
+        self._record_plan(model, plan, "eliminated", stop.reason(metric, number, len(prefix)), {
+            "metrics": figures.scores, "counts": {"examples": len(scored)},
+            "settings": {"signature": plan.fields, "resolved": self.round_settings[(model.name, plan.task.name)]["resolved"],
+                         "race": {"round": number, "examples": len(prefix), "metric": metric, **stop.to_dict()}}})
+        self._advance(len(plan.rows) - len(scored))
 
     def _in_turn(self, states: Iterator[_ModelState]) -> None:
         """One model at a time, its workers' events applied as they come."""
@@ -255,7 +338,10 @@ class Driver:
             case TaskFinished(task, status, reason, fields):
                 state.finished.add(task)
                 state.advanced = 0
-                self._record_plan(state.model, state.plans[task], status, reason, fields)
+                if status == ROUND:  # racing: the round's examples are stored; the driver decides what follows
+                    self.round_settings[(state.model.name, task)] = fields["settings"]
+                else:
+                    self._record_plan(state.model, state.plans[task], status, reason, fields)
 
     def _opened(self, model: ModelSpec, plan: TaskPlan) -> None:
         """The worker starts scoring: say so when it continues an interrupted result."""

@@ -53,12 +53,16 @@ class Predictions:
 @dataclass(frozen=True)
 class TaskFinished:
     """A task's outcome. `fields` are the result's JSON columns (metrics, intervals,
-    measurements, settings, counts, model_info); a failure has a reason and no fields."""
+    measurements, settings, counts, model_info); a failure has a reason and no fields. Status
+    ROUND ends a race's round (its fields: the resolved settings), not the task."""
 
     task: str
     status: str
     reason: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+ROUND = "round"  # TaskFinished status of a race's round: the examples asked for are stored, the task goes on
 
 
 Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinished]

@@ -12,8 +12,8 @@ from benchbench.tasks import ExampleResult
 @dataclass
 class TaskPlan:
     """A model x task to run: its merged options, signature, the rows it scores, the result
-    the driver claimed for it, and (when that result was interrupted) the examples already
-    scored there, which are not recomputed."""
+    the driver claimed for it, and (when that result was interrupted, or an earlier round of
+    a race scored some) the examples already scored there, which are not recomputed."""
 
     task: TaskSpec
     options: dict[str, Any]
@@ -23,6 +23,8 @@ class TaskPlan:
     result_id: int | None = None
     resumed: bool = False
     done: list[ExampleResult] = field(default_factory=list)
+    round_rows: list[int] | None = None  # racing: score only these rows this round, then report "round"
+    shown: int = 0  # of `done`, the examples the progress bar counts already (an earlier round's)
 
 
 @dataclass(frozen=True)

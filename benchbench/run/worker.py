@@ -20,6 +20,7 @@ from benchbench.measure import TaskMeter, environment
 from benchbench.measure.cost import task_cost
 from benchbench.measure.flops import throughput
 from benchbench.run.events import (
+    ROUND,
     Emit,
     EmitFailed,
     Log,
@@ -110,7 +111,7 @@ class _TaskRun:
         self.emit(ResultOpened(self.name))
         done = {r.index for r in plan.done}
         results = list(plan.done)
-        self.emit(Progress(len(done)))
+        self.emit(Progress(len(done) - plan.shown))
         requested = plan.task.batch_size or runtime.batch_size
         batch_size = AUTO_FIRST_BATCH_SIZE.get(info.device, 8) if requested == "auto" else int(requested)
         scoring = Scoring.of(plan.task, runtime)
@@ -126,6 +127,11 @@ class _TaskRun:
                     self.emit(Log(f"{self.job.model.name} / {self.name}: out of memory; batch size auto "
                                   f"goes on at {batch_size}"))
             results.sort(key=lambda r: r.index)
+            if plan.round_rows is not None and len(self.failed) <= self._failure_budget(info):
+                # a race's round: the driver compares the models on what is stored, then says who goes on
+                self.emit(TaskFinished(self.name, ROUND, None, fields={"settings": {
+                    "signature": plan.fields, "resolved": settings | scoring.record()}}))
+                return
             if len(self.failed) > self._failure_budget(info):
                 self._finish_incomplete(info, settings, results, len(done))
                 return
@@ -213,7 +219,8 @@ class _TaskRun:
     def _predict(self, info: ModelInfo, settings: dict[str, Any], batch_size: int, meter: TaskMeter,
                  results: list[ExampleResult]) -> None:
         done = {r.index for r in results}
-        todo = [i for i in range(len(self.plan.rows)) if i not in done]
+        wanted = range(len(self.plan.rows)) if self.plan.round_rows is None else self.plan.round_rows
+        todo = [i for i in wanted if i not in done]
         rows = [self.plan.rows[i] for i in todo]
         batches = self.task_type.predict(self.backend, rows, settings, batch_size) if rows else iter(())
         budget = self._failure_budget(info)

@@ -1,0 +1,104 @@
+"""Racing on a real classification set: SST-2 dev (872 sentences, ../shared/data) with four
+models: the two packaged ones (SmolLM2-135M-Instruct, Gemma-3-270M) and two tiny randomly
+initialised Llama models with SmolLM2's tokenizer. Runs the suite once with `--race` and
+once in full, into separate stores, and prints each run's winner, the model-examples each
+scored, and what racing saved.
+
+    python benchmarks/race_sst2.py [--data ../shared/data] [--work /tmp/race-sst2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_random_llama(folder: Path, seed: int) -> Path:
+    """A 2-layer Llama with random weights and SmolLM2's tokenizer: a model that guesses."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    if (folder / "config.json").exists():
+        return folder
+    tokenizer = AutoTokenizer.from_pretrained(_smollm2_folder())
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _smollm2_folder() -> str:
+    """The transformers folder benchbench converts the packaged SmolLM2 GGUF into."""
+    from benchbench.backends.hf.gguf_cache import converted_folder
+    from benchbench.backends.packaged import locate_packaged
+
+    gguf = locate_packaged("smollm2-135m-instruct")
+    return str(converted_folder(str(gguf.parent), gguf.name))
+
+
+def write_suite(work: Path, data: Path) -> Path:
+    models = [{"name": "smollm2-135m-instruct", "source": "packaged:smollm2-135m-instruct"},
+              {"name": "gemma-3-270m", "source": "packaged:gemma-3-270m"},
+              {"name": "random-a", "source": str(tiny_random_llama(work / "random-a", 1))},
+              {"name": "random-b", "source": str(tiny_random_llama(work / "random-b", 2))}]
+    suite = {"name": "race-sst2", "runtime": {"batch_size": 16, "bootstrap_resamples": 200},
+             "models": models,
+             "tasks": [{"name": "sst2", "type": "classification",
+                        "dataset": {"path": str(data / "classification/sst2/dev.tsv"), "format": "tsv",
+                                    "fields": {"text": "sentence"}},
+                        "options": {"method": "choices", "prompt": "Review: {text}\nSentiment (positive or negative):",
+                                    "choices": {1: " positive", 0: " negative"}},
+                        "metrics": ["accuracy"]}]}
+    path = work / "race-sst2.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def run(suite: Path, out: Path, *flags: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "benchbench.cli", "run", str(suite), "-o", str(out), "--no-progress",
+                           *flags], capture_output=True, text=True)
+    print(done.stdout[-1500:])
+    if done.returncode not in (0, 1):
+        sys.exit(f"benchbench run failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/race-sst2"))
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    suite = write_suite(args.work, args.data)
+    from benchbench import load_results
+
+    raced_seconds = run(suite, args.work / "raced", "--race")
+    full_seconds = run(suite, args.work / "full")
+    raced = load_results(args.work / "raced", all_attempts=True).set_index("model")
+    full = load_results(args.work / "full").set_index("model")
+    raced_winner = raced[raced["status"] == "ok"]["accuracy"].idxmax()
+    full_winner = full["accuracy"].idxmax()
+    scored, total = int(raced["examples"].sum()), int(full["examples"].sum())
+    for model in full.index:
+        print(f"{model:<24} full: accuracy {full.loc[model, 'accuracy']:.4f} on {full.loc[model, 'examples']}   "
+              f"raced: {raced.loc[model, 'status']} on {raced.loc[model, 'examples']} examples")
+    print(f"winner: raced {raced_winner}, full {full_winner} ({'same' if raced_winner == full_winner else 'DIFFERENT'})")
+    print(f"model-examples: raced {scored}, full {total}: {1 - scored / total:.1%} fewer")
+    print(f"wall time: raced {raced_seconds:.0f} s, full {full_seconds:.0f} s")
+    if raced_winner != full_winner or scored > 0.6 * total:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Racing: models that cannot win a task stop after a round, the winner is the full run's,
+a race resumes after an interruption, and by simulation the rule stops a model the full run
+would have found tied with the winner no more often than 1 - confidence allows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from fake_backend import FakeBackend
+from helpers import write_suite
+
+from benchbench import load_results
+from benchbench.cli import main
+from benchbench.run.race import race_order, round_size, stop_level, stops
+from benchbench.run.signals import RunInterrupted
+from benchbench.spec import RaceSpec
+from benchbench.statistics import PairedDifference, holm, mcnemar_exact
+from benchbench.store import Store
+
+ROWS = 200
+
+
+class Classifier(FakeBackend):
+    """Right on an example unless its number falls in the model's wrong share: `oracle` is
+    always right, `noisy` wrong on 1 in 10, `coin` on every other, `inverted` on 4 in 5."""
+
+    WRONG = {"oracle": set(), "noisy": {0}, "coin": {0, 2, 4, 6, 8}, "inverted": {0, 1, 2, 3, 5, 6, 7, 9}}
+    stop_at: int | None = None  # raise RunInterrupted on this example (once), as Ctrl-C would
+
+    def classify(self, requests, max_length):
+        predictions = []
+        for request, right in zip(requests, super().classify(requests, max_length)):
+            number = int(request.text.split()[-1])
+            if number == Classifier.stop_at:
+                Classifier.stop_at = None
+                raise RunInterrupted(2)
+            wrong = number % 10 in self.WRONG[self.name]
+            predictions.append(replace(right, class_id=1 - right.class_id) if wrong else right)
+        return predictions
+
+
+def _suite(tmp_path, race=True):
+    data = tmp_path / "d.jsonl"
+    rng = np.random.default_rng(0)
+    data.write_text("".join(json.dumps({"text": f"{'good' if good else 'bad'} film {i}",
+                                        "label": "positive" if good else "negative"}) + "\n"
+                            for i, good in enumerate(rng.random(ROWS) < 0.5)))
+    return write_suite(tmp_path, {
+        "name": "race", "runtime": {"race": {"rounds": [0.1, 0.25, 0.5, 1.0]} if race else False,
+                                    "bootstrap_resamples": 200},
+        "models": [{"name": name, "source": f"org/{name}"} for name in Classifier.WRONG],
+        "tasks": [{"name": "sentiment", "type": "classification", "dataset": {"path": str(data)},
+                   "options": {"method": "head"}, "metrics": ["accuracy"]}]}, name=f"race-{race}.yaml")
+
+
+@pytest.fixture
+def classifiers(monkeypatch):
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: Classifier(spec.name))
+
+
+def _run(suite, out, *flags):
+    return CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress", *flags])
+
+
+def test_racing_stops_the_models_that_cannot_win_and_keeps_the_full_runs_winner(tmp_path, classifiers):
+    raced = _run(_suite(tmp_path), tmp_path / "raced")
+    assert raced.exit_code == 1, raced.output  # eliminated results are not ok
+    frame = load_results(tmp_path / "raced", all_attempts=True).set_index("model")
+    assert frame.loc["oracle", "status"] == "ok" and frame.loc["oracle", "examples"] == ROWS
+    assert set(frame.loc[["noisy", "coin", "inverted"], "status"]) == {"eliminated"}
+    # coin and inverted lose after the first round's 20 examples; noisy, 1 in 10 wrong, later
+    assert frame.loc["coin", "examples"] == frame.loc["inverted", "examples"] == 20
+    assert 20 < frame.loc["noisy", "examples"] < ROWS
+    assert "eliminated by racing in round 1 after 20 examples: accuracy" in frame.loc["coin", "reason"]
+    assert frame.loc["coin", "settings"]["race"]["leader"] == "oracle"
+    scored = int(frame["examples"].sum())
+    assert f"racing: {scored} of {4 * ROWS} model-examples scored" in raced.output
+    assert scored <= 0.6 * 4 * ROWS  # at least 40% saved
+    report = (tmp_path / "raced" / "report.html").read_text()
+    assert "Racing stopped 3 model x task result(s) early" in report
+    assert f"{4 * ROWS - scored} of {4 * ROWS} model-examples were not scored" in report
+
+    full = _run(_suite(tmp_path, race=False), tmp_path / "full")
+    assert full.exit_code == 0, full.output
+    whole = load_results(tmp_path / "full").set_index("model")
+    assert whole["accuracy"].idxmax() == "oracle"  # the race's winner is the full run's
+    assert frame.loc["oracle", "accuracy"] == whole.loc["oracle", "accuracy"]
+
+
+def test_a_race_interrupted_mid_round_resumes_to_the_same_outcome(tmp_path, classifiers):
+    suite = _suite(tmp_path)
+    order = race_order(ROWS, 1234)  # runtime.seed's default
+    Classifier.stop_at = order[round_size(ROWS, 0.25) - 1]  # in round 2, once
+    stopped = _run(suite, tmp_path / "r")
+    assert stopped.exit_code != 0 and Classifier.stop_at is None
+    resumed = _run(suite, tmp_path / "r")
+    assert resumed.exit_code == 1, resumed.output
+    assert "examples resumed" in resumed.output
+    _run(suite, tmp_path / "clean")
+    columns = ["status", "accuracy", "examples"]
+    again = load_results(tmp_path / "r", all_attempts=True).set_index("model").sort_index()
+    clean = load_results(tmp_path / "clean", all_attempts=True).set_index("model").sort_index()
+    again = again[again["status"] != "running"]
+    assert again[columns].equals(clean[columns])
+
+
+def test_a_run_without_racing_completes_an_eliminated_result(tmp_path, classifiers):
+    _run(_suite(tmp_path), tmp_path / "r")
+    completed = _run(_suite(tmp_path, race=False), tmp_path / "r")
+    assert completed.exit_code == 0, completed.output
+    frame = load_results(tmp_path / "r").set_index("model")
+    assert (frame["status"] == "ok").all() and (frame["examples"] == ROWS).all()
+    store = Store(tmp_path / "r")
+    assert len(store.results()) == 4  # each eliminated result was continued, not started again
+    store.close()
+
+
+class _Outcomes:
+    """Right/wrong outcomes per model, compared as benchbench compares accuracy (McNemar exact)."""
+
+    def __init__(self, outcomes):
+        self.outcomes = outcomes
+
+    def score(self, model, metric, indices):
+        return float(self.outcomes[model][list(indices)].mean())
+
+    def compare(self, model, reference, metric, among):
+        a, b = self.outcomes[model][list(among)], self.outcomes[reference][list(among)]
+        nan = float("nan")
+        return PairedDifference(float(a.mean() - b.mean()), nan, nan, mcnemar_exact(a, b), "McNemar exact", len(a))
+
+
+def _tied_with_winner(outcomes):
+    """The full run's verdicts: the winner, and the models tied with it (Holm, 0.05)."""
+    names = list(outcomes)
+    winner = max(names, key=lambda m: outcomes[m].mean())
+    others = [m for m in names if m != winner]
+    adjusted = holm([mcnemar_exact(outcomes[m], outcomes[winner]) for m in others])
+    return winner, {m for m, p in zip(others, adjusted) if p >= 0.05}
+
+
+def test_simulated_races_stop_a_model_tied_with_the_winner_no_more_often_than_allowed():
+    """4 models with shared example difficulty; two equally good, one a little worse, one
+    clearly worse; 2,000 races of 400 examples at confidence 0.95."""
+    race = RaceSpec(confidence=0.95, rounds=(0.1, 0.25, 0.5, 1.0))
+    rng = np.random.default_rng(2026)
+    n, accuracies = 400, {"a": 0.72, "b": 0.72, "c": 0.69, "d": 0.6}
+    level = stop_level(race, len(race.rounds) - 1, len(accuracies))
+    wrong, saved, races = 0, 0, 2000
+    for _ in range(races):
+        easy = rng.random(n)  # an example's ease, shared by every model
+        outcomes = {m: (rng.random(n) * 0.5 + easy * 0.5 < acc).astype(float) for m, acc in accuracies.items()}
+        evidence, alive = _Outcomes(outcomes), list(accuracies)
+        order = race_order(n, int(rng.integers(1 << 30)))
+        stopped = {}
+        for fraction in race.rounds[:-1]:
+            prefix = tuple(order[:round_size(n, fraction)])
+            for model in stops(evidence, alive, "accuracy", prefix, level):
+                stopped[model] = len(prefix)
+                alive.remove(model)
+        winner, tied = _tied_with_winner(outcomes)
+        wrong += bool((set(stopped) & tied) or winner in stopped)
+        saved += sum(n - used for used in stopped.values())
+    assert wrong / races <= 1 - race.confidence, wrong / races
+    assert saved > 0  # the clearly worse model is stopped early in most races

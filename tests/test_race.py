@@ -167,3 +167,37 @@ def test_simulated_races_stop_a_model_tied_with_the_winner_no_more_often_than_al
         saved += sum(n - used for used in stopped.values())
     assert wrong / races <= 1 - race.confidence, wrong / races
     assert saved > 0  # the clearly worse model is stopped early in most races
+
+
+@pytest.mark.parametrize("race,problem", [
+    ({"rounds": [0.5, 0.2]}, "is not a rising list of fractions in (0, 1]"),
+    ({"rounds": [0, 1]}, "is not a rising list of fractions in (0, 1]"),
+    ({"metric": "acuracy"}, "unknown metric 'acuracy'"),
+    ({"confidence": 1.0}, "confidence"),
+    ({"round": [0.5]}, "did you mean 'rounds'"),
+])
+def test_bad_race_settings_are_named_with_the_fix(tmp_path, race, problem):
+    from benchbench.errors import SuiteError
+    from benchbench.suite import load_suite
+
+    suite = write_suite(tmp_path, {"name": "s", "runtime": {"race": race},
+                                   "models": [{"name": "m", "source": "org/m"}],
+                                   "tasks": [{"name": "t", "type": "classification", "dataset": {"path": "x.jsonl"}}]})
+    with pytest.raises(SuiteError, match="runtime.race") as error:
+        load_suite(suite)
+    assert problem in str(error.value)
+
+
+def test_race_settings_default_and_end_with_the_whole_task(tmp_path):
+    from benchbench.suite import load_suite
+
+    (tmp_path / "x.jsonl").write_text('{"text": "a", "label": "b"}\n')
+
+    def parsed(race):
+        return load_suite(write_suite(tmp_path, {"name": "s", "runtime": {"race": race},
+                                                 "models": [{"name": "m", "source": "org/m"}],
+                                                 "tasks": [{"name": "t", "type": "classification",
+                                                            "dataset": {"path": "x.jsonl"}}]})).runtime.race
+
+    assert parsed(True) == RaceSpec() and parsed(False) is None
+    assert parsed({"rounds": [0.2, 0.6]}).rounds == (0.2, 0.6, 1.0)

@@ -128,3 +128,20 @@ def test_benchmark_against_lm_evaluation_harness_agrees_on_every_figure(shared_d
     assert "texts differing: 0/4" in done.stdout
     relative = [float(line.rsplit(" ", 1)[1]) for line in done.stdout.splitlines() if "relative loglikelihood" in line]
     assert len(relative) == 2 and max(relative) <= 1e-5, done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MODELS, reason="quickstart model packages are not installed")
+def test_racing_on_sst2_keeps_the_full_runs_winner_with_far_fewer_examples(shared_data, tmp_path):
+    """benchmarks/race_sst2.py: the packaged models and two random ones on SST-2 dev, raced and
+    in full (about 7 minutes on 2 CPU cores); it fails unless the winners agree and racing
+    scored at least 40% fewer model-examples."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "race_sst2.py"
+    done = subprocess.run([sys.executable, str(script), "--data", str(shared_data), "--work", str(tmp_path)],
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(same)" in done.stdout and "fewer" in done.stdout

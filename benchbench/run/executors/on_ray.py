@@ -84,16 +84,19 @@ class RayExecutor:
         self.runtime = runtime
         self.own_session = not self.ray.is_initialized()  # a script's own ray.init() is reused and left open
         env = {name: os.environ[name] for name in FORWARDED_ENVIRONMENT if name in os.environ}
+        # Ray uploads a local package only for a whole job (ray.init); a script's own session keeps its own
+        # runtime_env (benchbench must be importable on its workers), and each task still gets the variables
+        self.task_env = {} if self.own_session else {"runtime_env": {"env_vars": env}}
         if self.own_session:
             try:
                 self.ray.init(address=runtime.ray_address, namespace="benchbench", logging_level=logging.WARNING,
-                              include_dashboard=False, log_to_driver=True)
+                              include_dashboard=False, log_to_driver=True,
+                              runtime_env={"py_modules": [str(PACKAGE)], "env_vars": env})
             except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError, ...
                 raise ExecutorUnavailable(
                     f"could not join or start a Ray cluster ({address or 'this machine'}): {first_line(exc)}; "
                     f"start one with `ray start --head` and pass its address with --address "
                     f"(docs/distributed.md)") from None
-        self.runtime_env = {"py_modules": [str(PACKAGE)], "env_vars": env}
         self.gpus_per_model = 0.0
         self.streams: set[Any] = set()  # the jobs running, to cancel on an interrupt
         self.lock = threading.Lock()
@@ -138,7 +141,7 @@ class RayExecutor:
         """Run `job` as a Ray task, emitting its events as they arrive; None when it finished,
         else why its worker stopped."""
         gpus = 0 if job.model.api else self.gpus_per_model  # a served model computes on its server
-        stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus, runtime_env=self.runtime_env,
+        stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus, **self.task_env,
                                    name=f"benchbench:{job.model.name}").remote(job)
         with self.lock:
             self.streams.add(stream)

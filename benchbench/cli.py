@@ -153,6 +153,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     if not progress:  # also the bars of libraries (tqdm's and the hub's), here and in model processes
         os.environ.setdefault("TQDM_DISABLE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from benchbench.estimate import weights_over_budget
     from benchbench.report.terminal import comparison_table
     from benchbench.results import load_results
     from benchbench.run.driver import Driver
@@ -167,7 +168,9 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
             _split(models), _split(tasks), limit, batch_size, dtype, device=device, no_weights=no_weights,
             isolation=isolation, executor=executor, ray_address=ray_address, gpus_per_model=gpus_per_model,
             cpus_per_model=cpus_per_model, race=(loaded.runtime.race or RaceSpec()) if race else None)
-        driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh)
+        budget = chosen.runtime.race and chosen.runtime.race.max_memory_gb
+        up_front = weights_over_budget(chosen.models, chosen.runtime.dtype, budget) if budget else {}
+        driver = Driver(chosen, output, progress=progress, command=" ".join(sys.argv), fresh=fresh, up_front=up_front)
     except BenchbenchError as exc:
         _fail(exc)
     rerun = "benchbench " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])

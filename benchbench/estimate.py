@@ -23,7 +23,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
+
+from benchbench.errors import BenchbenchError
+from benchbench.spec import ModelSpec
 
 GIB = 1024**3
 BYTES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0, "int4": 0.5 * 1.03}
@@ -85,6 +88,31 @@ def _weight_bytes(parameters: int, shape: dict[str, int | None], dtype: str) -> 
     embedding = (shape.get("vocab_size") or 0) * (shape.get("hidden_size") or 0)
     kept = min(parameters, embedding * (1 if shape.get("tied_embeddings", 1) else 2))
     return (parameters - kept) * BYTES[dtype] + kept * BYTES["bfloat16"]
+
+
+def weights_over_budget(models: Sequence[ModelSpec], dtype: str, budget_gib: float) -> dict[str, str]:
+    """The models whose weights alone need more than `budget_gib` (racing's up-front
+    constraint): by name, the reason. Weights are a lower bound of what a model needs, so no
+    model that would fit is left out; a served model, or one whose config cannot be read
+    here (a hub id offline), is not judged."""
+    from benchbench.backends.hf.loading import inspect_config
+
+    out = {}
+    for model in models:
+        if model.api is not None:
+            continue
+        try:
+            config, _ = inspect_config(model)
+        except BenchbenchError:
+            continue
+        wanted = model.dtype or dtype
+        stored = str(getattr(config, "torch_dtype", "") or getattr(config, "dtype", "")).replace("torch.", "")
+        size = BYTES.get(wanted) or BYTES.get(stored) or BYTES["float32"]
+        weights = count_parameters(config) * size / GIB
+        if weights > budget_gib:
+            out[model.name] = (f"eliminated by racing before round 1: its weights alone need {weights:.2f} GiB "
+                               f"> race.max_memory_gb {budget_gib:g}")
+    return out
 
 
 def count_parameters(config: Any) -> int:

@@ -28,6 +28,7 @@ class RaceSpec:
     metric: str | None = None  # None: each task type's primary metric
     confidence: float = 0.95
     rounds: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # fractions of each task's examples, rising to 1
+    max_memory_gb: float | None = None  # models whose weights alone need more stop before round 1
 
 
 @dataclass(frozen=True)

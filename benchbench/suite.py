@@ -75,6 +75,8 @@ RACE_SCHEMA = {
                       help="the chance that no model the full run would tie with the winner is stopped"),
     "rounds": key(list, list(_RACE.rounds), help="fractions of each task's examples after which models may stop, "
                                                  "rising, each in (0, 1]; the last is 1"),
+    "max_memory_gb": key(float, None, bounds="(0, inf)",
+                         help="GPU memory budget: models whose weights alone need more stop before the first round"),
 }
 MODEL_SCHEMA = {
     "name": key(str, required=True, help="display name, unique in the suite"),
@@ -210,7 +212,7 @@ def _parse_race(value: bool | dict | None, file: str) -> RaceSpec | None:
         raise SuiteError(file, "runtime.race.rounds", f"{rounds!r} is not a rising list of fractions in (0, 1]",
                          "e.g. [0.1, 0.25, 0.5, 1.0]: after 10%, 25% and 50% of the examples, models may stop")
     rounds = [float(r) for r in rounds] + ([] if rounds[-1] == 1 else [1.0])
-    return RaceSpec(race["metric"], float(race["confidence"]), tuple(rounds))
+    return RaceSpec(race["metric"], float(race["confidence"]), tuple(rounds), race["max_memory_gb"])
 
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:

@@ -201,3 +201,32 @@ def test_race_settings_default_and_end_with_the_whole_task(tmp_path):
 
     assert parsed(True) == RaceSpec() and parsed(False) is None
     assert parsed({"rounds": [0.2, 0.6]}).rounds == (0.2, 0.6, 1.0)
+
+
+def test_a_memory_budget_stops_models_before_the_first_round(tmp_path, classifiers):
+    from benchbench.run.driver import Driver
+    from benchbench.suite import load_suite
+
+    why = "eliminated by racing before round 1: its weights alone need 9.00 GiB > race.max_memory_gb 4"
+    driver = Driver(load_suite(_suite(tmp_path)), str(tmp_path / "r"), progress=True, log=lambda line: None,
+                    up_front={"inverted": why})
+    summary = driver.run()
+    assert driver.bar.n == driver.bar.total == 4 * ROWS
+    frame = load_results(tmp_path / "r", all_attempts=True).set_index("model")
+    assert frame.loc["inverted", "status"] == "eliminated" and frame.loc["inverted", "reason"] == why
+    assert frame.loc["inverted", "examples"] == 0 and frame.loc["oracle", "status"] == "ok"
+    assert summary.race["full"] == 4 * ROWS
+
+
+def test_weights_over_budget_judges_by_the_weights_alone(tiny_gpt2):
+    from transformers import AutoConfig
+
+    from benchbench.estimate import GIB, count_parameters, weights_over_budget
+    from benchbench.spec import ApiSpec, ModelSpec
+
+    weights = count_parameters(AutoConfig.from_pretrained(tiny_gpt2)) * 4 / GIB  # float32
+    models = [ModelSpec("tiny", str(tiny_gpt2)), ModelSpec("offline", "org/not-here"),
+              ModelSpec("served", "api:m@http://x", api=ApiSpec("http://x", "m"))]
+    assert weights_over_budget(models, "float32", weights * 2) == {}
+    over = weights_over_budget(models, "float32", weights / 2)
+    assert list(over) == ["tiny"] and f"{weights:.2f} GiB > race.max_memory_gb" in over["tiny"]

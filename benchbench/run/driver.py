@@ -87,8 +87,11 @@ class _JobEnded:
 
 class Driver:
     def __init__(self, suite: Suite, output: str, progress: bool = True, command: str = "",
-                 log: LogLine = tqdm.write, fresh: bool = False) -> None:
+                 log: LogLine = tqdm.write, fresh: bool = False, up_front: dict[str, str] | None = None) -> None:
+        """`up_front`: racing's models that stop before the first round, by name, with the reason
+        (estimate.weights_over_budget for race.max_memory_gb)."""
         self.suite, self.progress, self.command, self.log, self.fresh = suite, progress, command, log, fresh
+        self.up_front = up_front or {}
         self.executor = executor_for(suite.runtime)
         self.device = self.executor.device(suite.runtime.device)
         self.store = Store(output)
@@ -174,8 +177,14 @@ class Driver:
         for model, task in plans:
             racing.setdefault(task, []).append(model)
         specs = {plan.task.name: plan.task for plan in plans.values()}
-        specs_of = {state.model.name: state.model for state in states}
         orders = {task: race_order(len(plans[(models[0], task)].rows), runtime.seed) for task, models in racing.items()}
+        specs_of = {state.model.name: state.model for state in states}
+        for (model, task), plan in plans.items():
+            if model in self.up_front:  # a constraint rules it out before any example is scored
+                self._record_plan(specs_of[model], plan, "eliminated", self.up_front[model], {
+                    "counts": {"examples": 0}, "settings": {"signature": plan.fields, "race": {"round": 0}}})
+                self._advance(len(plan.rows))
+                racing[task].remove(model)
         looks = len(race.rounds) - 1
         # the bound counts every model of the suite, so a resumed race (fewer left to run) stops no more readily
         levels = {task: stop_level(race, looks, len(self.suite.models)) for task in racing}

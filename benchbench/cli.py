@@ -196,9 +196,9 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
         if summary.reused or summary.resumed_examples else ""
     click.echo(f"\nresults: {summary.database} (run {summary.run_id}: {counts}{reuse})")
     if summary.race:
-        scored, full = summary.race["scored"], summary.race["full"]
-        click.echo(f"racing: {scored} of {full} model-examples scored, {full - scored} saved "
-                   f"({(full - scored) / max(full, 1):.0%})")
+        full, saved = summary.race["full"], summary.race["saved"]
+        click.echo(f"racing: {full - saved} of {full} model-examples scored, {saved} saved by stopping models "
+                   f"({saved / max(full, 1):.0%})")
     for _, row in frame[frame["status"] != "ok"].iterrows():
         click.echo(f"  {row['model']} / {row['task']}: {row['status']}: "
                    f"{str(row['reason']).splitlines()[0]}")

@@ -80,7 +80,7 @@ def load_comparisons(path: str | Path, data: str = "complete") -> pd.DataFrame:
     """Paired comparisons of the comparable results in `path` (the rows `load_results` gives
     with the same `data`): one row per task, metric and model other than that metric's best,
     with the difference from the best, its 95% paired interval, the p-value (McNemar's exact
-    test for right/wrong metrics, else the paired bootstrap's), Holm's adjustment over the
+    test for right/wrong metrics, else the paired permutation test's), Holm's adjustment over the
     task's comparisons, and whether the model is tied with the best."""
     from benchbench.results import load_results
 

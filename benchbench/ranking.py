@@ -296,7 +296,8 @@ def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | N
         "nothing_fits": [name for name, cs in per_task.items() if not any(c.rank for c in cs)],
         "statistics": {"tie_rule": TIE_RULE, "fallback": OVERLAP_RULE, "confidence": 0.95,
                        "multiple_comparisons": "Holm, over the models compared with the best of each task",
-                       "tests": "McNemar exact for right/wrong metrics, paired bootstrap otherwise"},
+                       "tests": "McNemar exact for right/wrong metrics, paired permutation test otherwise; "
+                                "intervals: paired bootstrap"},
         "data": {"notes": selection_notes(list(selections)),
                  "selections": [s.to_dict() for s in selections if not task or s.task == task]},
     }

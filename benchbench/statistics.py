@@ -27,8 +27,10 @@ example is) and gives a far narrower interval than two separate intervals do.
   two-sided p-value is a binomial tail with p = 1/2 (Fagerland, Lydersen & Laake 2013, "The
   McNemar test for binary matched-pairs data", BMC Med Res Methodol 13:91).
 - :func:`holm`: Holm's step-down adjustment (Holm 1979, "A simple sequentially rejective
-  multiple test procedure"): comparing k models with the best is k tests; the adjusted
-  p-values keep the chance of calling any truly tied model worse at or below the level.
+  multiple test procedure"): comparing k models with the best is k tests; given the best,
+  the adjusted p-values keep the chance of calling any of them worse by mistake at or below
+  the level. The best is itself chosen from the data, so with several equally good models the
+  chance that one is called worse is somewhat higher (docs/statistics.md gives figures).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ ALPHA = 1 - CONFIDENCE  # the level of every verdict: tied unless the Holm-adjus
 MCNEMAR = "McNemar exact"
 PERMUTATION = "paired permutation"
 EXACT_UP_TO = 12  # examples up to which every one of the 2^n swaps is enumerated
+PERMUTATIONS = 9999  # random swaps beyond that: p-values down to 1e-4, so Holm over many models can still decide
 
 
 @dataclass(frozen=True)
@@ -90,17 +93,17 @@ def paired_bootstrap(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, S
 
 
 def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromSums],
-                       resamples: int, seed: int) -> float:
+                       seed: int, permutations: int = PERMUTATIONS) -> float:
     """Two-sided p-value of the paired approximate randomization test: each example's
     statistics swapped between the two models (all 2^n swaps up to EXACT_UP_TO examples,
-    else `resamples` random ones), the difference recomputed from the swapped sums, and the
-    share at least as far from 0 as the observed difference (+1 in both counts)."""
+    else `permutations` random ones, seeded), the difference recomputed from the swapped
+    sums, and the share at least as far from 0 as the observed difference (+1 in both counts)."""
     stats_a, stats_b = _columns(a[0]), _columns(b[0])
     n = len(stats_a)
     if n <= EXACT_UP_TO:
         swaps = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
     else:
-        swaps = np.random.default_rng(seed).integers(0, 2, size=(resamples, n)).astype(np.float64)
+        swaps = np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(np.float64)
     moved = swaps @ (stats_b - stats_a)  # what the swapped examples move from b to a
     sum_a, sum_b = stats_a.sum(axis=0), stats_b.sum(axis=0)
     observed = abs(float(a[1](sum_a[None, :])[0] - b[1](sum_b[None, :])[0]))
@@ -164,10 +167,11 @@ def compare(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromS
     right_a, right_b = binary_outcomes(a[0]), binary_outcomes(b[0])
     if right_a is not None and right_b is not None:
         return PairedDifference(difference, low, high, mcnemar_exact(right_a, right_b), MCNEMAR, len(right_a))
-    return PairedDifference(difference, low, high, paired_permutation(a, b, resamples, seed), PERMUTATION,
+    return PairedDifference(difference, low, high, paired_permutation(a, b, seed), PERMUTATION,
                             len(_columns(a[0])))
 
 
 def _columns(stats: np.ndarray) -> np.ndarray:
+    """Per-example statistics as a 2-D float array (one column when given a vector)."""
     stats = np.asarray(stats, dtype=np.float64)
     return stats[:, None] if stats.ndim == 1 else stats

@@ -73,6 +73,7 @@ class Claim:
     kind: str
     result_id: int
     owner: dict[str, Any] | None = None  # for `elsewhere`: the run that holds it
+    status: str = "ok"  # for `reuse`: the stored result's status (a race reuses `eliminated` too)
 _JSON_COLUMNS = ("metrics", "intervals", "measurements", "settings", "counts", "model_info")
 
 
@@ -176,13 +177,15 @@ class Store:
         return int(cursor.lastrowid)
 
     def claim(self, run_id: str, signature: str, identity: tuple[str, str, str, str], fresh: bool,
-              alive: Callable[[dict[str, Any]], bool], exclude: Iterable[int] = ()) -> Claim:
+              alive: Callable[[dict[str, Any]], bool], exclude: Iterable[int] = (),
+              final: tuple[str, ...] = ("ok",)) -> Claim:
         """Decide, in one write transaction (so two runs cannot both take it), what this run does
         for a model x task: reuse a finished result of this signature, leave it to the live run
         computing it, continue an interrupted one, or start a new one (`fresh`: always new).
         Results of the same model and task name come first (two tasks may share a signature);
         `exclude`: results this run already took for another task. `identity`: suite, model,
-        task name, task type."""
+        task name, task type. `final`: the statuses reused as they are (a race also keeps the
+        results it eliminated)."""
         suite, model, task, task_type = identity
         skip = list(exclude)
         self.db.execute("BEGIN IMMEDIATE")
@@ -194,7 +197,7 @@ class Store:
                 f"AND r.result_id NOT IN ({','.join('?' * len(skip))}) "
                 "ORDER BY (r.model_name=? AND r.task_name=?) DESC, r.result_id DESC",
                 (signature, "ok", *RESUMABLE, *skip, model, task))]
-            claim = self._decide(rows, run_id, alive)
+            claim = self._decide(rows, run_id, alive, final)
             if claim is None:
                 claim = Claim("new", self._insert_result(run_id, signature, suite, model, task, task_type))
             elif claim.kind == "resume":
@@ -207,10 +210,11 @@ class Store:
         return claim
 
     @staticmethod
-    def _decide(rows: list[dict[str, Any]], run_id: str, alive: Callable[[dict[str, Any]], bool]) -> Claim | None:
-        finished = next((r for r in rows if r["status"] == "ok"), None)
+    def _decide(rows: list[dict[str, Any]], run_id: str, alive: Callable[[dict[str, Any]], bool],
+                final: tuple[str, ...]) -> Claim | None:
+        finished = next((r for r in rows if r["status"] in final), None)
         if finished:
-            return Claim("reuse", finished["result_id"])
+            return Claim("reuse", finished["result_id"], status=finished["status"])
         live = {r["result_id"] for r in rows if r["status"] == "running" and alive({**r, "status": r["run_status"]})}
         owned = next((r for r in rows if r["result_id"] in live and r["run_id"] != run_id), None)
         if owned:

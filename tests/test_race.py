@@ -68,17 +68,18 @@ def _run(suite, out, *flags):
 
 def test_racing_stops_the_models_that_cannot_win_and_keeps_the_full_runs_winner(tmp_path, classifiers):
     raced = _run(_suite(tmp_path), tmp_path / "raced")
-    assert raced.exit_code == 1, raced.output  # eliminated results are not ok
+    assert raced.exit_code == 0, raced.output  # stopping models is what a race is for
     frame = load_results(tmp_path / "raced", all_attempts=True).set_index("model")
     assert frame.loc["oracle", "status"] == "ok" and frame.loc["oracle", "examples"] == ROWS
     assert set(frame.loc[["noisy", "coin", "inverted"], "status"]) == {"eliminated"}
-    # coin and inverted lose after the first round's 20 examples; noisy, 1 in 10 wrong, later
-    assert frame.loc["coin", "examples"] == frame.loc["inverted", "examples"] == 20
+    # inverted (wrong 4 times in 5) loses after the first round's 20 examples, coin (every other) by the
+    # second round's 50; noisy (1 in 10 wrong) later
+    assert frame.loc["inverted", "examples"] == 20 and frame.loc["coin", "examples"] <= 50
     assert 20 < frame.loc["noisy", "examples"] < ROWS
-    assert "eliminated by racing in round 1 after 20 examples: accuracy" in frame.loc["coin", "reason"]
+    assert "eliminated by racing in round 1 after 20 examples: accuracy" in frame.loc["inverted", "reason"]
     assert frame.loc["coin", "settings"]["race"]["leader"] == "oracle"
     scored = int(frame["examples"].sum())
-    assert f"racing: {scored} of {4 * ROWS} model-examples scored" in raced.output
+    assert f"racing: {scored} of {4 * ROWS} model-examples scored, {4 * ROWS - scored} saved" in raced.output
     assert scored <= 0.6 * 4 * ROWS  # at least 40% saved
     report = (tmp_path / "raced" / "report.html").read_text()
     assert "Racing stopped 3 model x task result(s) early" in report
@@ -98,14 +99,23 @@ def test_a_race_interrupted_mid_round_resumes_to_the_same_outcome(tmp_path, clas
     stopped = _run(suite, tmp_path / "r")
     assert stopped.exit_code != 0 and Classifier.stop_at is None
     resumed = _run(suite, tmp_path / "r")
-    assert resumed.exit_code == 1, resumed.output
+    assert resumed.exit_code == 0, resumed.output
     assert "examples resumed" in resumed.output
     _run(suite, tmp_path / "clean")
     columns = ["status", "accuracy", "examples"]
     again = load_results(tmp_path / "r", all_attempts=True).set_index("model").sort_index()
     clean = load_results(tmp_path / "clean", all_attempts=True).set_index("model").sort_index()
-    again = again[again["status"] != "running"]
-    assert again[columns].equals(clean[columns])
+    assert again[columns].equals(clean[columns])  # one result per model: each continued, none left running
+
+
+def test_a_finished_race_run_again_keeps_its_verdicts(tmp_path, classifiers):
+    suite = _suite(tmp_path)
+    _run(suite, tmp_path / "r")
+    before = load_results(tmp_path / "r", all_attempts=True).set_index("model").sort_index()
+    again = _run(suite, tmp_path / "r")
+    assert again.exit_code == 0 and "4 reused" in again.output, again.output
+    after = load_results(tmp_path / "r", all_attempts=True).set_index("model").sort_index()
+    assert after[["status", "examples", "accuracy"]].equals(before[["status", "examples", "accuracy"]])
 
 
 def test_a_run_without_racing_completes_an_eliminated_result(tmp_path, classifiers):
@@ -124,6 +134,7 @@ class _Outcomes:
 
     def __init__(self, outcomes):
         self.outcomes = outcomes
+        self.examples = {model: dict.fromkeys(range(len(right))) for model, right in outcomes.items()}
 
     def score(self, model, metric, indices):
         return float(self.outcomes[model][list(indices)].mean())
@@ -143,30 +154,37 @@ def _tied_with_winner(outcomes):
     return winner, {m for m, p in zip(others, adjusted) if p >= 0.05}
 
 
-def test_simulated_races_stop_a_model_tied_with_the_winner_no_more_often_than_allowed():
-    """4 models with shared example difficulty; two equally good, one a little worse, one
-    clearly worse; 2,000 races of 400 examples at confidence 0.95."""
+@pytest.mark.parametrize("accuracies", [
+    {"a": 0.72, "b": 0.72, "c": 0.69, "d": 0.6},  # two equally good, one a little worse, one clearly worse
+    dict.fromkeys("abcd", 0.7),  # the hardest case: every model as good as the others
+    dict.fromkeys("abcdef", 0.7),
+])
+def test_simulated_races_stop_a_model_tied_with_the_winner_no_more_often_than_allowed(accuracies):
+    """2,000 races of 400 examples, with an example difficulty every model shares, at
+    confidence 0.95: a race stops a model the full run finds tied with its winner (or the
+    winner itself) in at most 5% of races."""
     race = RaceSpec(confidence=0.95, rounds=(0.1, 0.25, 0.5, 1.0))
     rng = np.random.default_rng(2026)
-    n, accuracies = 400, {"a": 0.72, "b": 0.72, "c": 0.69, "d": 0.6}
+    n, races = 400, 2000
     level = stop_level(race, len(race.rounds) - 1, len(accuracies))
-    wrong, saved, races = 0, 0, 2000
+    wrong, stopped_clearly_worse = 0, 0
     for _ in range(races):
         easy = rng.random(n)  # an example's ease, shared by every model
         outcomes = {m: (rng.random(n) * 0.5 + easy * 0.5 < acc).astype(float) for m, acc in accuracies.items()}
         evidence, alive = _Outcomes(outcomes), list(accuracies)
         order = race_order(n, int(rng.integers(1 << 30)))
-        stopped = {}
+        stopped = set()
         for fraction in race.rounds[:-1]:
             prefix = tuple(order[:round_size(n, fraction)])
             for model in stops(evidence, alive, "accuracy", prefix, level):
-                stopped[model] = len(prefix)
+                stopped.add(model)
                 alive.remove(model)
         winner, tied = _tied_with_winner(outcomes)
-        wrong += bool((set(stopped) & tied) or winner in stopped)
-        saved += sum(n - used for used in stopped.values())
+        wrong += bool(stopped & tied or winner in stopped)
+        stopped_clearly_worse += "d" in stopped and accuracies["d"] < 0.65
     assert wrong / races <= 1 - race.confidence, wrong / races
-    assert saved > 0  # the clearly worse model is stopped early in most races
+    if accuracies["d"] < 0.65:
+        assert stopped_clearly_worse > 0.9 * races  # and the race still does its job
 
 
 @pytest.mark.parametrize("race,problem", [

@@ -66,7 +66,7 @@ def test_paired_difference_is_the_difference_of_the_scores_and_narrower_than_unp
 def test_the_permutation_test_is_exact_and_agrees_with_scipy_up_to_12_examples(n, seed):
     rng = np.random.default_rng(seed)
     a, b = rng.normal(0.6, 0.2, n), rng.normal(0.5, 0.2, n)
-    ours = paired_permutation((with_count(a), mean_of()), (with_count(b), mean_of()), 1000, 1)
+    ours = paired_permutation((with_count(a), mean_of()), (with_count(b), mean_of()), 1)
     theirs = permutation_test((a, b), lambda x, y: np.mean(x) - np.mean(y), permutation_type="samples",
                               alternative="two-sided", n_resamples=np.inf).pvalue
     assert ours == pytest.approx(theirs, rel=1e-9)
@@ -74,19 +74,19 @@ def test_the_permutation_test_is_exact_and_agrees_with_scipy_up_to_12_examples(n
 
 def test_the_permutation_test_by_hand_and_on_a_corpus_metric():
     # six examples, every one better for a: only the observed swap and its mirror are as extreme
-    better = paired_permutation((with_count(np.full(6, 1.0)), mean_of()), (with_count(np.zeros(6)), mean_of()), 10, 1)
+    better = paired_permutation((with_count(np.full(6, 1.0)), mean_of()), (with_count(np.zeros(6)), mean_of()), 1)
     assert better == 2 / 64
-    same = paired_permutation((with_count(np.ones(20)), mean_of()), (with_count(np.ones(20)), mean_of()), 500, 1)
+    same = paired_permutation((with_count(np.ones(20)), mean_of()), (with_count(np.ones(20)), mean_of()), 1, 500)
     assert same == 1.0
     # a ratio of sums (a corpus metric): swapped rows move numerator and denominator together
     rng = np.random.default_rng(4)
     counts = rng.integers(5, 20, 200).astype(float)
     ratio = lambda sums: sums[:, 0] / sums[:, 1]  # noqa: E731
     a, b = np.column_stack([counts * 0.7, counts]), np.column_stack([counts * 0.5, counts])
-    assert paired_permutation((a, ratio), (b, ratio), 999, 3) == 1 / 1000  # never as far apart when mixed
+    assert paired_permutation((a, ratio), (b, ratio), 3, 999) == 1 / 1000  # never as far apart when mixed
 
 
-def test_right_wrong_metrics_use_mcnemar_and_others_the_bootstrap():
+def test_right_wrong_metrics_use_mcnemar_and_others_the_permutation_test():
     rng = np.random.default_rng(3)
     a, b = _correct(0.8, 200, rng), _correct(0.6, 200, rng)
     exact = compare((with_count(a), mean_of()), (with_count(b), mean_of()), 500, 1)
@@ -109,3 +109,12 @@ def test_paired_statistics_must_cover_the_same_examples():
     with pytest.raises(ValueError, match="same examples"):
         paired_bootstrap((with_count(np.zeros(3)), mean_of()), (with_count(np.zeros(4)), mean_of()), 10, 1)
     assert paired_bootstrap((with_count(np.zeros(1)), mean_of()), (with_count(np.zeros(1)), mean_of()), 10, 1) is None
+
+
+def test_the_random_permutation_test_agrees_with_scipys_beyond_12_examples():
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(0.55, 0.3, 60), rng.normal(0.5, 0.3, 60)
+    ours = paired_permutation((with_count(a), mean_of()), (with_count(b), mean_of()), 1, 20000)
+    theirs = permutation_test((a, b), lambda x, y: np.mean(x) - np.mean(y), permutation_type="samples",
+                              alternative="two-sided", n_resamples=20000, random_state=2).pvalue
+    assert ours == pytest.approx(theirs, abs=0.01)  # two Monte Carlo estimates of one p-value

@@ -214,7 +214,7 @@ def _racing(frame: pd.DataFrame) -> str:
         return ""
     full = {task: rows["examples"].max() for task, rows in frame.groupby("task")}
     saved = int(sum(full[row["task"]] - row["examples"] for _, row in stopped.iterrows()))
-    total = int(sum(full[task] for task in frame["task"]))
+    total = int(sum(full[task] * rows["model"].nunique() for task, rows in frame.groupby("task")))
     return (f"<p>Racing stopped {len(stopped)} model x task result(s) early (status eliminated; the reason says "
             f"on what evidence): {saved} of {total} model-examples were not scored ({saved / max(total, 1):.0%} "
             f"saved; docs/statistics.md).</p>")

@@ -52,11 +52,12 @@ class RunSummary:
     result_ids: list[int] = field(default_factory=list)  # this run's results, reused ones included
     reused: int = 0  # finished results found in the store and not recomputed
     resumed_examples: int = 0  # examples of interrupted results that were not recomputed
-    race: dict[str, int] | None = None  # racing: model-examples scored, and how many a full run scores
+    race: dict[str, int] | None = None  # racing: model-examples a full run scores, and those its stops saved
 
     @property
     def all_ok(self) -> bool:
-        return set(self.statuses) <= {"ok"}
+        """Every result is ok, or stopped by racing as it should be."""
+        return set(self.statuses) <= {"ok", "eliminated"}
 
     def count(self, status: str, result_id: int) -> None:
         self.result_ids.append(result_id)
@@ -151,7 +152,9 @@ class Driver:
         parallel executor. Returns, per model, the tasks a live run elsewhere is computing."""
         models = {model.name: model for model in self.suite.models}
         waiting: dict[str, list[TaskSpec]] = {}
-        if self.suite.runtime.race is not None and not quiet:
+        if self.suite.runtime.race is not None and self.suite.runtime.no_weights and not quiet:
+            self.log("racing is off: random weights give no predictions to compare (--no-weights)")
+        if self.suite.runtime.race is not None and not self.suite.runtime.no_weights and not quiet:
             states = []
             for name, model_tasks in tasks.items():
                 state, waiting[name] = self._plan(models[name], model_tasks, examples, quiet)
@@ -172,6 +175,7 @@ class Driver:
         of each task's examples; between rounds, the models that cannot win a task stop there."""
         race, runtime = self.suite.runtime.race, self.suite.runtime
         assert race is not None
+        self.race_saved = 0
         plans = {(state.model.name, plan.task.name): plan for state in states for plan in state.remaining}
         racing: dict[str, list[str]] = {}
         for model, task in plans:
@@ -184,6 +188,7 @@ class Driver:
                 self._record_plan(specs_of[model], plan, "eliminated", self.up_front[model], {
                     "counts": {"examples": 0}, "settings": {"signature": plan.fields, "race": {"round": 0}}})
                 self._advance(len(plan.rows))
+                self.race_saved += len(plan.rows)
                 racing[task].remove(model)
         looks = len(race.rounds) - 1
         # the bound counts every model of the suite, so a resumed race (fewer left to run) stops no more readily
@@ -205,11 +210,14 @@ class Driver:
                 prefix = tuple(orders[task][:round_size(len(orders[task]), fraction)])
                 evidence = self._race_evidence(specs[task], models, plans)
                 metric = race.metric or TASK_TYPES[specs[task].type].primary_metric
+                first = tuple(i for i in prefix if i in evidence.examples[models[0]]) if models else ()
+                if number == 1 and first and metric not in evidence.scored(models[0], first).stats:
+                    self.log(f"racing: task {task} computes no per-example {metric}, so no model stops on it "
+                             f"(add {metric} to the task's metrics, or set race.metric)")
                 for model, stop in stops(evidence, models, metric, prefix, levels[task]).items():
                     self._eliminate(specs_of[model], plans[(model, task)], evidence, stop, metric, number, prefix)
                     models.remove(model)
-        stored = {key: len(self.store.predictions(plan.result_id)) for key, plan in plans.items()}
-        self.summary.race = {"scored": sum(stored.values()), "full": sum(len(p.rows) for p in plans.values())}
+        self.summary.race = {"full": sum(len(p.rows) for p in plans.values()), "saved": self.race_saved}
 
     def _round_plan(self, plan: TaskPlan, order: list[int], fraction: float, number: int) -> TaskPlan:
         """A task's plan for one round: the prefix to have scored by its end (all in the last),
@@ -237,6 +245,7 @@ class Driver:
         and why it stopped (a run without racing continues it); the bar counts the rest."""
         scored = sorted(evidence.examples[model.name])
         figures = evidence.scored(model.name, tuple(scored))
+        self.race_saved += len(plan.rows) - len(scored)
         self._record_plan(model, plan, "eliminated", stop.reason(metric, number, len(prefix)), {
             "metrics": figures.scores, "counts": {"examples": len(scored)},
             "settings": {"signature": plan.fields, "resolved": self.round_settings[(model.name, plan.task.name)]["resolved"],
@@ -293,10 +302,10 @@ class Driver:
                 self.log(f"{model.name} / {task.name}: run {owner['run_id']} (pid {owner['pid']} on {owner['host']}) "
                          f"is computing it; this run takes it up when that one finishes or stops")
             if task.name in plan.reused:
-                result_id, count = plan.reused[task.name]
-                self.log(f"{model.name} / {task.name}: reusing finished result {result_id} "
-                         f"(same settings signature; --fresh recomputes)")
-                self.summary.count("ok", result_id)
+                result_id, count, status = plan.reused[task.name]
+                self.log(f"{model.name} / {task.name}: reusing {'finished' if status == 'ok' else status} result "
+                         f"{result_id} (same settings signature; --fresh recomputes)")
+                self.summary.count(status, result_id)
                 self.summary.reused += 1
                 self._advance(count)
             elif task.name in plan.missing:
@@ -324,7 +333,7 @@ class Driver:
         for in_flight in failed:
             reason = crash or "the model's worker ended without finishing this task"
             self._record_plan(state.model, in_flight, "crashed", reason)
-            self._advance(max(0, len(in_flight.rows) - state.advanced))  # the bar still ends full
+            self._advance(max(0, len(in_flight.rows) - in_flight.shown - state.advanced))  # the bar still ends full
             state.advanced = 0
 
     def apply(self, state: _ModelState, event: Event) -> None:

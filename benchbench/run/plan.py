@@ -30,7 +30,7 @@ class ModelPlan:
     """A model's tasks sorted by what happens to them."""
 
     pending: list[TaskPlan] = field(default_factory=list)
-    reused: dict[str, tuple[int, int]] = field(default_factory=dict)  # task name: result id, examples
+    reused: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # task name: result id, examples, status
     elsewhere: dict[str, dict[str, Any]] = field(default_factory=dict)  # task name: the live run computing it
     missing: dict[str, DatasetUnavailable] = field(default_factory=dict)  # task name: why its data is missing
     merged_rows: int = 0  # dataset rows merged into fewer examples (perplexity's join): done on the bar
@@ -45,11 +45,12 @@ def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: 
             plan.missing[task.name] = data
             continue
         task_plan = _plan_task(suite, model, task, data, device)
-        taken = [result_id for result_id, _ in plan.reused.values()] + [p.result_id for p in plan.pending]
+        taken = [reused[0] for reused in plan.reused.values()] + [p.result_id for p in plan.pending]
+        final = ("ok", "eliminated") if suite.runtime.race is not None else ("ok",)  # a race keeps its verdicts
         claim = store.claim(run_id, task_plan.signature, (suite.name, model.name, task.name, task.type), fresh,
-                            lambda run: run_alive(run, me), taken)
+                            lambda run: run_alive(run, me), taken, final)
         if claim.kind == "reuse":
-            plan.reused[task.name] = (claim.result_id, len(data))
+            plan.reused[task.name] = (claim.result_id, len(data), claim.status)
         elif claim.kind == "elsewhere":
             plan.elsewhere[task.name] = claim.owner or {}
         else:

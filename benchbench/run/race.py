@@ -5,12 +5,13 @@ order drawn with the run's seed (so a prefix is a random sample, whatever the or
 file). After each round but the last, each model is compared with the round's leader,
 paired on the prefix (tasks/paired.py: McNemar's exact test for right/wrong metrics, the
 paired permutation test otherwise). A model stops when it is worse than the leader with a
-one-sided p-value below (1 - confidence) / (L x (m - 1)): Bonferroni's bound over the L
-rounds at which models may stop and the m - 1 models that may be stopped (m: the models that
-started the race). Whatever happens between the rounds, the chance that any model as good as
-the leader is stopped stays at or below 1 - confidence; tests/test_race.py checks by
-simulation that racing stops a model the full run would have found tied with the winner no
-more often than that. Racing is a Successive Elimination procedure (Maron & Moore 1994,
+one-sided p-value below (1 - confidence) / (L x m x (m - 1)): Bonferroni's bound over the L
+rounds at which models may stop and every ordered pair of the m models of the suite (the
+leader is chosen from the data, so any pair may be the one tested). Whatever the rounds
+reveal, the chance that any model is stopped by a model no better than it stays at or below
+1 - confidence; tests/test_race.py checks by simulation, with 4 and 6 equally good models,
+that racing stops a model the full run would have found tied with the winner no more often
+than that. Racing is a Successive Elimination procedure (Maron & Moore 1994,
 "Hoeffding races"; Even-Dar, Mannor & Mansour 2006) with exact paired tests.
 """
 
@@ -39,8 +40,8 @@ def round_size(examples: int, fraction: float) -> int:
 
 def stop_level(race: RaceSpec, looks: int, models: int) -> float:
     """The one-sided p-value below which a model stops: 1 - confidence shared (Bonferroni)
-    over the `looks` rounds at which models may stop and the `models` - 1 that may be."""
-    return (1 - race.confidence) / (max(1, looks) * max(1, models - 1))
+    over the `looks` rounds at which models may stop and the ordered pairs of `models`."""
+    return (1 - race.confidence) / (max(1, looks) * max(1, models * (models - 1)))
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,25 @@ class Stop:
     level: float
 
     def reason(self, metric: str, round_number: int, examples: int) -> str:
+        """The result's reason: the round, the evidence and what a run without racing does."""
         d = self.difference
         return (f"eliminated by racing in round {round_number} after {examples} examples: {metric} "
                 f"{d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}] vs {self.leader}, one-sided p={self.one_sided_p:.2g} "
                 f"({d.test}) < {self.level:.2g}; a run without --race scores the rest")
 
     def to_dict(self) -> dict[str, object]:
+        """The evidence, as stored in the result's settings.race."""
         return {"leader": self.leader, **asdict(self.difference), "one_sided_p": self.one_sided_p, "level": self.level}
 
 
 def leader_of(evidence: TaskEvidence, models: list[str], metric: str, indices: tuple[int, ...]) -> str | None:
-    """The model with the best `metric` on the examples `indices` (None when none can be scored)."""
-    scores = {m: s for m in models if (s := evidence.score(m, metric, indices)) is not None and math.isfinite(s)}
+    """The model with the best `metric` on those of the examples `indices` that every racing
+    model has stored (a served model's failed requests are not); None when none can be scored."""
+    shared = set(indices)
+    for model in models:
+        shared &= set(evidence.examples.get(model, {}))
+    common = tuple(sorted(shared))
+    scores = {m: s for m in models if (s := evidence.score(m, metric, common)) is not None and math.isfinite(s)}
     if not scores:
         return None
     higher = DIRECTION.get(metric, True)

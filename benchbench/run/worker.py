@@ -100,7 +100,7 @@ class _TaskRun:
         except (ModelUnavailable, TaskConfigError) as exc:
             status = ("unavailable" if isinstance(exc, ModelUnavailable)
                       else "unsupported" if isinstance(exc, Unsupported) else "error")
-            self.emit(Progress(len(self.plan.rows)))
+            self.emit(Progress(len(self.plan.rows) - self.plan.shown))
             self.emit(TaskFinished(self.name, status, str(exc)))
             return None if status == "unavailable" else info
         self._score(capability, info, settings)

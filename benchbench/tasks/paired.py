@@ -18,7 +18,7 @@ from benchbench.statistics import ALPHA, PairedDifference, compare, holm
 from benchbench.tasks import TASK_TYPES
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores
 
-TIE_RULE = "paired: tied unless the Holm-adjusted p-value of the difference from the best is below 0.05"
+TIE_RULE = f"paired: tied unless the Holm-adjusted p-value of the difference from the best is below {ALPHA:.2g}"
 
 
 @dataclass
@@ -44,10 +44,11 @@ class TaskEvidence:
         if a is None or b is None:
             return None
         scoring = self.scoring[reference]
-        return compare(a, b, scoring.resamples or 1000, scoring.seed)
+        return compare(a, b, scoring.resamples or 1000, scoring.seed)  # (the permutation test draws its own count)
 
     def score(self, model: str, metric: str, indices: tuple[int, ...]) -> float | None:
-        """The model's `metric` over the examples `indices` (all stored for it)."""
+        """The model's `metric` over the examples `indices` (all stored for it; None for
+        fewer than 2 or a metric without per-example statistics)."""
         found = self.statistics_of(model, metric, tuple(sorted(indices)))
         if found is None:
             return None

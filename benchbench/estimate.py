@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from benchbench.errors import BenchbenchError
 from benchbench.spec import ModelSpec
 
 GIB = 1024**3
@@ -103,12 +102,13 @@ def weights_over_budget(models: Sequence[ModelSpec], dtype: str, budget_gib: flo
             continue
         try:
             config, _ = inspect_config(model)
-        except BenchbenchError:
+            parameters = count_parameters(config)
+        except Exception:  # noqa: BLE001 - a model that cannot be judged here runs, and is judged by its run
             continue
         wanted = model.dtype or dtype
         stored = str(getattr(config, "torch_dtype", "") or getattr(config, "dtype", "")).replace("torch.", "")
-        size = BYTES.get(wanted) or BYTES.get(stored) or BYTES["float32"]
-        weights = count_parameters(config) * size / GIB
+        size = BYTES.get(wanted) or BYTES.get(stored) or BYTES["bfloat16"]  # unknown: the smallest float's size
+        weights = parameters * size / GIB
         if weights > budget_gib:
             out[model.name] = (f"eliminated by racing before round 1: its weights alone need {weights:.2f} GiB "
                                f"> race.max_memory_gb {budget_gib:g}")

@@ -7,7 +7,8 @@ Why Ray, and how it is used:
 - each task runs in a fresh worker process (``max_calls=1``): peak memory, the CUDA context
   and NVML's per-process figures are that model's own, as with process isolation;
 - the task is a streaming generator: the worker yields each event (events.py) as it
-  happens, and the driver writes it to the store as it arrives. A worker that dies (SIGKILL,
+  happens and waits until the driver has taken it (backpressure of one event), and the
+  driver writes it to the store as it arrives. A worker that dies (SIGKILL,
   the kernel's or Ray's out-of-memory killer, a lost node) ends the stream with a Ray error:
   the driver keeps what it had received, records the task in flight as crashed, and gives
   the model's remaining tasks to a new worker, as with the local executor;
@@ -100,7 +101,10 @@ class RayExecutor:
         self.gpus_per_model = 0.0
         self.streams: set[Any] = set()  # the jobs running, to cancel on an interrupt
         self.lock = threading.Lock()
-        self.task = self.ray.remote(num_returns="streaming", max_retries=0, max_calls=1)(worker_stream)
+        # backpressure 1: the worker's generator resumes only once the driver has taken its last item
+        # (Ray's own option, as Ray Data uses it), so worker_stream can hold the job until then
+        self.task = self.ray.remote(num_returns="streaming", max_retries=0, max_calls=1,
+                                    _generator_backpressure_num_objects=1)(worker_stream)
 
     def device(self, requested: str) -> str:
         """'cuda' when each model reserves GPUs, else 'cpu'. `gpus_per_model` unset: one GPU per
@@ -222,27 +226,39 @@ def _nodes_text(nodes: list[dict[str, float]]) -> str:
 
 def worker_stream(job: ModelJob) -> Iterator[WorkerIdentity | Event]:
     """The Ray task: run the job in a thread and yield its events as they come (a streaming
-    generator sends each to the driver at once). An error of the job itself ends the stream
-    with it, as a RayTaskError on the driver."""
+    generator sends each to the driver at once). The job waits in `send` until the driver has
+    taken its event (with backpressure 1, the generator resumes only then), so a worker
+    killed mid-task loses only the event in flight, as a process's pipe does. An error of the
+    job itself ends the stream with it, a RayTaskError on the driver."""
     from benchbench.run.worker import forward_logs, run_job
 
     yield WorkerIdentity(socket.gethostname(), os.getpid())
-    events: queue.SimpleQueue[Event | BaseException | None] = queue.SimpleQueue()
+    events: queue.SimpleQueue[tuple[Event | BaseException | None, threading.Event | None]] = queue.SimpleQueue()
+
+    def send(event: Event) -> None:
+        taken = threading.Event()
+        events.put((event, taken))
+        taken.wait()
 
     def work() -> None:
         try:
-            run_job(job, events.put)
+            run_job(job, send)
         except BaseException as exc:
-            events.put(exc)
+            events.put((exc, None))
         else:
-            events.put(None)
+            events.put((None, None))
 
-    forward_logs(events.put)
+    forward_logs(send)
     threading.Thread(target=work, name="benchbench job", daemon=True).start()
-    while (item := events.get()) is not None:
+    while True:
+        item, taken = events.get()
+        if item is None:
+            return
         if isinstance(item, BaseException):
             raise item
         yield with_reachability_hint(job, item)
+        assert taken is not None
+        taken.set()
 
 
 def with_reachability_hint(job: ModelJob, event: Event) -> Event:

@@ -102,6 +102,7 @@ class Driver:
         self.bar: tqdm | None = None
         self.active: dict[str, str] = {}  # model name: the task its worker is on (the bar's description)
         self.round_settings: dict[tuple[str, str], dict] = {}  # racing: (model, task) that ended the round: its settings
+        self.race_saved = 0  # racing: examples that stopped models did not score
 
     def run(self) -> RunSummary:
         """Run every model; then wait for the results that other live runs were computing."""
@@ -175,7 +176,6 @@ class Driver:
         of each task's examples; between rounds, the models that cannot win a task stop there."""
         race, runtime = self.suite.runtime.race, self.suite.runtime
         assert race is not None
-        self.race_saved = 0
         plans = {(state.model.name, plan.task.name): plan for state in states for plan in state.remaining}
         racing: dict[str, list[str]] = {}
         for model, task in plans:

@@ -71,6 +71,10 @@ def test_racing_stops_the_models_that_cannot_win_and_keeps_the_full_runs_winner(
     assert raced.exit_code == 0, raced.output  # stopping models is what a race is for
     frame = load_results(tmp_path / "raced", all_attempts=True).set_index("model")
     assert frame.loc["oracle", "status"] == "ok" and frame.loc["oracle", "examples"] == ROWS
+    store = Store(tmp_path / "raced")
+    (winner,) = [r for r in store.results() if r["model_name"] == "oracle"]
+    store.close()
+    assert winner["counts"]["resumed_examples"] == 0  # its earlier rounds' examples were scored in this run
     assert set(frame.loc[["noisy", "coin", "inverted"], "status"]) == {"eliminated"}
     # inverted (wrong 4 times in 5) loses after the first round's 20 examples, coin (every other) by the
     # second round's 50; noisy (1 in 10 wrong) later

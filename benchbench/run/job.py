@@ -24,7 +24,7 @@ class TaskPlan:
     resumed: bool = False
     done: list[ExampleResult] = field(default_factory=list)
     round_rows: list[int] | None = None  # racing: score only these rows this round, then report "round"
-    shown: int = 0  # of `done`, the examples the progress bar counts already (an earlier round's)
+    shown: int = 0  # of `done`, those an earlier round of this run scored: counted on the bar, not "resumed"
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class _TaskRun:
                     "signature": plan.fields, "resolved": settings | scoring.record()}}))
                 return
             if len(self.failed) > self._failure_budget(info):
-                self._finish_incomplete(info, settings, results, len(done))
+                self._finish_incomplete(info, settings, results, len(done) - plan.shown)
                 return
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
@@ -173,7 +173,7 @@ class _TaskRun:
             settings={"signature": plan.fields, "resolved": settings | scoring.record(), "batch_size": requested,
                       "batch_size_used": batch_size, "batch_size_retries": retries, "metric_signatures": scored.signatures,
                       "metric_failures": scored.failures},
-            counts=self._counts(results, len(done)), model_info=info.to_dict())))
+            counts=self._counts(results, len(done) - plan.shown), model_info=info.to_dict())))
 
     def _failure_budget(self, info: ModelInfo) -> int:
         """How many examples may fail (served models' max_failed_fraction) for the result to stay ok."""

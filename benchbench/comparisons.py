@@ -39,9 +39,7 @@ def load_evidence(path: str | Path, frame: pd.DataFrame) -> dict[str, TaskEviden
             if not stored:  # random weights store no predictions
                 continue
             task = evidence.setdefault(row["task"], TaskEvidence(row["task"], row["task_type"], {}, {}, {}))
-            task.examples[row["model"]] = {
-                p["example_index"]: ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"],
-                                                  p["details"]) for p in stored}
+            task.examples[row["model"]] = {p["example_index"]: ExampleResult.stored(p) for p in stored}
             task.settings[row["model"]] = dict(row["settings"].get("resolved", {}))
             task.scoring[row["model"]] = _scoring(row["settings"])
         return evidence

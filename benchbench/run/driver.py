@@ -222,17 +222,14 @@ class Driver:
     def _round_plan(self, plan: TaskPlan, order: list[int], fraction: float, number: int) -> TaskPlan:
         """A task's plan for one round: the prefix to have scored by its end (all in the last),
         continuing from what is stored (an earlier round's examples are counted on the bar)."""
-        done = plan.done if number == 1 else [
-            ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"], p["details"])
-            for p in self.store.predictions(plan.result_id)]
+        done = plan.done if number == 1 else [ExampleResult.stored(p) for p in self.store.predictions(plan.result_id)]
         rows = None if fraction >= 1 else order[:round_size(len(order), fraction)]
         return dataclasses.replace(plan, done=done, round_rows=rows, resumed=plan.resumed and number == 1,
                                    shown=0 if number == 1 else len(done))
 
     def _race_evidence(self, task: TaskSpec, models: list[str], plans: dict[tuple[str, str], TaskPlan]) -> TaskEvidence:
         """The racing models' stored examples of `task`, with the settings their round resolved."""
-        examples = {m: {p["example_index"]: ExampleResult(p["example_index"], p["input"], p["prediction"],
-                                                          p["reference"], p["details"])
+        examples = {m: {p["example_index"]: ExampleResult.stored(p)
                         for p in self.store.predictions(plans[(m, task.name)].result_id)} for m in models}
         scoring = Scoring.of(task, self.suite.runtime)
         return TaskEvidence(task.name, task.type, examples,

@@ -57,8 +57,7 @@ def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: 
             task_plan.result_id = claim.result_id
             if claim.kind == "resume":
                 task_plan.resumed = True
-                task_plan.done = [ExampleResult(p["example_index"], p["input"], p["prediction"], p["reference"],
-                                                p["details"]) for p in store.predictions(claim.result_id)]
+                task_plan.done = [ExampleResult.stored(p) for p in store.predictions(claim.result_id)]
             plan.merged_rows += len(data) - len(task_plan.rows)
             plan.pending.append(task_plan)
     return plan

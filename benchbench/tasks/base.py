@@ -42,6 +42,11 @@ class ExampleResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def stored(cls, row: dict[str, Any]) -> "ExampleResult":
+        """An example as the store gives it back (Store.predictions rows)."""
+        return cls(row["example_index"], row["input"], row["prediction"], row["reference"], row["details"])
+
 
 @dataclass
 class TaskScores:

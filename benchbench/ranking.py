@@ -28,6 +28,7 @@ from benchbench.comparable import DataSelection, selection_notes
 from benchbench.errors import BenchbenchError
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
+from benchbench.metrics.bootstrap import CONFIDENCE
 from benchbench.numbers import finite_or_none, finite_tree
 from benchbench.schema import did_you_mean
 from benchbench.spec import REMOTE_DEVICE
@@ -294,7 +295,7 @@ def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | N
         "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
         "overall": overall(per_task) if not task else None,
         "nothing_fits": [name for name, cs in per_task.items() if not any(c.rank for c in cs)],
-        "statistics": {"tie_rule": TIE_RULE, "fallback": OVERLAP_RULE, "confidence": 0.95,
+        "statistics": {"tie_rule": TIE_RULE, "fallback": OVERLAP_RULE, "confidence": CONFIDENCE,
                        "multiple_comparisons": "Holm, over the models compared with the best of each task",
                        "tests": "McNemar exact for right/wrong metrics, paired permutation test otherwise; "
                                 "intervals: paired bootstrap"},

@@ -28,16 +28,21 @@ class ScriptedExecutor(OnThisMachine):
         return crash
 
 
+def _suite(tmp_path, tasks, models=("m",), rows=1):
+    """A classification suite of `rows` examples for a scripted executor (hub ids: nothing loads)."""
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"t{i}", "label": "a"}) + "\n" for i in range(rows)))
+    return parse(tmp_path, {"name": "s", "models": [{"name": m, "source": f"org/{m}"} for m in models],
+                            "tasks": [{"name": t, "type": "classification", "dataset": {"path": str(data)}}
+                                      for t in tasks]})
+
+
 def _ok(task):
     return TaskFinished(task, "ok", None, {"metrics": {"accuracy": 0.5}, "counts": {"examples": 4}})
 
 
 def test_a_dead_worker_costs_only_the_task_in_flight(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"text": f"t{i}", "label": "a"}) + "\n" for i in range(4)))
-    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
-                             "tasks": [{"name": n, "type": "classification", "dataset": {"path": str(data)}}
-                                       for n in ("a", "b", "c")]})
+    suite = _suite(tmp_path, ("a", "b", "c"), rows=4)
     row = {"index": 0, "input": "t0", "prediction": "a", "reference": "a", "details": {}}
     executor = ScriptedExecutor([
         ([TaskStarted("a"), ResultOpened("a"), Predictions("a", [row]), Progress(4), _ok("a"),
@@ -64,10 +69,7 @@ def test_a_dead_worker_costs_only_the_task_in_flight(tmp_path):
 
 
 def test_a_failure_before_scoring_gets_a_result_of_its_own(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text(json.dumps({"text": "t", "label": "a"}) + "\n")
-    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
-                             "tasks": [{"name": "a", "type": "classification", "dataset": {"path": str(data)}}]})
+    suite = _suite(tmp_path, ("a",))
     driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None)
     driver.executor = ScriptedExecutor([([TaskStarted("a"), TaskFinished("a", "unavailable", "no network")], None)])
     assert driver.run().statuses == {"unavailable": 1}
@@ -140,11 +142,7 @@ class ParallelScriptedExecutor(ScriptedExecutor):
 
 
 def test_a_parallel_executor_runs_models_at_once_and_the_driver_alone_writes(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"text": f"t{i}", "label": "a"}) + "\n" for i in range(4)))
-    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}, {"name": "n", "source": "org/n"}],
-                             "tasks": [{"name": t, "type": "classification", "dataset": {"path": str(data)}}
-                                       for t in ("a", "b")]})
+    suite = _suite(tmp_path, ("a", "b"), models=("m", "n"), rows=4)
     row = {"index": 0, "input": "t0", "prediction": "a", "reference": "a", "details": {}}
     executor = ParallelScriptedExecutor({
         "m": [([TaskStarted("a"), ResultOpened("a"), Predictions("a", [row]), Progress(1)], "worker lost"),
@@ -172,11 +170,7 @@ def test_a_parallel_executor_runs_models_at_once_and_the_driver_alone_writes(tmp
 
 
 def test_a_worker_that_never_starts_a_task_fails_every_remaining_task_once(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text(json.dumps({"text": "t", "label": "a"}) + "\n")
-    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
-                             "tasks": [{"name": t, "type": "classification", "dataset": {"path": str(data)}}
-                                       for t in ("a", "b", "c")]})
+    suite = _suite(tmp_path, ("a", "b", "c"))
     driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None)
     driver.executor = ScriptedExecutor([([], "Ray could not set up the model's worker: no torch")])
     summary = driver.run()  # one job: a new worker would fail the same way
@@ -193,10 +187,7 @@ class FailingParallelExecutor(ParallelScriptedExecutor):
 def test_an_executor_error_in_a_job_thread_ends_the_run_in_the_driver(tmp_path):
     import pytest
 
-    data = tmp_path / "d.jsonl"
-    data.write_text(json.dumps({"text": "t", "label": "a"}) + "\n")
-    suite = parse(tmp_path, {"name": "s", "models": [{"name": "m", "source": "org/m"}],
-                             "tasks": [{"name": "a", "type": "classification", "dataset": {"path": str(data)}}]})
+    suite = _suite(tmp_path, ("a",))
     driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None)
     driver.executor = FailingParallelExecutor({"m": []})
     with pytest.raises(RuntimeError, match="the executor itself broke"):

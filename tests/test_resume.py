@@ -107,6 +107,14 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+def _wait_until_gone(pids: list[int], seconds: float) -> None:
+    """Wait up to `seconds` for the processes to end; fail when one still runs."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and any(_running(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in pids)
+
+
 def _assert_resumes_to_reference(tmp_path, suite, out):
     killed_record, before = _predictions(out)
     assert killed_record["status"] == "running" and 10 <= len(before) < 80
@@ -141,10 +149,7 @@ def test_model_process_does_not_outlive_a_killed_run(tmp_path, tiny_gpt2):
     assert children, "the model should run in a child process"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    deadline = time.time() + 10
-    while time.time() < deadline and any(_running(pid) for pid in children):
-        time.sleep(0.05)
-    assert not any(_running(pid) for pid in children)
+    _wait_until_gone(children, 10)
     _assert_resumes_to_reference(tmp_path, suite, out)
 
 

@@ -8,10 +8,15 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 
 import pytest
-from test_resume import _assert_resumes_to_reference, _children, _running, _start_and_wait_for_predictions, _suite
+from test_resume import (
+    _assert_resumes_to_reference,
+    _children,
+    _start_and_wait_for_predictions,
+    _suite,
+    _wait_until_gone,
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the model process through /proc")
@@ -30,10 +35,7 @@ def test_a_stop_signal_ends_the_run_cleanly_and_it_resumes(tmp_path, tiny_gpt2, 
     assert process.returncode == code, output
     assert f"interrupted by {signal.Signals(signum).name}" in output and "Resume with the same command" in output
     assert "Traceback" not in output
-    deadline = time.time() + 10  # (multiprocessing's resource tracker leaves just after its parent)
-    while time.time() < deadline and any(_running(pid) for pid in children):
-        time.sleep(0.05)
-    assert not any(_running(pid) for pid in children)  # the model process is gone too
+    _wait_until_gone(children, 10)  # the model process too (multiprocessing's resource tracker leaves just after)
     with sqlite3.connect(out / "benchbench.sqlite") as db:
         assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
     _assert_resumes_to_reference(tmp_path, suite, out)

@@ -101,7 +101,7 @@ class Driver:
         self.summary = RunSummary(self.run_id, str(self.store.path))
         self.bar: tqdm | None = None
         self.active: dict[str, str] = {}  # model name: the task its worker is on (the bar's description)
-        self.round_settings: dict[tuple[str, str], dict] = {}  # racing: (model, task) that ended the round: its settings
+        self.round_settings: dict[tuple[str, str], dict] = {}  # racing: (model, task) that ended the round: resolved settings
         self.race_saved = 0  # racing: examples that stopped models did not score
 
     def run(self) -> RunSummary:
@@ -153,9 +153,11 @@ class Driver:
         parallel executor. Returns, per model, the tasks a live run elsewhere is computing."""
         models = {model.name: model for model in self.suite.models}
         waiting: dict[str, list[TaskSpec]] = {}
-        if self.suite.runtime.race is not None and self.suite.runtime.no_weights and not quiet:
+        racing = self.suite.runtime.race is not None and not quiet
+        if racing and self.suite.runtime.no_weights:
             self.log("racing is off: random weights give no predictions to compare (--no-weights)")
-        if self.suite.runtime.race is not None and not self.suite.runtime.no_weights and not quiet:
+            racing = False
+        if racing:
             states = []
             for name, model_tasks in tasks.items():
                 state, waiting[name] = self._plan(models[name], model_tasks, examples, quiet)
@@ -168,7 +170,7 @@ class Driver:
                 state, waiting[name] = self._plan(models[name], model_tasks, examples, quiet)
                 yield state
 
-        (self._in_parallel if self.executor.parallel else self._in_turn)(planned())
+        self._dispatch(planned())
         return waiting
 
     def _race(self, states: list[_ModelState]) -> None:
@@ -193,39 +195,43 @@ class Driver:
         looks = len(race.rounds) - 1
         # the bound counts every model of the suite, so a resumed race (fewer left to run) stops no more readily
         levels = {task: stop_level(race, looks, len(self.suite.models)) for task in racing}
+        evidence: dict[str, TaskEvidence] = {}  # per task: the examples stored by the end of the last round
         for number, fraction in enumerate(race.rounds, start=1):
             self.round_settings = {}
             round_states = []
             for state in states:
-                round_plans = [self._round_plan(plans[(state.model.name, task)], orders[task], fraction, number)
+                round_plans = [self._round_plan(plans[(state.model.name, task)], orders[task], fraction,
+                                                evidence[task].examples[state.model.name] if task in evidence else None)
                                for task in [p.task.name for p in state.remaining] if state.model.name in racing[task]]
                 if round_plans:
                     round_states.append(_ModelState(state.model, round_plans))
-            (self._in_parallel if self.executor.parallel else self._in_turn)(iter(round_states))
+            self._dispatch(iter(round_states))
             for task, models in racing.items():  # a model whose round failed (error, crash) has its status
                 racing[task] = [m for m in models if (m, task) in self.round_settings]
             if fraction >= 1:
                 break
             for task, models in racing.items():
                 prefix = tuple(orders[task][:round_size(len(orders[task]), fraction)])
-                evidence = self._race_evidence(specs[task], models, plans)
+                evidence[task] = found = self._race_evidence(specs[task], models, plans)
                 metric = race.metric or TASK_TYPES[specs[task].type].primary_metric
-                first = tuple(i for i in prefix if i in evidence.examples[models[0]]) if models else ()
-                if number == 1 and first and metric not in evidence.scored(models[0], first).stats:
+                first = tuple(i for i in prefix if i in found.examples[models[0]]) if models else ()
+                if number == 1 and first and metric not in found.scored(models[0], first).stats:
                     self.log(f"racing: task {task} computes no per-example {metric}, so no model stops on it "
                              f"(add {metric} to the task's metrics, or set race.metric)")
-                for model, stop in stops(evidence, models, metric, prefix, levels[task]).items():
-                    self._eliminate(specs_of[model], plans[(model, task)], evidence, stop, metric, number, prefix)
+                for model, stop in stops(found, models, metric, prefix, levels[task]).items():
+                    self._eliminate(specs_of[model], plans[(model, task)], found, stop, metric, number, prefix)
                     models.remove(model)
         self.summary.race = {"full": sum(len(p.rows) for p in plans.values()), "saved": self.race_saved}
 
-    def _round_plan(self, plan: TaskPlan, order: list[int], fraction: float, number: int) -> TaskPlan:
+    def _round_plan(self, plan: TaskPlan, order: list[int], fraction: float,
+                    stored: dict[int, ExampleResult] | None) -> TaskPlan:
         """A task's plan for one round: the prefix to have scored by its end (all in the last),
-        continuing from what is stored (an earlier round's examples are counted on the bar)."""
-        done = plan.done if number == 1 else [ExampleResult.stored(p) for p in self.store.predictions(plan.result_id)]
+        continuing from the examples `stored` by the end of the last round (counted on the bar
+        already), or, in the first round, from those the claim found."""
+        done = plan.done if stored is None else list(stored.values())
         rows = None if fraction >= 1 else order[:round_size(len(order), fraction)]
-        return dataclasses.replace(plan, done=done, round_rows=rows, resumed=plan.resumed and number == 1,
-                                   shown=0 if number == 1 else len(done))
+        return dataclasses.replace(plan, done=done, round_rows=rows, resumed=plan.resumed and stored is None,
+                                   shown=0 if stored is None else len(done))
 
     def _race_evidence(self, task: TaskSpec, models: list[str], plans: dict[tuple[str, str], TaskPlan]) -> TaskEvidence:
         """The racing models' stored examples of `task`, with the settings their round resolved."""
@@ -233,7 +239,7 @@ class Driver:
                         for p in self.store.predictions(plans[(m, task.name)].result_id)} for m in models}
         scoring = Scoring.of(task, self.suite.runtime)
         return TaskEvidence(task.name, task.type, examples,
-                            {m: self.round_settings[(m, task.name)]["resolved"] for m in models},
+                            {m: self.round_settings[(m, task.name)] for m in models},
                             {m: scoring for m in models})
 
     def _eliminate(self, model: ModelSpec, plan: TaskPlan, evidence: TaskEvidence, stop: Stop, metric: str,
@@ -245,9 +251,13 @@ class Driver:
         self.race_saved += len(plan.rows) - len(scored)
         self._record_plan(model, plan, "eliminated", stop.reason(metric, number, len(prefix)), {
             "metrics": figures.scores, "counts": {"examples": len(scored)},
-            "settings": {"signature": plan.fields, "resolved": self.round_settings[(model.name, plan.task.name)]["resolved"],
+            "settings": {"signature": plan.fields, "resolved": self.round_settings[(model.name, plan.task.name)],
                          "race": {"round": number, "examples": len(prefix), "metric": metric, **stop.to_dict()}}})
         self._advance(len(plan.rows) - len(scored))
+
+    def _dispatch(self, states: Iterator[_ModelState]) -> None:
+        """Run the models' jobs as the executor can: all at once, or one model after another."""
+        (self._in_parallel if self.executor.parallel else self._in_turn)(states)
 
     def _in_turn(self, states: Iterator[_ModelState]) -> None:
         """One model at a time, its workers' events applied as they come."""
@@ -354,7 +364,7 @@ class Driver:
                 state.finished.add(task)
                 state.advanced = 0
                 if status == ROUND:  # racing: the round's examples are stored; the driver decides what follows
-                    self.round_settings[(state.model.name, task)] = fields["settings"]
+                    self.round_settings[(state.model.name, task)] = fields["settings"]["resolved"]
                 else:
                     self._record_plan(state.model, state.plans[task], status, reason, fields)
 

@@ -130,7 +130,7 @@ class _TaskRun:
             if plan.round_rows is not None and len(self.failed) <= self._failure_budget(info):
                 # a race's round: the driver compares the models on what is stored, then says who goes on
                 self.emit(TaskFinished(self.name, ROUND, None, fields={"settings": {
-                    "signature": plan.fields, "resolved": settings | scoring.record()}}))
+                    "resolved": settings | scoring.record()}}))
                 return
             if len(self.failed) > self._failure_budget(info):
                 self._finish_incomplete(info, settings, results, len(done) - plan.shown)

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from helpers import crashing_model, write_suite
-from test_resume import _assert_resumes_to_reference, _running, _start_and_wait_for_predictions, _suite
+from test_resume import _assert_resumes_to_reference, _start_and_wait_for_predictions, _suite, _wait_until_gone
 
 from benchbench import load_results
 from benchbench.cli import main
@@ -192,10 +191,7 @@ def test_a_stopped_or_killed_driver_leaves_no_worker_and_a_rerun_resumes(tmp_pat
     os.killpg(process.pid, signum)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == (130 if signum == signal.SIGINT else -signal.SIGKILL), output
-    deadline = time.time() + 30
-    while time.time() < deadline and any(_running(pid) for pid in workers):
-        time.sleep(0.1)
-    assert not any(_running(pid) for pid in workers)
+    _wait_until_gone(workers, 30)
     _assert_resumes_to_reference(tmp_path, suite, out)
 
 
@@ -286,13 +282,17 @@ def test_the_device_on_ray_follows_the_gpus_each_model_reserves(caplog):
 
 
 class _RecordingRay:
-    """Ray's cancel and shutdown, recorded: what close() asks of Ray."""
+    """Ray's cancel and shutdown, recorded: what close() asks of Ray. A cancelled stream ends,
+    and the job's run() lets go of it, as Ray's would."""
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self, executor):
+        self.calls, self.executor = [], executor
 
     def cancel(self, stream, force=False):
         self.calls.append(("cancel", stream, force))
+        with self.executor.ended:
+            self.executor.streams.discard(stream)
+            self.executor.ended.notify_all()
 
     def shutdown(self):
         self.calls.append(("shutdown",))
@@ -305,8 +305,8 @@ def test_close_kills_the_running_jobs_and_leaves_only_its_own_session(own_sessio
     from benchbench.run.executors.on_ray import RayExecutor
 
     executor = RayExecutor.__new__(RayExecutor)
-    executor.ray, executor.own_session, executor.lock = _RecordingRay(), own_session, threading.Lock()
-    executor.streams = {"job-a"}
+    executor.own_session, executor.ended, executor.streams = own_session, threading.Condition(), {"job-a"}
+    executor.ray = _RecordingRay(executor)
     executor.close()
     assert executor.ray.calls == [("cancel", "job-a", True)] + ([("shutdown",)] if own_session else [])
 

@@ -44,6 +44,7 @@ FORWARDED_ENVIRONMENT = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_O
                          "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")
 REACHABILITY_HINT = ("on Ray the model loads on a worker node, where this path must exist too: put the model on "
                      "a filesystem every node mounts at the same path, or use a hub id or a packaged model")
+CLOSE_WAIT_SECONDS = 30  # for cancelled jobs' threads to see their streams end
 PACKAGE = Path(__file__).resolve().parents[2]  # the benchbench package the workers run
 log = logging.getLogger("benchbench")
 
@@ -100,7 +101,7 @@ class RayExecutor:
                     f"(docs/distributed.md)") from None
         self.gpus_per_model = 0.0
         self.streams: set[Any] = set()  # the jobs running, to cancel on an interrupt
-        self.lock = threading.Lock()
+        self.ended = threading.Condition()  # notified when a job's run() lets go of its stream
         # backpressure 1: the worker's generator resumes only once the driver has taken its last item
         # (Ray's own option, as Ray Data uses it), so worker_stream can hold the job until then
         self.task = self.ray.remote(num_returns="streaming", max_retries=0, max_calls=1,
@@ -147,7 +148,7 @@ class RayExecutor:
         gpus = 0 if job.model.api else self.gpus_per_model  # a served model computes on its server
         stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus, **self.task_env,
                                    name=f"benchbench:{job.model.name}").remote(job)
-        with self.lock:
+        with self.ended:
             self.streams.add(stream)
         worker: WorkerIdentity | None = None
         try:
@@ -160,18 +161,23 @@ class RayExecutor:
         except self.ray.exceptions.RayError as exc:
             return crash_reason(self.ray.exceptions, exc, worker)
         finally:
-            with self.lock:
+            with self.ended:
                 self.streams.discard(stream)
+                self.ended.notify_all()
         return None
 
     def close(self) -> None:
-        """Cancel the jobs still running (their workers are killed) and leave the cluster (a
-        session the caller opened stays open)."""
-        with self.lock:
+        """Cancel the jobs still running (their workers are killed), wait until their driver
+        threads have let go of Ray (shutting Ray down under a thread still reading a stream
+        crashed the process with SIGSEGV at exit), and leave the cluster (a session the caller
+        opened stays open)."""
+        with self.ended:
             running = list(self.streams)
         try:
             for stream in running:
                 self.ray.cancel(stream, force=True)
+            with self.ended:
+                self.ended.wait_for(lambda: not self.streams, timeout=CLOSE_WAIT_SECONDS)
         finally:
             if self.own_session:
                 self.ray.shutdown()

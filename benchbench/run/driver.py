@@ -179,9 +179,7 @@ class Driver:
         race, runtime = self.suite.runtime.race, self.suite.runtime
         assert race is not None
         plans = {(state.model.name, plan.task.name): plan for state in states for plan in state.remaining}
-        racing: dict[str, list[str]] = {}
-        for model, task in plans:
-            racing.setdefault(task, []).append(model)
+        racing = {task: [m for (m, t) in plans if t == task] for (_, task) in plans}
         specs = {plan.task.name: plan.task for plan in plans.values()}
         orders = {task: race_order(len(plans[(models[0], task)].rows), runtime.seed) for task, models in racing.items()}
         specs_of = {state.model.name: state.model for state in states}
@@ -324,8 +322,7 @@ class Driver:
         """A worker for the model's remaining tasks (a suite whose results are all stored starts none)."""
         if not state.remaining:
             return None
-        state.plans, state.finished, state.advanced = {p.task.name: p for p in state.remaining}, set(), 0
-        state.started = False
+        state.plans, state.finished, state.advanced, state.started = {p.task.name: p for p in state.remaining}, set(), 0, False
         return ModelJob(state.model, self.suite.runtime, self.device, state.remaining,
                         remote=self.executor.remote)
 

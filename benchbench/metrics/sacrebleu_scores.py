@@ -4,7 +4,8 @@ All references are kept: sacrebleu takes one stream per reference, so the per-ex
 lists are transposed (an example with fewer references gets None in the extra streams,
 which sacrebleu skips). The score is sacrebleu's `corpus_score` to the digit, and the
 signature is sacrebleu's own string. Intervals resample sacrebleu's per-sentence
-statistics (the same statistics its own --confidence uses).
+statistics (the same statistics its own --confidence uses); BLEU and chrF are recomputed from
+the resampled sums many rows at once (sacrebleu_sums.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from benchbench.errors import TaskConfigError
 from benchbench.metrics.base import MetricResult, References, as_reference_lists
+from benchbench.metrics.sacrebleu_sums import bleu_from_sums, chrf_from_sums
 from benchbench.schema import key
 
 BLEU_OPTIONS = {
@@ -63,10 +65,18 @@ def _score(name: str, class_name: str, predictions: Sequence[str], references: R
     metric = _build(class_name, options)
     hypotheses = [str(p) for p in predictions]
     streams = transpose_references(references)
-    score = metric.corpus_score(hypotheses, streams)
-    stats = np.asarray(metric._extract_corpus_statistics(hypotheses, streams), dtype=np.float64)
+    # what corpus_score does, keeping the per-sentence statistics instead of extracting them twice
+    metric._check_corpus_score_args(hypotheses, streams)
+    sentence_stats = metric._extract_corpus_statistics(hypotheses, streams)
+    score = metric._aggregate_and_compute(sentence_stats)
+    stats = np.asarray(sentence_stats, dtype=np.float64)
 
     def from_sums(sums: np.ndarray) -> np.ndarray:
+        if class_name == "BLEU":
+            return bleu_from_sums(sums, metric.max_ngram_order, metric.smooth_method, metric.smooth_value,
+                                  metric.effective_order)
+        if class_name == "CHRF":
+            return chrf_from_sums(sums, metric.order, metric.beta, metric.eps_smoothing)
         return np.array([metric._compute_score_from_stats(list(row)).score for row in sums])
 
     return MetricResult({name: float(score.score)}, str(metric.get_signature()), {name: (stats, from_sums)})

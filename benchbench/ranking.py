@@ -19,16 +19,14 @@ memory at once.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Sequence
 
 import pandas as pd
 
-from benchbench.comparable import DataSelection, selection_notes
 from benchbench.errors import BenchbenchError
 from benchbench.estimate import estimate_from_shape
 from benchbench.metrics import DIRECTION
-from benchbench.metrics.bootstrap import CONFIDENCE
 from benchbench.numbers import finite_or_none, finite_tree
 from benchbench.schema import did_you_mean
 from benchbench.spec import REMOTE_DEVICE
@@ -275,30 +273,45 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
     return rows + never
 
 
-def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
-              metric: str | None = None, max_latency_ms: float | None = None,
-              min_scores: dict[str, float] | None = None, selections: Sequence[DataSelection] = (),
-              max_cost_per_1k: float | None = None, evidence: dict[str, TaskEvidence] | None = None) -> dict[str, Any]:
-    """Per-task rankings under the constraints, and an overall ranking across tasks.
-    `selections`: the data selections the frame was chosen from (comparable.py), reported;
-    `evidence`: per task, the stored examples that pair the models (comparisons.load_evidence)."""
+@dataclass(frozen=True)
+class Limits:
+    """The user's constraints: memory budget (GiB), latency limit (ms), the worst score
+    accepted per metric, and the cost limit per 1,000 examples; None: no limit."""
+
+    budget_gb: float | None = None
+    max_latency_ms: float | None = None
+    min_scores: dict[str, float] = field(default_factory=dict)
+    max_cost_per_1k: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget_gib": self.budget_gb, "max_latency_ms": self.max_latency_ms, "min_scores": self.min_scores,
+                "max_cost_per_1k": self.max_cost_per_1k}
+
+
+def task_candidates(frame: pd.DataFrame, task: str | None = None, metric: str | None = None) -> dict[str, list[Candidate]]:
+    """Per task (one, or every task of `frame`), its candidates before any constraint: the
+    figures each constraint is checked against. Costly (it reads the frame); `rank_under`
+    ranks them under any number of constraints cheaply."""
     tasks = [task] if task else list(dict.fromkeys(frame["task"]))
-    per_task: dict[str, list[Candidate]] = {}
-    for name in tasks:
-        candidates = candidates_for_task(frame, name, metric)
-        apply_constraints(candidates, budget_gb, max_latency_ms, min_scores, max_cost_per_1k)
-        per_task[name] = rank(candidates, (evidence or {}).get(name))
-    return {
-        "constraints": {"budget_gib": budget_gb, "max_latency_ms": max_latency_ms, "min_scores": min_scores or {},
-                        "max_cost_per_1k": max_cost_per_1k, "metric": metric,
-                        "units": {"memory": "GiB", "latency": "ms", "cost": "per 1,000 examples, in the price's currency"}},
-        "tasks": {name: [c.to_dict() for c in cs] for name, cs in per_task.items()},
-        "overall": overall(per_task) if not task else None,
-        "nothing_fits": [name for name, cs in per_task.items() if not any(c.rank for c in cs)],
-        "statistics": {"tie_rule": TIE_RULE, "fallback": OVERLAP_RULE, "confidence": CONFIDENCE,
-                       "multiple_comparisons": "Holm, over the models compared with the best of each task",
-                       "tests": "McNemar exact for right/wrong metrics, paired permutation test otherwise; "
-                                "intervals: paired bootstrap"},
-        "data": {"notes": selection_notes(list(selections)),
-                 "selections": [s.to_dict() for s in selections if not task or s.task == task]},
-    }
+    return {name: candidates_for_task(frame, name, metric) for name in tasks}
+
+
+def rank_under(base: dict[str, list[Candidate]], limits: Limits,
+               evidence: dict[str, TaskEvidence] | None = None) -> dict[str, list[Candidate]]:
+    """`base` (task_candidates) ranked under `limits`, on copies: `base` is left as it was."""
+    per_task = {}
+    for name, candidates in base.items():
+        copies = [replace(c, excluded=list(c.excluded)) for c in candidates]
+        apply_constraints(copies, limits.budget_gb, limits.max_latency_ms, limits.min_scores, limits.max_cost_per_1k)
+        per_task[name] = rank(copies, (evidence or {}).get(name))
+    return per_task
+
+
+def picks(per_task: dict[str, list[Candidate]]) -> dict[str | None, str | None]:
+    """The recommended model of each task (rank 1; None when nothing fits) and, under the key
+    None when there are several tasks, the first of the overall ranking."""
+    chosen: dict[str | None, str | None] = {name: next((c.model for c in cs if c.rank == 1), None)
+                                            for name, cs in per_task.items()}
+    if len(per_task) > 1:
+        chosen[None] = next((row["model"] for row in overall(per_task) if row["rank"] == 1), None)
+    return chosen

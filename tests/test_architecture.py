@@ -21,7 +21,7 @@ LAYERS = [
     {"backends"},
     {"tasks"},
     {"suite", "run", "catalog"},
-    {"comparable", "results", "comparisons", "estimate", "ranking"},
+    {"comparable", "results", "comparisons", "estimate", "ranking", "decision", "recommendation"},
     {"report"},
     {"cli", "__init__"},
 ]
@@ -82,7 +82,7 @@ def test_imports_flow_one_way():
 
 
 @pytest.mark.parametrize("folder", ["tasks", "backends/base.py", "backends/__init__.py", "spec.py", "suite.py",
-                                    "ranking.py", "results.py", "report"])
+                                    "ranking.py", "decision.py", "recommendation.py", "results.py", "report"])
 def test_no_torch_or_transformers_outside_backends_and_measurement(folder):
     files = [PACKAGE / folder] if folder.endswith(".py") else sorted((PACKAGE / folder).rglob("*.py"))
     for path in files:

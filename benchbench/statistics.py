@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -103,7 +104,7 @@ def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray,
     if n <= EXACT_UP_TO:
         swaps = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
     else:
-        swaps = np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(np.float64)
+        swaps = _random_swaps(seed, permutations, n)
     moved = swaps @ (stats_b - stats_a)  # what the swapped examples move from b to a
     sum_a, sum_b = stats_a.sum(axis=0), stats_b.sum(axis=0)
     observed = abs(float(a[1](sum_a[None, :])[0] - b[1](sum_b[None, :])[0]))
@@ -113,6 +114,15 @@ def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray,
     if n <= EXACT_UP_TO:  # the observed assignment is one of the enumerated ones
         return at_least / len(differences)
     return (at_least + 1) / (len(differences) + 1)
+
+
+@lru_cache(maxsize=1)
+def _random_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
+    """The seeded random swaps (one row per permutation, 1: swap that example), kept for the
+    next test: every model of a task is compared on the same examples with the same seed."""
+    swaps = np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(np.float64)
+    swaps.flags.writeable = False
+    return swaps
 
 
 def mcnemar_exact(right_a: Sequence[bool], right_b: Sequence[bool]) -> float:

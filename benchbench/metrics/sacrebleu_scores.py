@@ -10,6 +10,7 @@ the resampled sums many rows at once (sacrebleu_sums.py).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -49,25 +50,33 @@ def transpose_references(references: References) -> list[list[str | None]]:
     return [[refs[i] if i < len(refs) else None for refs in per_example] for i in range(width)]
 
 
-def _build(class_name: str, options: dict[str, Any]) -> Any:
+def _build(class_name: str, options: dict[str, Any], references: list[list[str | None]] | None = None) -> Any:
     import sacrebleu.metrics
 
     given = {k: v for k, v in options.items() if v is not None}
     try:
-        return getattr(sacrebleu.metrics, class_name)(**given)
+        return getattr(sacrebleu.metrics, class_name)(**given, references=references)
     except Exception as exc:  # e.g. a tokenizer whose model must be downloaded
         raise TaskConfigError(f"sacrebleu {class_name} with options {given} cannot be built: "
                               f"{type(exc).__name__}: {exc}") from exc
 
 
+@lru_cache(maxsize=16)
+def _with_references(class_name: str, options: tuple[tuple[str, Any], ...],
+                     streams: tuple[tuple[str | None, ...], ...]) -> Any:
+    """A metric holding the references' preprocessing (sacrebleu's reference cache): every
+    model of a task is scored against the same references, so they are processed once."""
+    return _build(class_name, dict(options), [list(stream) for stream in streams])
+
+
 def _score(name: str, class_name: str, predictions: Sequence[str], references: References,
            options: dict[str, Any]) -> MetricResult:
-    metric = _build(class_name, options)
     hypotheses = [str(p) for p in predictions]
     streams = transpose_references(references)
+    metric = _with_references(class_name, tuple(sorted(options.items())), tuple(tuple(s) for s in streams))
     # what corpus_score does, keeping the per-sentence statistics instead of extracting them twice
     metric._check_corpus_score_args(hypotheses, streams)
-    sentence_stats = metric._extract_corpus_statistics(hypotheses, streams)
+    sentence_stats = metric._extract_corpus_statistics(hypotheses, None)  # the cached references
     score = metric._aggregate_and_compute(sentence_stats)
     stats = np.asarray(sentence_stats, dtype=np.float64)
 

@@ -11,6 +11,7 @@ import shlex
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -227,18 +228,39 @@ def validate(suite: str, fmt: str) -> None:
                f"{', '.join(t.name for t in parsed.tasks)})")
 
 
+def _constraint_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The constraints `recommend` ranks under and the report's page starts from."""
+    options = [
+        click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB."),
+        click.option("--max-latency-ms", type=float, callback=_positive, help="Exclude models slower than this (p50, ms)."),
+        click.option("--min-score", "min_scores", multiple=True, metavar="[METRIC=]VALUE",
+                     help="Exclude models scoring worse than VALUE on METRIC (at most VALUE for lower-is-better "
+                          "metrics); repeatable. A bare VALUE applies to the ranking metric and needs --task or "
+                          "--metric."),
+        click.option("--max-cost-per-1k", type=float, callback=_positive,
+                     help="Exclude models costing more than this per 1,000 examples (served models with a price; "
+                          "models without a cost are excluded).")]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _limits(results_dir: str, data: str, budget_gb: float | None, max_latency_ms: float | None,
+            min_scores: tuple[str, ...], max_cost_per_1k: float | None) -> Any:
+    """The report's starting constraints, --min-score checked against the stored metrics."""
+    from benchbench.comparable import choose_comparable
+    from benchbench.ranking import Limits, check_request
+    from benchbench.results import load_results
+
+    thresholds = check_request(choose_comparable(load_results(results_dir, all_attempts=True), data)[0], None, None,
+                               min_scores) if min_scores else {}
+    return Limits(budget_gb, max_latency_ms, thresholds, max_cost_per_1k)
+
+
 @main.command()
-@click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB.")
+@_constraint_options
 @click.option("--task", help="Rank for this task only (default: every task, plus an overall ranking).")
 @click.option("--metric", help="Rank by this metric (default: the task type's primary metric).")
-@click.option("--max-latency-ms", type=float, callback=_positive, help="Exclude models slower than this (p50, ms).")
-@click.option("--min-score", "min_scores", multiple=True, metavar="[METRIC=]VALUE",
-              help="Exclude models scoring worse than VALUE on METRIC (at most VALUE for lower-is-better "
-                   "metrics); repeatable. A bare VALUE applies to the ranking metric and needs --task or "
-                   "--metric.")
-@click.option("--max-cost-per-1k", type=float, callback=_positive,
-              help="Exclude models costing more than this per 1,000 examples (served models with a price; "
-                   "models without a cost are excluded).")
 @click.option("--results", "results_dir", default="results", show_default=True, help="Results folder.")
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -256,7 +278,7 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     from benchbench.comparable import choose_comparable
     from benchbench.comparisons import load_evidence
     from benchbench.ranking import check_request
-    from benchbench.ranking import recommend as rank_models
+    from benchbench.recommendation import recommend as rank_models
     from benchbench.report.terminal import format_table
     from benchbench.results import load_results
 
@@ -319,13 +341,15 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 @click.option("--results", "results_option", help="Results folder (default: results); the same as RESULTS_DIR.")
 @click.option("-o", "--output", help="Output file (default: report.html / comparison.csv / comparison.json "
                                      "in the results folder).")
-@click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB for the recommendation and charts.")
+@_constraint_options
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
 def report(results_dir: str | None, results_option: str | None, output: str | None, budget_gb: float | None,
+           max_latency_ms: float | None, min_scores: tuple[str, ...], max_cost_per_1k: float | None,
            data: str, fmt: str) -> None:
     """Write the comparison of RESULTS_DIR (default: results) as a self-contained HTML
-    report, or export it as CSV or JSON (one row per model x task)."""
+    report, or export it as CSV or JSON (one row per model x task). The constraints are where
+    the report's page starts; its inputs change them."""
     if results_dir and results_option and results_dir != results_option:
         _fail(BenchbenchError(f"two results folders given ({results_dir} and --results {results_option}); give one"))
     results_dir = results_dir or results_option or "results"
@@ -335,7 +359,8 @@ def report(results_dir: str | None, results_option: str | None, output: str | No
     target = Path(output) if output else Path(results_dir) / {"html": "report.html", "csv": "comparison.csv",
                                                                "json": "comparison.json"}[fmt]
     try:
-        content = build_report(results_dir, budget_gb, data=data) if fmt == "html" else \
+        content = build_report(results_dir, _limits(results_dir, data, budget_gb, max_latency_ms, min_scores,
+                                                    max_cost_per_1k), data) if fmt == "html" else \
             export_comparison(results_dir, fmt, data)
     except FileNotFoundError as exc:
         _fail(BenchbenchError(str(exc)))

@@ -159,7 +159,7 @@ def apply_constraints(candidates: list[Candidate], budget_gb: float | None, max_
             if c.memory_gib is None:
                 c.excluded.append("memory unknown (not measured, no shape recorded to estimate it)")
             elif c.memory_gib > budget_gb:
-                c.excluded.append(f"needs {c.memory_gib:.1f} GiB > {budget_gb:g} GiB ({c.memory_source})")
+                c.excluded.append(f"needs {c.memory_gib:.4g} GiB > {budget_gb:g} GiB ({c.memory_source})")
         if max_latency_ms is not None and c.latency_ms is not None and c.latency_ms > max_latency_ms:
             c.excluded.append(f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms ({c.latency_source})")
         for metric, threshold in (min_scores or {}).items():

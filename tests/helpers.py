@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from click.testing import CliRunner
 
 from benchbench.backends.base import CLASSIFY, GENERATE, ROLLING, SPANS
 from benchbench.backends.hf.backend import HFBackend
 from benchbench.backends.hf.loading import LoadedModel, load_model
+from benchbench.cli import main
 from benchbench.spec import ModelSpec, Suite
 from benchbench.suite import load_suite
 
@@ -90,3 +92,32 @@ def crashing_model(folder: Path, tiny_gpt2: Path, once: Path | None = None) -> P
     config["auto_map"] = {"AutoModelForCausalLM": "modeling_crash.CrashingGPT2"}
     (folder / "config.json").write_text(json.dumps(config))
     return folder
+
+
+SENTIMENT_ROWS = [("a good film, a joy", "positive"), ("a bad one, a long evening", "negative"),
+                  ("the quick brown fox", "positive"), ("bread needs time", "negative"),
+                  ("the lighthouse keeper wrote", "positive"), ("flour water salt", "negative"),
+                  ("good bread, a joy", "positive"), ("a long bad film", "negative")]
+
+
+def three_model_store(folder: Path, gpt2: Path, llama: Path, bert: Path, prefix: str = "") -> Path:
+    """Results of three tiny models of different sizes (so limits change the pick) on a
+    classification and a perplexity task, with stored predictions (so they pair); `prefix`
+    goes before every model name and into the data."""
+    data = folder / "sentiment.jsonl"
+    data.write_text("".join(json.dumps({"sentence": prefix + t, "label": label}) + "\n" for t, label in SENTIMENT_ROWS))
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(prefix + t for t, _ in SENTIMENT_ROWS) + "\n")
+    suite = write_suite(folder, {
+        "name": "three", "runtime": {"bootstrap_resamples": 100},
+        "models": [{"name": prefix + "gpt2", "source": str(gpt2)}, {"name": "llama", "source": str(llama)},
+                   {"name": "bert", "source": str(bert)}],
+        "tasks": [{"name": "sentiment", "type": "classification",
+                   "dataset": {"path": str(data), "fields": {"text": "sentence"}},
+                   "options": {"choices": {"positive": " positive", "negative": " negative"}}},
+                  {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus)},
+                   "options": {"max_length": 16}}]})
+    out = folder / "results"
+    result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
+    assert result.exit_code in (0, 1), result.output  # 1: the BERT classifier has no perplexity (unsupported)
+    return out

@@ -1,10 +1,12 @@
 """The self-contained HTML comparison report.
 
-One file: inline CSS and JS, charts as inline SVG, no network access needed to view it.
-Every piece of text that comes from models, data, suites or results is HTML-escaped.
-Open it with `#selftest` appended to the URL and its script sorts every table by a
-numeric column, checks the order, and writes the outcome into the page (used by the
-headless-browser test).
+One file, readable offline: the styles (page.css) and the script (page.js) are inlined, and the
+data the script ranks and draws from (data.py) sits in the page as JSON. What depends on the
+constraints (the recommendation, the models x tasks overview, the decision map, the charts) is
+drawn by the script, so the page's inputs can change it; what does not (every metric with its
+interval, speed and memory figures, signatures, the environment) is written here as HTML.
+Every piece of text from models, data, suites or results is escaped: HTML-escaped here, and
+given to the page as text by the script; the embedded JSON cannot close its script element.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from html import escape
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,52 +24,11 @@ from benchbench.comparable import choose_comparable
 from benchbench.comparisons import load_evidence
 from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
-from benchbench.ranking import recommend
-from benchbench.report.plots import scatter_svg
-from benchbench.report.terminal import versus_best_text
+from benchbench.ranking import Candidate, Limits, task_candidates
+from benchbench.recommendation import recommend
+from benchbench.report.data import page_data
 from benchbench.results import load_results
 from benchbench.store import Store
-from benchbench.tasks import TASK_TYPES
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd}h3{font-size:1.05rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}th,td{border:1px solid #ddd;padding:.3rem .5rem;
-text-align:left;vertical-align:top}th[data-sort]{cursor:pointer;background:#f4f6f8}th[data-sort]:hover{background:#e6ebf0}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.excluded{color:#888}.tag{font-size:.75rem;padding:0 .3rem;
-border-radius:3px;background:#e8f0fe;margin-left:.3rem}.best{background:#e6f4ea}.charts{display:flex;flex-wrap:wrap;gap:1rem}
-pre{white-space:pre-wrap;word-break:break-word;background:#f8f8f8;padding:.5rem;font-size:.78rem;max-height:20rem;overflow:auto}
-details{margin:.4rem 0}.muted{color:#666;font-size:.85rem}.notes{background:#fff8e1;padding:.2rem .8rem;border-radius:4px}
-"""
-
-JS = """
-function cellValue(row, index){const c=row.cells[index];return c.dataset.value!==undefined?c.dataset.value:c.textContent.trim();}
-function sortTable(th){
-  const table=th.closest('table'), index=Array.from(th.parentNode.children).indexOf(th), body=table.tBodies[0];
-  const dir=th.dataset.dir==='asc'?'desc':'asc'; th.dataset.dir=dir;
-  const rows=Array.from(body.rows);
-  rows.sort(function(a,b){
-    const x=cellValue(a,index), y=cellValue(b,index), nx=parseFloat(x), ny=parseFloat(y);
-    let c;
-    if(!isNaN(nx)&&!isNaN(ny)){c=nx-ny;}else if(!isNaN(nx)){c=-1;}else if(!isNaN(ny)){c=1;}else{c=x.localeCompare(y);}
-    return dir==='asc'?c:-c;});
-  rows.forEach(function(r){body.appendChild(r);});
-}
-document.querySelectorAll('th[data-sort]').forEach(function(th){th.addEventListener('click',function(){sortTable(th);});});
-if(location.hash==='#selftest'){
-  let ok=true, tables=0;
-  document.querySelectorAll('table.sortable').forEach(function(table){
-    const th=table.querySelector('th[data-numeric]'); if(!th){return;}
-    tables++; th.click();
-    const index=Array.from(th.parentNode.children).indexOf(th);
-    const values=Array.from(table.tBodies[0].rows).map(function(r){return parseFloat(cellValue(r,index));}).filter(function(v){return !isNaN(v);});
-    for(let i=1;i<values.length;i++){if(values[i]<values[i-1]){ok=false;}}
-  });
-  const marker=document.createElement('div'); marker.id='selftest';
-  marker.textContent=(ok?'sort-ok':'sort-failed')+' tables='+tables+' charts='+document.querySelectorAll('svg').length;
-  document.body.appendChild(marker);
-}
-"""
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -85,37 +47,6 @@ def _table(headers: list[tuple[str, bool]], rows: list[str], sortable: bool = Tr
                    else f"<th>{escape(name)}</th>" for name, numeric in headers)
     return (f'<table class="{"sortable" if sortable else ""}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
-
-
-def _ranking_table(candidates: list[dict[str, Any]], frame: pd.DataFrame) -> str:
-    metric = candidates[0]["metric"]
-    headers = [("rank", True), ("model", False), (metric, True), ("n", True), ("95% CI low", True), ("95% CI high", True),
-               ("vs best (paired)", False),
-               ("memory GiB", True), ("memory source", False), ("latency ms", True), ("TTFT ms", True),
-               ("ms per output token", True), ("cost per 1k examples", True), ("examples/s", True),
-               ("tokens/s", True), ("MFU %", True), ("parameters (M)", True), ("status / why excluded", False)]
-    rows = []
-    for c in candidates:
-        match = frame[(frame["model"] == c["model"]) & (frame["task"] == c["task"])]
-
-        def measured(column: str) -> float | None:
-            value = match[column].iloc[0] if column in match and len(match) else None
-            return float(value) if value is not None and pd.notna(value) else None
-
-        mfu = measured("model_flops_utilisation")
-        tags = ("<span class='tag'>tied with best</span>" if c["tied_with_best"] and c["rank"] != 1 else "") + \
-               ("<span class='tag'>Pareto</span>" if c["pareto"] else "")
-        css = "best" if c["rank"] == 1 else ("excluded" if c["excluded"] else "")
-        rows.append(f'<tr class="{css}">{_cell(c["rank"])}<td>{escape(c["model"])}{tags}</td>{_cell(c["score"])}'
-                    f'{_cell(c["n"])}'
-                    f'{_cell(c["ci_low"])}{_cell(c["ci_high"])}'
-                    f'<td>{escape(versus_best_text(c["vs_best"])) if c["vs_best"] else ""}</td>{_cell(c["memory_gib"], 3)}'
-                    f'<td>{escape(c["memory_source"])}</td>{_cell(c["latency_ms"], 4)}{_cell(c["ttft_ms"], 4)}'
-                    f'{_cell(c["tpot_ms"], 3)}{_cell(c["cost_per_1k"], 3)}{_cell(measured("examples_per_second"), 3)}'
-                    f'{_cell(measured("prompt_tokens_per_second"), 4)}{_cell(None if mfu is None else 100 * mfu, 3)}'
-                    f'{_cell(c["parameters"] / 1e6 if c["parameters"] else None, 4)}'
-                    f'<td>{escape("; ".join(c["excluded"]) or "ok")}</td></tr>')
-    return _table(headers, rows)
 
 
 def _metrics_table(rows: pd.DataFrame) -> str:
@@ -145,30 +76,6 @@ def _signatures(rows: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _worst_examples(store: Store, rows: pd.DataFrame, task_type: str, limit: int) -> str:
-    if task_type not in TASK_TYPES:  # stored by a benchbench with a task type this one does not know
-        return ""
-    parts = []
-    for _, row in rows.iterrows():
-        if row["status"] != "ok":
-            continue
-        predictions = store.predictions(int(row["result_id"]))
-        if not predictions:
-            continue
-        scorer = TASK_TYPES[task_type].example_score
-        scored = sorted(((scorer(p["prediction"], p["reference"], p["details"] or {}), p) for p in predictions),
-                        key=lambda x: x[0][0])[:limit]
-        kind = scored[0][0][1]
-        body = [f'<tr>{_cell(p["example_index"])}{_cell(score, 3)}<td><pre>{escape(str(p["input"])[:1500])}</pre></td>'
-                f'<td><pre>{escape(json.dumps(p["prediction"], ensure_ascii=False)[:800])}</pre></td>'
-                f'<td><pre>{escape(json.dumps(p["reference"], ensure_ascii=False)[:800])}</pre></td></tr>'
-                for (score, _), p in scored]
-        table = _table([("example", True), (kind, True), ("input", False), ("output", False), ("reference", False)], body)
-        parts.append(f"<details><summary>{escape(str(row['model']))}: {len(scored)} worst of {len(predictions)} "
-                     f"examples (by {escape(kind)})</summary>{table}</details>")
-    return "".join(parts)
-
-
 def _environment(runs: list[dict[str, Any]]) -> str:
     rows = []
     for run in runs:
@@ -189,23 +96,6 @@ def _data_notes(result: dict[str, Any]) -> str:
             f"{''.join(f'<li>{escape(note)}</li>' for note in notes)}</ul></div>") if notes else ""
 
 
-def _recommendation(result: dict[str, Any], budget: float | None) -> str:
-    items = []
-    for task, candidates in result["tasks"].items():
-        ranked = [c for c in candidates if c["rank"] is not None]
-        if not ranked:
-            items.append(f"<li><b>{escape(task)}</b>: no model fits the constraints.</li>")
-            continue
-        best = ranked[0]
-        tied = [c["model"] for c in ranked[1:] if c["tied_with_best"]]
-        tie_text = f" (statistically tied: {escape(', '.join(tied))})" if tied else ""
-        memory = "memory unknown" if best["memory_gib"] is None else f"{best['memory_gib']:.2f} GiB, {best['memory_source']}"
-        items.append(f"<li><b>{escape(task)}</b>: {escape(best['model'])} ({escape(best['metric'])} "
-                     f"{escape(_number(best['score']))}, n={escape(_number(best['n']))}; {escape(memory)}){tie_text}</li>")
-    heading = f"for a {budget:g} GiB budget" if budget is not None else "(no memory budget given)"
-    return f"<h2>Recommendation {escape(heading)}</h2><ul>{''.join(items)}</ul>"
-
-
 def _racing(frame: pd.DataFrame) -> str:
     """What racing saved: the model-examples its stopped results did not score, against what a
     full run scores (each task's examples, as its complete results have them)."""
@@ -220,36 +110,89 @@ def _racing(frame: pd.DataFrame) -> str:
             f"saved; docs/statistics.md).</p>")
 
 
-def build_report(results_dir: str | Path, budget_gb: float | None = None, worst_examples: int = 10,
-                 data: str = "complete") -> str:
-    """The report of the results compared over one data selection per task (comparable.py)."""
+def _speed_table(candidates: list[Candidate], frame: pd.DataFrame) -> str:
+    """Each model's speed, memory and cost figures on the task, and its status."""
+    headers = [("model", False), ("memory GiB", True), ("memory source", False), ("latency ms", True),
+               ("latency source", False), ("TTFT ms", True), ("ms per output token", True), ("cost per 1k examples", True),
+               ("examples/s", True), ("tokens/s", True), ("MFU %", True), ("parameters (M)", True), ("status", False)]
+    rows = []
+    for c in candidates:
+        match = frame[(frame["model"] == c.model) & (frame["task"] == c.task)]
+
+        def measured(column: str) -> float | None:
+            return finite_or_none(float(match[column].iloc[0])) if column in match and len(match) \
+                and pd.notna(match[column].iloc[0]) else None
+
+        mfu = measured("model_flops_utilisation")
+        rows.append(f"<tr><td>{escape(c.model)}</td>{_cell(c.memory_gib, 3)}<td>{escape(c.memory_source)}</td>"
+                    f"{_cell(c.latency_ms)}<td>{escape(c.latency_source)}</td>{_cell(c.ttft_ms)}{_cell(c.tpot_ms, 3)}"
+                    f"{_cell(c.cost_per_1k, 3)}{_cell(measured('examples_per_second'), 3)}"
+                    f"{_cell(measured('prompt_tokens_per_second'))}{_cell(None if mfu is None else 100 * mfu, 3)}"
+                    f"{_cell(c.parameters / 1e6 if c.parameters else None)}"
+                    f"<td>{escape('; '.join(c.excluded) or 'ok')}</td></tr>")
+    return _table(headers, rows)
+
+
+def _task_details(task: str, candidates: list[Candidate], frame: pd.DataFrame) -> str:
+    rows = frame[frame["task"] == task]
+    return (f'<details class="task" id="task-{escape(task)}"><summary><b>{escape(task)}</b> '
+            f'<span class="muted">({escape(str(rows["task_type"].iloc[0]))})</span></summary>'
+            f'<h3>Every metric with its 95% interval</h3><div class="scroll">{_metrics_table(rows)}</div>'
+            f'<h3>Speed, memory and cost</h3><div class="scroll">{_speed_table(candidates, frame)}</div>'
+            f"<h3>Settings signatures</h3>{_signatures(rows)}</details>")
+
+
+def _asset(name: str) -> str:
+    return files("benchbench.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def embedded_json(data: dict[str, Any]) -> str:
+    """JSON that can sit inside a <script> element: no '<' (so no '</script>'), and no line or
+    paragraph separator characters, which old JavaScript engines rejected."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def build_report(results_dir: str | Path, limits: Limits = Limits(), data: str = "complete") -> str:
+    """The report of the results compared over one data selection per task (comparable.py),
+    its page starting from the constraints `limits`."""
     frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
-    ranking = recommend(frame, budget_gb, selections=selections, evidence=load_evidence(results_dir, frame))
+    evidence = load_evidence(results_dir, frame)
+    ranking = recommend(frame, limits.budget_gb, max_latency_ms=limits.max_latency_ms, min_scores=limits.min_scores,
+                        selections=selections, max_cost_per_1k=limits.max_cost_per_1k, evidence=evidence)
+    base = task_candidates(frame)
+    payload = page_data(results_dir, frame, base, limits, ranking, evidence)
     store = Store(results_dir, read_only=True)
     try:
         runs = store.runs()
-        sections = []
-        for task, candidates in ranking["tasks"].items():
-            rows = frame[frame["task"] == task]
-            task_type = str(rows["task_type"].iloc[0])
-            memory_chart = scatter_svg(candidates, "memory_gib", "peak GPU memory (GiB; measured or estimated)", budget_gb)
-            latency_chart = scatter_svg(candidates, "latency_ms", "latency (ms, p50)")
-            charts = "".join(f"<figure>{svg}</figure>" for svg in (latency_chart, memory_chart) if svg)
-            sections.append(
-                f'<h2 id="task-{escape(task)}">Task {escape(task)} <span class="muted">({escape(task_type)})</span></h2>'
-                f"<h3>Ranking</h3>{_ranking_table(candidates, frame)}"
-                f"<h3>All metrics with 95% confidence intervals</h3>{_metrics_table(rows)}"
-                f'<div class="charts">{charts or "<p class=muted>No chart: no latency or memory figures.</p>"}</div>'
-                f"<h3>Settings signatures</h3>{_signatures(rows)}"
-                f"<h3>Worst examples first</h3>{_worst_examples(store, rows, task_type, worst_examples)}")
     finally:
         store.close()
+    details = "".join(_task_details(task, candidates, frame) for task, candidates in base.items())
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>benchbench report</title>"
-            f"<style>{CSS}</style></head><body><h1>benchbench comparison report</h1>"
-            f'<p class="muted">Results: {escape(str(results_dir))}; generated {generated}. Memory in GiB; '
-            f"latency in ms. Served models (api:) are timed per request on this machine: TTFT is the time to "
-            f"the first token, ms per output token the time per token after it (p50 over requests); their cost is in "
-            f"the currency of the suite's price. Click a column heading to sort.</p>"
-            f"{_data_notes(ranking)}{_recommendation(ranking, budget_gb)}{_racing(frame)}{''.join(sections)}"
-            f"<h2>Environment</h2>{_environment(runs)}<script>{JS}</script></body></html>")
+    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>benchbench report</title>'
+            f"<style>{_asset('page.css')}</style></head><body><h1>benchbench comparison report</h1>"
+            f'<p class="muted">Results: {escape(str(results_dir))}; generated {generated}. Memory in GiB (the GPU peak '
+            f"where measured, else an estimate from the model's shape); latency in ms (p50). Served models (api:) "
+            f"use no local memory; their cost is in the currency of the suite's price.</p>"
+            f"<noscript><p class=notes>This page draws its overview with JavaScript; the tables further down "
+            f"work without it.</p></noscript>"
+            f"{_data_notes(ranking)}{_racing(frame)}"
+            f'<h2>Constraints</h2><p class="muted">Change a limit and everything down to the charts is ranked and '
+            f"drawn again; leave it empty for no limit.</p><form id=inputs onsubmit='return false'></form>"
+            f'<h2>Recommendation</h2><div id="recommendation"></div>'
+            f'<h2>Overview</h2><p class="muted">Each task\'s ranking metric; the colour is scaled per task, darker '
+            f"is better (whichever way the metric goes). ★ the pick; = statistically tied with it (paired test, "
+            f"Holm-adjusted p &ge; 0.05, or overlapping 95% intervals where examples cannot be paired); struck "
+            f"through: excluded by a limit. Hover a cell for its interval and its difference from the best."
+            f'</p><div class="scroll" id="matrix"></div>'
+            f'<h2>Where the pick changes</h2><p class="muted">Each limit alone, the others held where they are: '
+            f'the value past which a task\'s pick (or the overall one) changes, and the model that takes over. '
+            f'Highlighted: the next change if the limit tightens from where it is now.</p><div id="decision"></div>'
+            f'<h2>Quality against cost</h2><p class="muted">Bars: 95% intervals; line: the Pareto front of the '
+            f"models within the limits; dashed: the limit; green: the pick; hollow: excluded.</p>"
+            f'<div id="charts"></div>'
+            f'<h2>Examples side by side</h2><div id="compare-controls"></div><div id="compare"></div>'
+            f"<h2>Per task</h2>{details}<h2>Environment</h2><div class=scroll>{_environment(runs)}</div>"
+            f'<script type="application/json" id="report-data">{embedded_json(payload)}</script>'
+            f"<script>{_asset('page.js')}</script></body></html>")

@@ -71,6 +71,7 @@ def format_table(result: dict[str, Any]) -> str:
             if row["rank"] is not None:
                 lines.append(f"  {row['rank']:>2}. {row['model']:<28} mean rank {row['mean_rank']:.2f} "
                              f"({row['tasks_ranked']}/{row['tasks_total']} tasks)")
+    lines += _nearest_flips(result["decision_map"])
     lines += [f"note: {note}" for note in result["data"]["notes"]]
     lines.append("vs best: the paired difference from the best model on the examples both scored, its 95% interval "
                  "and Holm-adjusted p-value; =best: tied with the best (that p-value is 0.05 or more; where "
@@ -78,3 +79,29 @@ def format_table(result: dict[str, Any]) -> str:
                  "latency and memory at once; n: examples scored; memory in GiB (estimate: from the model's shape, not measured; "
                  "remote: a served model); cost per 1,000 examples in the price's currency")
     return "\n".join(lines)
+
+
+def _nearest_flips(entries: list[dict[str, Any]]) -> list[str]:
+    """For each limit the user set: per task (and overall), the nearest value on either side
+    where the pick would change (the whole map: --format json)."""
+    lines = []
+    for entry in entries:
+        current = entry["current"]
+        if current is None:
+            continue
+        tighter = {}
+        looser = {}
+        for flip in entry["flips"]:  # ordered from the loosest limit to the strictest
+            task = flip["task"]
+            if (flip["at"] <= current) == (entry["stricter"] == "below"):
+                tighter.setdefault(task, flip)
+            else:
+                looser[task] = flip
+        for task in dict.fromkeys([*looser, *tighter]):
+            parts = [tighter[task]["text"].split(": ", 1)[1]] if task in tighter else []
+            if task in looser:
+                flip = looser[task]
+                side = "from" if entry["stricter"] == "below" else "up to"
+                parts.append(f"{side} {flip['at']:.4g}{' ' + entry['unit'] if entry['unit'] else ''} it is {flip['pick']}")
+            lines.append(f"where the pick changes ({entry['label']} now {current:g}) {task or 'overall'}: {'; '.join(parts)}")
+    return lines

@@ -1,0 +1,392 @@
+// The report's page: ranks the embedded data under the constraints in the inputs and draws the
+// overview, the decision map, the charts and the side-by-side examples. The ranking follows
+// benchbench/ranking.py rule for rule (tests/test_report_browser.py checks they agree); every
+// piece of text goes into the page as text (textContent), never as HTML.
+"use strict";
+const DATA = JSON.parse(document.getElementById("report-data").textContent);
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, ...children) {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "on") { for (const [event, fn] of Object.entries(value)) node.addEventListener(event, fn); }
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+function fmt(v, digits = 4) {
+  if (v === null || v === undefined || Number.isNaN(v)) return "-";
+  if (Math.abs(v) >= 10 ** digits) return Math.round(v).toLocaleString("en-US");
+  return Number(v).toPrecision(digits).replace(/(\.\d*?)0+(e|$)/, "$1$2").replace(/\.(e|$)/, "$1");
+}
+const higher = metric => DATA.rules.higher[metric] !== false;
+
+// --- ranking (ranking.py: apply_constraints, rank, overall) ---------------------------------
+function exclusions(c, limits) {
+  const why = c.excluded.slice();
+  if (limits.max_cost_per_1k !== null) {
+    if (c.cost_per_1k === null) why.push("cost unknown");
+    else if (c.cost_per_1k > limits.max_cost_per_1k) why.push(`costs ${fmt(c.cost_per_1k)} per 1k examples > ${limits.max_cost_per_1k}`);
+  }
+  if (limits.budget_gib !== null && c.memory_source !== DATA.rules.remote_memory) {
+    if (c.memory_gib === null) why.push("memory unknown");
+    else if (c.memory_gib > limits.budget_gib) why.push(`needs ${fmt(c.memory_gib, 3)} GiB > ${limits.budget_gib} GiB (${c.memory_source})`);
+  }
+  if (limits.max_latency_ms !== null && c.latency_ms !== null && c.latency_ms > limits.max_latency_ms) {
+    why.push(`latency ${fmt(c.latency_ms)} ms > ${limits.max_latency_ms} ms`);
+  }
+  for (const [metric, threshold] of Object.entries(limits.min_scores)) {
+    const score = c.scores[metric];
+    if (score === undefined || score === null) continue;
+    if (higher(metric) ? score < threshold : score > threshold) why.push(`${metric} ${fmt(score)} ${higher(metric) ? "<" : ">"} ${threshold}`);
+  }
+  return why;
+}
+
+function holm(pValues) {
+  const order = pValues.map((p, i) => i).sort((a, b) => pValues[a] - pValues[b]);
+  const adjusted = new Array(pValues.length);
+  let running = 0;
+  order.forEach((index, position) => {
+    running = Math.max(running, Math.min(1, (pValues.length - position) * pValues[index]));
+    adjusted[index] = running;
+  });
+  return adjusted;
+}
+
+function dominates(a, b, up) {
+  const pairs = [up ? [a.score, b.score] : [-a.score, -b.score]];
+  for (const key of ["latency_ms", "memory_gib", "cost_per_1k"]) {
+    if (a[key] !== null && b[key] !== null) pairs.push([-a[key], -b[key]]);
+  }
+  return pairs.every(([x, y]) => x >= y) && pairs.some(([x, y]) => x > y);
+}
+
+function rankTask(task, limits) {
+  const rows = task.candidates.map(c => ({...c, why: exclusions(c, limits), rank: null, tied: false, vs: null, pareto: false}));
+  const eligible = rows.filter(r => r.why.length === 0);
+  if (!eligible.length) return rows;
+  const up = task.higher;
+  eligible.sort((a, b) => up ? b.score - a.score : a.score - b.score);
+  const best = eligible[0], pairs = task.pairs[best.model];
+  const paired = pairs ? eligible.slice(1).filter(r => pairs[r.model]) : [];
+  const adjusted = holm(paired.map(r => pairs[r.model].p_value));
+  paired.forEach((r, i) => { r.vs = {...pairs[r.model], p_holm: adjusted[i]}; });
+  eligible.forEach((r, i) => {
+    r.rank = i + 1;
+    if (pairs && (r === best || r.vs)) { r.tied = r === best || r.vs.p_holm >= DATA.rules.alpha; r.rule = DATA.rules.tie_rule; }
+    else { r.tied = i === 0 || overlap(best, r); r.rule = DATA.rules.overlap_rule; }
+    r.pareto = !eligible.some(o => o !== r && dominates(o, r, up));
+  });
+  return eligible.concat(rows.filter(r => r.why.length));
+}
+
+function overlap(a, b) {
+  if ([a.ci_low, a.ci_high, b.ci_low, b.ci_high].includes(null)) return a.score === b.score;
+  return a.ci_low <= b.ci_high && b.ci_low <= a.ci_high;
+}
+
+function rankAll(limits) {
+  const perTask = {};
+  for (const task of DATA.tasks) perTask[task.name] = rankTask(task, limits);
+  return perTask;
+}
+
+function overall(perTask) {
+  const ranks = new Map();
+  for (const rows of Object.values(perTask)) {
+    for (const r of rows) { if (r.rank !== null) { if (!ranks.has(r.model)) ranks.set(r.model, []); ranks.get(r.model).push(r.rank); } }
+  }
+  const out = [...ranks].map(([model, r]) => ({model, mean: r.reduce((a, b) => a + b, 0) / r.length, ranked: r.length}));
+  out.sort((a, b) => (b.ranked - a.ranked) || (a.mean - b.mean));
+  return out;
+}
+
+function picks(perTask) {
+  const chosen = {};
+  for (const [name, rows] of Object.entries(perTask)) chosen[name] = (rows.find(r => r.rank === 1) || {model: null}).model;
+  if (DATA.tasks.length > 1) { const first = overall(perTask)[0]; chosen[""] = first ? first.model : null; }
+  return chosen;
+}
+
+// --- the decision map (decision.py: the same sweep) -----------------------------------------
+function withValue(limits, constraint, value) {
+  const out = {...limits, min_scores: {...limits.min_scores}};
+  if (constraint.metric) out.min_scores[constraint.metric] = value; else out[constraint.key] = value;
+  return out;
+}
+
+function figure(constraint, c) {
+  if (constraint.key === "budget_gib") return c.memory_source === DATA.rules.remote_memory ? null : c.memory_gib;
+  if (constraint.key === "max_latency_ms") return c.latency_ms;
+  if (constraint.key === "max_cost_per_1k") return c.cost_per_1k;
+  const score = c.scores[constraint.metric];
+  return score === undefined ? null : score;
+}
+
+function decisionMap(limits) {
+  return DATA.constraints.map(constraint => {
+    const down = constraint.stricter === "below", positive = !constraint.metric;
+    const figures = [...new Set(DATA.tasks.flatMap(t => t.candidates.filter(c => !c.excluded.length)
+      .map(c => figure(constraint, c)).filter(v => v !== null)))].sort((a, b) => down ? b - a : a - b);
+    const flips = [];
+    figures.forEach((at, i) => {
+      let past;
+      if (i + 1 < figures.length) past = (at + figures[i + 1]) / 2;
+      else if (positive) { if (at <= 0) return; past = at / 2; }
+      else past = at + (down ? -1 : 1) * Math.max(Math.abs(at), 1) / 2;
+      const before = picks(rankAll(withValue(limits, constraint, at)));
+      const after = picks(rankAll(withValue(limits, constraint, past)));
+      for (const [task, model] of Object.entries(before)) {
+        if (after[task] !== model) flips.push({task: task || null, at, pick: model, then: after[task]});
+      }
+    });
+    return {constraint: constraint.key, metric: constraint.metric, label: constraint.label, unit: constraint.unit,
+            stricter: constraint.stricter, current: constraint.metric ? (limits.min_scores[constraint.metric] ?? null) : limits[constraint.key], flips};
+  });
+}
+
+function flipText(entry, flip) {
+  const where = `${entry.stricter === "below" ? "under" : "above"} ${fmt(flip.at)}${entry.unit ? " " + entry.unit : ""}`;
+  return `${flip.task || "overall"}: ${where} ${flip.then ? "the pick becomes " + flip.then : "no model fits"}`;
+}
+
+// --- the inputs -------------------------------------------------------------------------------
+function constraintId(c) { return c.metric ? `min-${c.metric}` : c.key; }
+
+function readLimits() {
+  const limits = {budget_gib: null, max_latency_ms: null, max_cost_per_1k: null, min_scores: {}};
+  for (const [metric, value] of Object.entries(DATA.limits.min_scores)) limits.min_scores[metric] = value;
+  for (const c of DATA.constraints) {
+    const input = document.getElementById(constraintId(c));
+    const value = input.value.trim() === "" ? null : Number(input.value);
+    const valid = value === null || (Number.isFinite(value) && (c.metric || value > 0));
+    input.setCustomValidity(valid ? "" : "a number above 0");
+    if (c.metric) { if (valid && value !== null) limits.min_scores[c.metric] = value; else delete limits.min_scores[c.metric]; }
+    else limits[c.key] = valid ? value : null;
+  }
+  return limits;
+}
+
+function buildInputs() {
+  const box = document.getElementById("inputs");
+  for (const c of DATA.constraints) {
+    const start = c.metric ? DATA.limits.min_scores[c.metric] : DATA.limits[c.key];
+    const label = c.metric ? c.label : `${c.label} (${c.unit})`;
+    box.append(el("label", {}, label, el("input", {id: constraintId(c), type: "number", step: "any", inputmode: "decimal",
+      value: start === null || start === undefined ? "" : start, placeholder: "no limit", on: {input: redraw}})));
+  }
+  box.append(el("button", {type: "button", id: "reset", on: {click: () => {
+    for (const c of DATA.constraints) {
+      const start = c.metric ? DATA.limits.min_scores[c.metric] : DATA.limits[c.key];
+      document.getElementById(constraintId(c)).value = start === null || start === undefined ? "" : start;
+    }
+    redraw();
+  }}}, "back to the command line's values"));
+}
+
+// --- the overview ------------------------------------------------------------------------------
+function colour(task, score) {
+  const scores = task.candidates.map(c => c.score).filter(s => s !== null && !Number.isNaN(s));
+  const low = Math.min(...scores), high = Math.max(...scores);
+  let t = high > low ? (score - low) / (high - low) : 1;
+  if (!task.higher) t = 1 - t;
+  return `hsl(210, 70%, ${Math.round(96 - 38 * t)}%)`;
+}
+
+function modelFigure(model, key) {
+  for (const task of DATA.tasks) { const c = task.candidates.find(x => x.model === model); if (c && c[key] !== null) return c; }
+  return null;
+}
+
+function drawRecommendation(perTask, chosen) {
+  const box = document.getElementById("recommendation");
+  box.replaceChildren();
+  const list = el("ul", {});
+  if ("" in chosen) list.append(el("li", {class: "pick"}, el("b", {}, "Across tasks: "), chosen[""] || "no model fits every constraint", chosen[""] ? " (best mean rank over the tasks it is ranked on)" : ""));
+  for (const task of DATA.tasks) {
+    const rows = perTask[task.name], best = rows.find(r => r.rank === 1);
+    if (!best) { list.append(el("li", {}, el("b", {}, task.name + ": "), "no model fits the constraints")); continue; }
+    const tied = rows.filter(r => r.rank > 1 && r.tied).map(r => r.model);
+    list.append(el("li", {}, el("b", {}, task.name + ": "), best.model, ` (${task.metric} ${fmt(best.score)}, n=${best.n ?? "?"})`,
+      tied.length ? ` - statistically tied: ${tied.join(", ")}` : ""));
+  }
+  box.append(list);
+}
+
+function drawMatrix(perTask) {
+  const head = el("tr", {}, el("th", {}, "model"), DATA.tasks.map(t => el("th", {}, t.name, el("div", {class: "muted"}, `${t.metric} ${t.higher ? "↑" : "↓"}`))),
+    el("th", {}, "memory GiB"), el("th", {}, "latency ms"), el("th", {}, "cost / 1k"));
+  const body = DATA.models.map(model => {
+    const cells = DATA.tasks.map(task => {
+      const r = perTask[task.name].find(x => x.model === model);
+      if (!r) return el("td", {class: "none"}, "");
+      if (r.score === null || Number.isNaN(r.score) || r.excluded.length) return el("td", {class: "none", title: r.why.join("; ")}, r.excluded.length ? "n/a" : "-");
+      const interval = r.ci_low === null ? "" : ` [${fmt(r.ci_low)}, ${fmt(r.ci_high)}]`;
+      const versus = r.vs ? `\n${fmt(r.vs.difference, 3)} [${fmt(r.vs.low, 3)}, ${fmt(r.vs.high, 3)}] vs best, Holm p=${fmt(r.vs.p_holm, 2)} (${r.vs.test}, n=${r.vs.n})` : "";
+      const title = `${model} on ${task.name}: ${task.metric} ${fmt(r.score)}${interval}, n=${r.n ?? "?"}${versus}` +
+        (r.why.length ? `\nexcluded: ${r.why.join("; ")}` : r.rank === 1 ? "\nthe pick" : r.tied ? "\ntied with the best" : "");
+      const marks = r.rank === 1 ? "★" : r.tied ? "=" : "";
+      return el("td", {class: `num${r.why.length ? " out" : ""}${r.rank === 1 ? " top" : ""}`, style: r.why.length ? null : `background:${colour(task, r.score)}`,
+        title, "data-model": model, "data-task": task.name}, fmt(r.score), marks ? el("span", {class: "mark"}, marks) : null);
+    });
+    const memory = modelFigure(model, "memory_gib"), latency = modelFigure(model, "latency_ms"), cost = modelFigure(model, "cost_per_1k");
+    return el("tr", {}, el("th", {scope: "row"}, model), cells,
+      el("td", {class: "num", title: memory ? memory.memory_source : "unknown"}, memory ? fmt(memory.memory_gib, 3) + (memory.memory_source === "estimated" ? " (est.)" : "") : "-"),
+      el("td", {class: "num", title: latency ? latency.latency_source : "unknown"}, latency ? fmt(latency.latency_ms) : "-"),
+      el("td", {class: "num"}, cost ? fmt(cost.cost_per_1k) : "-"));
+  });
+  document.getElementById("matrix").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
+}
+
+function drawDecisionMap(limits) {
+  const box = document.getElementById("decision"), now = picks(rankAll(limits));
+  const entries = decisionMap(limits);
+  window.benchbench.lastMap = entries;
+  box.replaceChildren();
+  for (const entry of entries) {
+    const current = entry.current === null ? "no limit" : `${fmt(entry.current)}${entry.unit ? " " + entry.unit : ""}`;
+    const rows = Object.keys(now).filter(task => entry.flips.some(f => (f.task || "") === task)).map(task => {
+      const flips = entry.flips.filter(f => (f.task || "") === task);
+      const steps = flips.map(f => el("li", {class: f === nextFlip(entry, flips) ? "near" : null},
+        `${entry.stricter === "below" ? "under" : "above"} ${fmt(f.at)}${entry.unit ? " " + entry.unit : ""}: `,
+        f.then ? el("b", {}, f.then) : "no model fits"));
+      return el("tr", {}, el("th", {scope: "row"}, task || "overall"), el("td", {}, now[task] || "no model fits"),
+        el("td", {}, flips[0].pick || "no model fits"), el("td", {}, el("ul", {class: "steps"}, steps)));
+    });
+    box.append(el("h3", {}, entry.label, el("span", {class: "muted"}, ` (now ${current})`)), rows.length
+      ? el("div", {class: "scroll"}, el("table", {}, el("thead", {}, el("tr", {}, ["", "pick now", "with the loosest limit", `as the limit tightens (${entry.stricter === "below" ? "lower" : "higher"})`].map(h => el("th", {}, h)))), el("tbody", {}, rows)))
+      : el("p", {class: "muted"}, "No value of this limit alone changes a pick."));
+  }
+}
+
+function nextFlip(entry, flips) {
+  // the first change past the current value: the one that bites if the limit tightens
+  if (entry.current === null) return flips[0];
+  return flips.find(f => entry.stricter === "below" ? f.at <= entry.current : f.at >= entry.current);
+}
+
+// --- charts: quality against latency and memory, per task --------------------------------------
+function chart(task, rows, key, label, limit) {
+  const W = 300, H = 210, L = 46, R = 10, T = 10, B = 34;
+  const points = rows.filter(r => r[key] !== null && r.score !== null && !Number.isNaN(r.score) && !r.excluded.length);
+  if (!points.length) return null;
+  const xs = points.map(r => r[key]).concat(limit === null ? [] : [limit]);
+  const ys = points.flatMap(r => [r.score, r.ci_low ?? r.score, r.ci_high ?? r.score]);
+  const pad = (lo, hi) => hi > lo ? [lo - (hi - lo) * 0.08, hi + (hi - lo) * 0.08] : [lo - 1, hi + 1];
+  const [x0, x1] = pad(Math.min(0, ...xs), Math.max(...xs)), [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
+  const X = v => L + (v - x0) / (x1 - x0) * (W - L - R), Y = v => H - B - (v - y0) / (y1 - y0) * (H - T - B);
+  const svg = el("svg:svg", {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `${task.name}: ${task.metric} against ${label}`});
+  svg.append(el("svg:rect", {x: L, y: T, width: W - L - R, height: H - T - B, class: "frame"}));
+  for (const v of [x0 + (x1 - x0) * 0.08, (x0 + x1) / 2, x1 - (x1 - x0) * 0.08]) svg.append(el("svg:text", {x: X(v), y: H - B + 12, class: "tick", "text-anchor": "middle"}, fmt(v, 3)));
+  for (const v of [y0 + (y1 - y0) * 0.08, (y0 + y1) / 2, y1 - (y1 - y0) * 0.08]) svg.append(el("svg:text", {x: L - 3, y: Y(v) + 3, class: "tick", "text-anchor": "end"}, fmt(v, 3)));
+  svg.append(el("svg:text", {x: (L + W - R) / 2, y: H - 4, class: "axis", "text-anchor": "middle"}, label));
+  svg.append(el("svg:text", {x: 10, y: (T + H - B) / 2, class: "axis", "text-anchor": "middle", transform: `rotate(-90 10 ${(T + H - B) / 2})`}, `${task.metric} ${task.higher ? "↑" : "↓"}`));
+  if (limit !== null) svg.append(el("svg:line", {x1: X(limit), x2: X(limit), y1: T, y2: H - B, class: "limit"}, el("svg:title", {}, `limit ${limit}`)));
+  const front = points.filter(r => r.pareto && !r.why.length).sort((a, b) => a[key] - b[key]);
+  if (front.length > 1) svg.append(el("svg:polyline", {points: front.map(r => `${X(r[key])},${Y(r.score)}`).join(" "), class: "front"}));
+  for (const r of points) {
+    const cls = r.why.length ? "out" : r.rank === 1 ? "top" : r.pareto ? "pareto" : "in";
+    const g = el("svg:g", {class: cls}, el("svg:title", {}, `${r.model}: ${task.metric} ${fmt(r.score)}${r.ci_low === null ? "" : ` [${fmt(r.ci_low)}, ${fmt(r.ci_high)}]`}, ${label} ${fmt(r[key])}${r.why.length ? "; excluded: " + r.why.join("; ") : ""}`));
+    if (r.ci_low !== null) g.append(el("svg:line", {x1: X(r[key]), x2: X(r[key]), y1: Y(r.ci_low), y2: Y(r.ci_high), class: "bar"}));
+    g.append(el("svg:circle", {cx: X(r[key]), cy: Y(r.score), r: 4}));
+    g.append(el("svg:text", {x: X(r[key]) + 6, y: Y(r.score) - 4, class: "name"}, r.model.length > 22 ? r.model.slice(0, 21) + "…" : r.model));
+    svg.append(g);
+  }
+  return el("figure", {}, svg);
+}
+
+function drawCharts(perTask, limits) {
+  const box = document.getElementById("charts");
+  box.replaceChildren();
+  for (const [key, label, limit] of [["latency_ms", "latency (ms)", limits.max_latency_ms], ["memory_gib", "memory (GiB)", limits.budget_gib]]) {
+    const figures = DATA.tasks.map(task => chart(task, perTask[task.name], key, label, limit)).filter(Boolean);
+    box.append(el("h3", {}, `Quality against ${label}`), figures.length ? el("div", {class: "charts"}, figures) : el("p", {class: "muted"}, `No ${label} figures.`));
+  }
+}
+
+// --- side by side ------------------------------------------------------------------------------
+function buildComparison() {
+  const task = el("select", {id: "cmp-task", on: {change: () => { fillModels(); drawComparison(); }}}, DATA.tasks.filter(t => DATA.examples[t.name] && Object.keys(DATA.examples[t.name].rows).length).map(t => el("option", {value: t.name}, t.name)));
+  const a = el("select", {id: "cmp-a", on: {change: drawComparison}}), b = el("select", {id: "cmp-b", on: {change: drawComparison}});
+  const differ = el("input", {type: "checkbox", id: "cmp-differ", on: {change: drawComparison}});
+  const sort = el("select", {id: "cmp-sort", on: {change: drawComparison}}, el("option", {value: "index"}, "example order"),
+    el("option", {value: "diff"}, "score difference (B - A), largest first"), el("option", {value: "absdiff"}, "size of the difference"));
+  document.getElementById("compare-controls").append(el("label", {}, "task ", task), el("label", {}, "model A ", a), el("label", {}, "model B ", b),
+    el("label", {}, differ, " only where their outputs differ"), el("label", {}, "sort by ", sort));
+  fillModels();
+  drawComparison();
+}
+
+function fillModels() {
+  const name = document.getElementById("cmp-task").value, models = Object.keys((DATA.examples[name] || {rows: {}}).rows);
+  for (const [id, pick] of [["cmp-a", 0], ["cmp-b", 1]]) {
+    const select = document.getElementById(id);
+    select.replaceChildren(...models.map(m => el("option", {value: m}, m)));
+    select.value = models[Math.min(pick, models.length - 1)] || "";
+  }
+}
+
+function drawComparison() {
+  const name = document.getElementById("cmp-task").value, box = document.getElementById("compare");
+  box.replaceChildren();
+  const data = DATA.examples[name];
+  if (!data) { box.append(el("p", {class: "muted"}, "No stored examples to compare.")); return; }
+  const a = document.getElementById("cmp-a").value, b = document.getElementById("cmp-b").value;
+  const byIndex = rows => new Map((rows || []).map(r => [r[0], r]));
+  const rowsA = byIndex(data.rows[a]), rowsB = byIndex(data.rows[b]);
+  let indices = [...new Set([...rowsA.keys(), ...rowsB.keys()])].sort((x, y) => x - y);
+  const diff = i => (rowsB.get(i)?.[3] ?? NaN) - (rowsA.get(i)?.[3] ?? NaN);
+  if (document.getElementById("cmp-differ").checked) indices = indices.filter(i => rowsA.get(i)?.[2] !== rowsB.get(i)?.[2]);
+  const order = document.getElementById("cmp-sort").value;
+  const key = order === "diff" ? i => -diff(i) : order === "absdiff" ? i => -Math.abs(diff(i)) : null;
+  if (key) indices.sort((x, y) => (key(x) || 0) - (key(y) || 0) || x - y);
+  box.append(el("p", {class: "muted", id: "cmp-count"}, `${indices.length} example(s) shown; ${data.embedded} of the task's ${data.total} examples are in this page` +
+    (data.embedded < data.total ? ` (the report embeds about ${Math.round(data.limit_characters / 1e3)} thousand characters of examples per task; every example is in the store)` : "")));
+  const input = (text, row) => {
+    const full = text ?? "";
+    return full.length > 160 ? el("details", {}, el("summary", {}, full.slice(0, 120) + "…"), el("pre", {}, full)) : el("pre", {}, full);
+  };
+  const shown = indices.slice(0, 1000);
+  const body = shown.map(i => {
+    const ra = rowsA.get(i), rb = rowsB.get(i), d = diff(i);
+    return el("tr", {"data-index": i}, el("td", {class: "num"}, i), el("td", {}, input(data.inputs[(ra || rb)[1]])),
+      el("td", {}, el("pre", {}, data.references[i] ?? "")), el("td", {}, el("pre", {}, ra ? ra[2] : "(not scored)")),
+      el("td", {class: "num"}, ra ? fmt(ra[3], 3) : "-"), el("td", {}, el("pre", {}, rb ? rb[2] : "(not scored)")),
+      el("td", {class: "num"}, rb ? fmt(rb[3], 3) : "-"), el("td", {class: "num diff"}, Number.isNaN(d) ? "-" : fmt(d, 3)));
+  });
+  box.append(el("div", {class: "scroll"}, el("table", {class: "examples"}, el("thead", {}, el("tr", {}, ["#", "input", "reference", `A: ${a}`, `A ${data.score}`, `B: ${b}`, `B ${data.score}`, "B - A"].map(h => el("th", {}, h)))), el("tbody", {}, body))));
+  if (shown.length < indices.length) box.append(el("p", {class: "muted"}, `The first 1000 of ${indices.length} are listed; filter or sort to see others.`));
+}
+
+// --- the static tables: sort by a column --------------------------------------------------------
+function sortTable(th) {
+  const table = th.closest("table"), index = [...th.parentNode.children].indexOf(th), body = table.tBodies[0];
+  const dir = th.dataset.dir === "asc" ? "desc" : "asc"; th.dataset.dir = dir;
+  const value = row => { const c = row.cells[index]; return c.dataset.value !== undefined ? c.dataset.value : c.textContent.trim(); };
+  const rows = [...body.rows].sort((a, b) => {
+    const x = value(a), y = value(b), nx = parseFloat(x), ny = parseFloat(y);
+    const c = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : !Number.isNaN(nx) ? -1 : !Number.isNaN(ny) ? 1 : x.localeCompare(y);
+    return dir === "asc" ? c : -c;
+  });
+  body.append(...rows);
+}
+
+function redraw() {
+  const limits = readLimits(), perTask = rankAll(limits), chosen = picks(perTask);
+  Object.assign(window.benchbench, {limits, perTask, chosen});
+  drawRecommendation(perTask, chosen);
+  drawMatrix(perTask);
+  drawDecisionMap(limits);
+  drawCharts(perTask, limits);
+}
+
+window.benchbench = {data: DATA, rankAll, picks, decisionMap};
+document.querySelectorAll("th[data-sort]").forEach(th => th.addEventListener("click", () => sortTable(th)));
+buildInputs();
+redraw();
+buildComparison();

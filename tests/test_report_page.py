@@ -1,0 +1,153 @@
+"""The report's page in a real headless Chromium (the system's, driven by Playwright): its
+ranking agrees with `recommend` at the command line's constraints and after the inputs change,
+the decision map it draws equals the one Python computed, the example comparison filters and
+sorts, hostile strings stay text, nothing is fetched, and it fits an 800 px and a phone screen."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from helpers import three_model_store
+
+from benchbench.cli import main
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, tiny_gpt2, tiny_llama, tiny_bert_classifier):
+    return three_model_store(tmp_path_factory.mktemp("page"), tiny_gpt2, tiny_llama, tiny_bert_classifier, HOSTILE)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Page:
+    """One page load, with what the browser logged: console errors, script errors, dialogs and
+    every request."""
+
+    def __init__(self, browser, path, width: int = 1400, height: int = 900):
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(path.as_uri())
+
+    def evaluate(self, script: str):
+        return self.page.evaluate(script)
+
+    def picks(self) -> dict:
+        return self.evaluate("window.benchbench.chosen")
+
+
+def _report(results, *args: str):
+    output = CliRunner().invoke(main, ["report", str(results), *args])
+    assert output.exit_code == 0, output.output
+    return results / "report.html"
+
+
+def _recommend(results, *args: str) -> dict:
+    output = CliRunner().invoke(main, ["recommend", "--results", str(results), "--format", "json", *args])
+    assert output.exit_code in (0, 1), output.output
+    return json.loads(output.output)
+
+
+def _python_picks(result: dict) -> dict:
+    chosen = {task: next((c["model"] for c in cs if c["rank"] == 1), None) for task, cs in result["tasks"].items()}
+    chosen[""] = next((row["model"] for row in result["overall"] if row["rank"] == 1), None)
+    return chosen
+
+
+def _python_ranks(result: dict) -> dict:
+    return {task: {c["model"]: [c["rank"], c["tied_with_best"], c["pareto"]] for c in cs if c["rank"]}
+            for task, cs in result["tasks"].items()}
+
+
+def _page_ranks(page: Page) -> dict:
+    return page.evaluate("Object.fromEntries(Object.entries(window.benchbench.perTask).map(([t, rows]) => "
+                         "[t, Object.fromEntries(rows.filter(r => r.rank).map(r => [r.model, [r.rank, r.tied, r.pareto]]))]))")
+
+
+def _flips(entries: list[dict]) -> list:
+    return sorted((e["constraint"], e["metric"] or "", f["task"] or "", f["at"], f["pick"] or "", f["then"] or "")
+                  for e in entries for f in e["flips"])
+
+
+def test_the_page_ranks_as_recommend_does_and_draws_its_decision_map(results, browser):
+    page = Page(browser, _report(results))
+    python = _recommend(results)
+    assert page.picks() == _python_picks(python)
+    assert _page_ranks(page) == _python_ranks(python)  # ranks, ties (paired, Holm) and the Pareto set
+    assert _flips(page.evaluate("window.benchbench.lastMap")) == _flips(python["decision_map"])
+    assert page.evaluate("window.benchbench.data.decision_map.length") == len(python["decision_map"])
+    assert not page.errors and all(url.startswith("file:") for url in page.requests), (page.errors, page.requests)
+
+
+def test_the_constraint_inputs_rerank_as_recommend_would(results, browser):
+    python = _recommend(results)
+    flip = next(f for e in python["decision_map"] if e["constraint"] == "budget_gib" for f in e["flips"])
+    page = Page(browser, _report(results))
+    for budget in (flip["at"], flip["at"] * (1 - 1e-6)):
+        page.page.fill("#budget_gib", repr(budget))
+        expected = _recommend(results, "--budget-gb", repr(budget))
+        assert page.picks() == _python_picks(expected)
+        assert _page_ranks(page) == _python_ranks(expected)
+        matrix = page.page.inner_text("#matrix")
+        struck = page.evaluate("document.querySelectorAll('#matrix td.out').length")
+        assert struck == sum(1 for cs in expected["tasks"].values() for c in cs
+                             if c["rank"] is None and not any(r.startswith(("status", "no ")) for r in c["excluded"]))
+        assert "★" in matrix or not any(_python_picks(expected).values())
+    assert page.picks()[flip["task"] or ""] == flip["then"]
+    page.page.fill("#min-accuracy", "1.01")  # nothing reaches it: the page says so
+    assert "no model fits the constraints" in page.page.inner_text("#recommendation")
+    page.page.click("#reset")
+    assert page.picks() == _python_picks(python) and page.page.input_value("#budget_gib") == ""
+    page.page.fill("#budget_gib", "-3")  # refused: treated as no limit, and the input shows it is invalid
+    assert page.evaluate("document.getElementById('budget_gib').validity.valid") is False
+    assert page.picks() == _python_picks(python)
+    assert not page.errors, page.errors
+
+
+def test_the_example_comparison_pairs_models_filters_and_sorts(results, browser):
+    page = Page(browser, _report(results))
+    page.page.select_option("#cmp-task", "sentiment")
+    page.page.select_option("#cmp-a", f"{HOSTILE}gpt2")
+    page.page.select_option("#cmp-b", "llama")
+    rows = page.evaluate("[...document.querySelectorAll('#compare tbody tr')].map(r => [...r.cells].map(c => c.innerText))")
+    assert len(rows) == 8 and rows[0][1].startswith(HOSTILE)  # the input is text, not an element
+    assert page.evaluate("document.querySelectorAll('#compare img').length") == 0
+    differ = [r for r in rows if r[3] != r[5]]
+    page.page.check("#cmp-differ")
+    filtered = page.evaluate("[...document.querySelectorAll('#compare tbody tr')].map(r => r.dataset.index)")
+    assert filtered == [r[0] for r in differ]
+    page.page.select_option("#cmp-sort", "diff")
+    differences = page.evaluate("[...document.querySelectorAll('#compare tbody td.diff')].map(c => parseFloat(c.innerText))")
+    assert differences == sorted(differences, reverse=True) and len(differences) == len(differ)
+    assert all(abs(d) == 1 for d in differences)  # outputs differ on a right/wrong task: one is right
+    assert "8 of the task's 8 examples" in page.page.inner_text("#compare")
+    assert not page.errors, page.errors
+
+
+@pytest.mark.parametrize("width", [800, 390])
+def test_the_page_fits_narrow_screens_and_prints(results, browser, width, tmp_path):
+    page = Page(browser, _report(results), width=width, height=800)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a {width}px screen"
+    page.page.emulate_media(media="print")
+    pdf = page.page.pdf(path=str(tmp_path / "report.pdf"))
+    assert pdf[:5] == b"%PDF-" and len(pdf) > 10_000
+    assert not page.errors, page.errors

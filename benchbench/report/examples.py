@@ -27,6 +27,8 @@ def clip(text: str, limit: int) -> str:
 
 
 def as_text(value: Any) -> str:
+    if value is None:  # e.g. perplexity has no reference
+        return ""
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):

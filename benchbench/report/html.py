@@ -50,9 +50,9 @@ def _table(headers: list[tuple[str, bool]], rows: list[str], sortable: bool = Tr
 
 
 def _metrics_table(rows: pd.DataFrame) -> str:
-    """Every metric of the task with its interval, per model."""
+    """Every metric of the task with its interval, and the examples scored (n), per model."""
     metrics = [m for m in DIRECTION if m in rows.columns and rows[m].notna().any()]
-    headers = [("model", False)] + [(m, True) for m in metrics]
+    headers = [("model", False), ("n", True)] + [(m, True) for m in metrics]
     body = []
     for _, row in rows.iterrows():
         cells = []
@@ -62,7 +62,9 @@ def _metrics_table(rows: pd.DataFrame) -> str:
             value = row[m] if pd.notna(row[m]) else None
             data = f' data-value="{value}"' if value is not None else ""
             cells.append(f'<td class="num"{data}>{escape(_number(value) + interval)}</td>')
-        body.append(f"<tr><td>{escape(str(row['model']))}</td>{''.join(cells)}</tr>")
+        examples = row.get("examples")
+        body.append(f"<tr><td>{escape(str(row['model']))}</td>{_cell(None if pd.isna(examples) else int(examples))}"
+                    f"{''.join(cells)}</tr>")
     return _table(headers, body)
 
 

@@ -199,8 +199,20 @@ function colour(task, score) {
 }
 
 function modelFigure(model, key) {
-  for (const task of DATA.tasks) { const c = task.candidates.find(x => x.model === model); if (c && c[key] !== null) return c; }
-  return null;
+  // a model's figure over its tasks: memory is one per model; latency and cost differ per task,
+  // so they show as a range, with each task's value on hover
+  const values = DATA.tasks.map(task => [task.name, task.candidates.find(x => x.model === model)])
+    .filter(([, c]) => c && c[key] !== null).map(([name, c]) => [name, c[key], c]);
+  const remote = key === "memory_gib" && DATA.tasks.some(t => t.candidates.some(x => x.model === model && x.memory_source === DATA.rules.remote_memory));
+  if (remote) return el("td", {class: "num", title: DATA.rules.remote_memory}, "remote");
+  if (!values.length) return el("td", {class: "num", title: "unknown"}, "-");
+  const digits = key === "memory_gib" ? 3 : 4, numbers = values.map(v => v[1]);
+  const low = Math.min(...numbers), high = Math.max(...numbers), first = values[0][2];
+  if (key === "memory_gib") {
+    return el("td", {class: "num", title: first.memory_source}, fmt(low, digits) + (first.memory_source === "estimated" ? " (est.)" : ""));
+  }
+  const title = values.map(([name, value]) => `${name}: ${fmt(value, digits)}`).join("\n");
+  return el("td", {class: "num", title}, low === high ? fmt(low, digits) : `${fmt(low, digits)}-${fmt(high, digits)}`);
 }
 
 function drawRecommendation(perTask, chosen) {
@@ -220,7 +232,7 @@ function drawRecommendation(perTask, chosen) {
 
 function drawMatrix(perTask) {
   const head = el("tr", {}, el("th", {}, "model"), DATA.tasks.map(t => el("th", {}, t.name, el("div", {class: "muted"}, `${t.metric} ${t.higher ? "↑" : "↓"}`))),
-    el("th", {}, "memory GiB"), el("th", {}, "latency ms"), el("th", {}, "cost / 1k"));
+    el("th", {}, "memory GiB"), el("th", {}, "latency ms (tasks' range)"), el("th", {}, "cost / 1k examples"));
   const body = DATA.models.map(model => {
     const cells = DATA.tasks.map(task => {
       const r = perTask[task.name].find(x => x.model === model);
@@ -234,11 +246,8 @@ function drawMatrix(perTask) {
       return el("td", {class: `num${r.why.length ? " out" : ""}${r.rank === 1 ? " top" : ""}`, style: r.why.length ? null : `background:${colour(task, r.score)}`,
         title, "data-model": model, "data-task": task.name}, fmt(r.score), marks ? el("span", {class: "mark"}, marks) : null);
     });
-    const memory = modelFigure(model, "memory_gib"), latency = modelFigure(model, "latency_ms"), cost = modelFigure(model, "cost_per_1k");
     return el("tr", {}, el("th", {scope: "row"}, model), cells,
-      el("td", {class: "num", title: memory ? memory.memory_source : "unknown"}, memory ? fmt(memory.memory_gib, 3) + (memory.memory_source === "estimated" ? " (est.)" : "") : "-"),
-      el("td", {class: "num", title: latency ? latency.latency_source : "unknown"}, latency ? fmt(latency.latency_ms) : "-"),
-      el("td", {class: "num"}, cost ? fmt(cost.cost_per_1k) : "-"));
+      modelFigure(model, "memory_gib"), modelFigure(model, "latency_ms"), modelFigure(model, "cost_per_1k"));
   });
   document.getElementById("matrix").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
 }
@@ -278,12 +287,13 @@ function chart(task, rows, key, label, limit) {
   const xs = points.map(r => r[key]).concat(limit === null ? [] : [limit]);
   const ys = points.flatMap(r => [r.score, r.ci_low ?? r.score, r.ci_high ?? r.score]);
   const pad = (lo, hi) => hi > lo ? [lo - (hi - lo) * 0.08, hi + (hi - lo) * 0.08] : [lo - 1, hi + 1];
-  const [x0, x1] = pad(Math.min(0, ...xs), Math.max(...xs)), [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
+  const xLow = Math.min(0, ...xs), xHigh = Math.max(...xs), yLow = Math.min(...ys), yHigh = Math.max(...ys);
+  const [x0, x1] = pad(xLow, xHigh), [y0, y1] = pad(yLow, yHigh);
   const X = v => L + (v - x0) / (x1 - x0) * (W - L - R), Y = v => H - B - (v - y0) / (y1 - y0) * (H - T - B);
   const svg = el("svg:svg", {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `${task.name}: ${task.metric} against ${label}`});
   svg.append(el("svg:rect", {x: L, y: T, width: W - L - R, height: H - T - B, class: "frame"}));
-  for (const v of [x0 + (x1 - x0) * 0.08, (x0 + x1) / 2, x1 - (x1 - x0) * 0.08]) svg.append(el("svg:text", {x: X(v), y: H - B + 12, class: "tick", "text-anchor": "middle"}, fmt(v, 3)));
-  for (const v of [y0 + (y1 - y0) * 0.08, (y0 + y1) / 2, y1 - (y1 - y0) * 0.08]) svg.append(el("svg:text", {x: L - 3, y: Y(v) + 3, class: "tick", "text-anchor": "end"}, fmt(v, 3)));
+  for (const v of [xLow, (xLow + xHigh) / 2, xHigh]) svg.append(el("svg:text", {x: X(v), y: H - B + 12, class: "tick", "text-anchor": "middle"}, fmt(v, 3)));
+  for (const v of [yLow, (yLow + yHigh) / 2, yHigh]) svg.append(el("svg:text", {x: L - 3, y: Y(v) + 3, class: "tick", "text-anchor": "end"}, fmt(v, 3)));
   svg.append(el("svg:text", {x: (L + W - R) / 2, y: H - 4, class: "axis", "text-anchor": "middle"}, label));
   svg.append(el("svg:text", {x: 10, y: (T + H - B) / 2, class: "axis", "text-anchor": "middle", transform: `rotate(-90 10 ${(T + H - B) / 2})`}, `${task.metric} ${task.higher ? "↑" : "↓"}`));
   if (limit !== null) svg.append(el("svg:line", {x1: X(limit), x2: X(limit), y1: T, y2: H - B, class: "limit"}, el("svg:title", {}, `limit ${limit}`)));
@@ -294,10 +304,12 @@ function chart(task, rows, key, label, limit) {
     const g = el("svg:g", {class: cls}, el("svg:title", {}, `${r.model}: ${task.metric} ${fmt(r.score)}${r.ci_low === null ? "" : ` [${fmt(r.ci_low)}, ${fmt(r.ci_high)}]`}, ${label} ${fmt(r[key])}${r.why.length ? "; excluded: " + r.why.join("; ") : ""}`));
     if (r.ci_low !== null) g.append(el("svg:line", {x1: X(r[key]), x2: X(r[key]), y1: Y(r.ci_low), y2: Y(r.ci_high), class: "bar"}));
     g.append(el("svg:circle", {cx: X(r[key]), cy: Y(r.score), r: 4}));
-    g.append(el("svg:text", {x: X(r[key]) + 6, y: Y(r.score) - 4, class: "name"}, r.model.length > 22 ? r.model.slice(0, 21) + "…" : r.model));
+    const right = X(r[key]) > (L + W - R) / 2;  // names of points in the right half go to their left, inside the frame
+    g.append(el("svg:text", {x: X(r[key]) + (right ? -6 : 6), y: Y(r.score) - 4, class: "name", "text-anchor": right ? "end" : "start"},
+      r.model.length > 22 ? r.model.slice(0, 21) + "…" : r.model));
     svg.append(g);
   }
-  return el("figure", {}, svg);
+  return el("figure", {}, el("figcaption", {}, task.name), svg);
 }
 
 function drawCharts(perTask, limits) {
@@ -311,7 +323,10 @@ function drawCharts(perTask, limits) {
 
 // --- side by side ------------------------------------------------------------------------------
 function buildComparison() {
-  const task = el("select", {id: "cmp-task", on: {change: () => { fillModels(); drawComparison(); }}}, DATA.tasks.filter(t => DATA.examples[t.name] && Object.keys(DATA.examples[t.name].rows).length).map(t => el("option", {value: t.name}, t.name)));
+  const withExamples = DATA.tasks.filter(t => DATA.examples[t.name] && Object.keys(DATA.examples[t.name].rows).length);
+  const task = el("select", {id: "cmp-task", on: {change: () => { fillModels(); drawComparison(); }}}, withExamples.map(t => el("option", {value: t.name}, t.name)));
+  const first = withExamples.find(t => t.type !== "perplexity");  // outputs to read, rather than log-likelihoods
+  if (first) task.value = first.name;
   const a = el("select", {id: "cmp-a", on: {change: drawComparison}}), b = el("select", {id: "cmp-b", on: {change: drawComparison}});
   const differ = el("input", {type: "checkbox", id: "cmp-differ", on: {change: drawComparison}});
   const sort = el("select", {id: "cmp-sort", on: {change: drawComparison}}, el("option", {value: "index"}, "example order"),

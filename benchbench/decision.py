@@ -51,17 +51,19 @@ def _min_score(metric: str) -> Constraint:
                       +1 if higher else -1, metric, positive=False)
 
 
-def constraints_of(base: dict[str, list[Candidate]]) -> list[Constraint]:
+def constraints_of(base: dict[str, list[Candidate]], limits: Limits) -> list[Constraint]:
     """The constraints the page offers for these candidates: memory, latency, cost where some
-    model has one, and a minimum score for each metric a task is ranked by."""
+    model has one or the limit is set, and a minimum score for each metric a task is ranked
+    by or that has a limit."""
     everyone = [c for cs in base.values() for c in cs]
     sweep = [Constraint("budget_gib", "memory budget", "GiB", _memory, lambda lim, v: replace(lim, budget_gb=v), -1),
              Constraint("max_latency_ms", "latency limit", "ms", lambda c: c.latency_ms,
                         lambda lim, v: replace(lim, max_latency_ms=v), -1),
              Constraint("max_cost_per_1k", "cost limit", "per 1k examples", lambda c: c.cost_per_1k,
                         lambda lim, v: replace(lim, max_cost_per_1k=v), -1)]
-    metrics = dict.fromkeys(cs[0].metric for cs in base.values() if cs)
-    return [c for c in sweep + [_min_score(m) for m in metrics] if any(c.figure(x) is not None for x in everyone)]
+    metrics = dict.fromkeys([*(cs[0].metric for cs in base.values() if cs), *limits.min_scores])
+    return [c for c in sweep + [_min_score(m) for m in metrics]
+            if c.current(limits) is not None or any(c.figure(x) is not None for x in everyone)]
 
 
 def _trial_values(constraint: Constraint, figures: list[float]) -> list[tuple[float, float]]:
@@ -86,7 +88,7 @@ def decision_map(base: dict[str, list[Candidate]], limits: Limits) -> list[dict[
     """Per constraint: its current value and every flip of a task's pick (or the overall
     pick, task None) as the constraint alone tightens (the module docstring says how)."""
     out = []
-    for constraint in constraints_of(base):
+    for constraint in constraints_of(base, limits):
         figures = [f for cs in base.values() for c in cs if not c.excluded and (f := constraint.figure(c)) is not None]
         flips = []
         for at, past in _trial_values(constraint, figures):

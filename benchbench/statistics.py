@@ -116,13 +116,25 @@ def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray,
     return (at_least + 1) / (len(differences) + 1)
 
 
-@lru_cache(maxsize=1)
+KEPT_SWAPS = 12_500_000  # swaps kept for the next test up to this many (100 MB of float64)
+
+
 def _random_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
-    """The seeded random swaps (one row per permutation, 1: swap that example), kept for the
-    next test: every model of a task is compared on the same examples with the same seed."""
-    swaps = np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(np.float64)
+    """The seeded random swaps (one row per permutation, 1: swap that example). Every model
+    of a task is compared on the same examples with the same seed, so they are kept for the
+    next test, unless keeping them would hold more than KEPT_SWAPS in memory."""
+    return _kept_swaps(seed, permutations, n) if permutations * n <= KEPT_SWAPS else _draw_swaps(seed, permutations, n)
+
+
+@lru_cache(maxsize=1)
+def _kept_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
+    swaps = _draw_swaps(seed, permutations, n)
     swaps.flags.writeable = False
     return swaps
+
+
+def _draw_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(np.float64)
 
 
 def mcnemar_exact(right_a: Sequence[bool], right_b: Sequence[bool]) -> float:

@@ -151,3 +151,14 @@ def test_the_page_fits_narrow_screens_and_prints(results, browser, width, tmp_pa
     pdf = page.page.pdf(path=str(tmp_path / "report.pdf"))
     assert pdf[:5] == b"%PDF-" and len(pdf) > 10_000
     assert not page.errors, page.errors
+
+
+def test_a_command_line_limit_no_model_has_a_figure_for_still_applies(results, browser):
+    # no model has a cost (none is served): --max-cost-per-1k excludes them all, as recommend does
+    page = Page(browser, _report(results, "--max-cost-per-1k", "1"))
+    python = _recommend(results, "--max-cost-per-1k", "1")
+    assert not any(_python_picks(python).values()) and page.picks() == _python_picks(python)
+    assert page.page.input_value("#max_cost_per_1k") == "1"  # shown, so it can be cleared
+    page.page.fill("#max_cost_per_1k", "")
+    assert page.picks() == _python_picks(_recommend(results))
+    assert not page.errors, page.errors

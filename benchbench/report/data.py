@@ -39,7 +39,7 @@ def page_data(results_dir: str | Path, frame: pd.DataFrame, base: dict[str, list
         "tasks": [_task(name, candidates, frame, evidence.get(name)) for name, candidates in base.items()],
         "limits": limits.to_dict(),
         "constraints": [{"key": c.key, "metric": c.metric, "label": c.label, "unit": c.unit,
-                         "stricter": "below" if c.stricter < 0 else "above"} for c in constraints_of(base)],
+                         "stricter": "below" if c.stricter < 0 else "above"} for c in constraints_of(base, limits)],
         "decision_map": ranking["decision_map"],
         "examples": examples,
         "rules": {"alpha": ALPHA, "tie_rule": TIE_RULE, "overlap_rule": OVERLAP_RULE, "remote_memory": REMOTE_MEMORY,

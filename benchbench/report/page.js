@@ -23,7 +23,9 @@ function fmt(v, digits = 4) {
   if (Math.abs(v) >= 10 ** digits) return Math.round(v).toLocaleString("en-US");
   return Number(v).toPrecision(digits).replace(/(\.\d*?)0+(e|$)/, "$1$2").replace(/\.(e|$)/, "$1");
 }
-const higher = metric => DATA.rules.higher[metric] !== false;
+// a value the data has under `key` (a model or task named "toString" is data, not Object's)
+const own = (object, key) => object && Object.hasOwn(object, key) ? object[key] : undefined;
+const higher = metric => !Object.hasOwn(DATA.rules.higher, metric) || DATA.rules.higher[metric] !== false;
 
 // --- ranking (ranking.py: apply_constraints, rank, overall) ---------------------------------
 function exclusions(c, limits) {
@@ -40,8 +42,8 @@ function exclusions(c, limits) {
     why.push(`latency ${fmt(c.latency_ms)} ms > ${limits.max_latency_ms} ms`);
   }
   for (const [metric, threshold] of Object.entries(limits.min_scores)) {
-    const score = c.scores[metric];
-    if (score === undefined || score === null) continue;
+    const score = Object.hasOwn(c.scores, metric) ? c.scores[metric] : null;
+    if (score === null) continue;
     if (higher(metric) ? score < threshold : score > threshold) why.push(`${metric} ${fmt(score)} ${higher(metric) ? "<" : ">"} ${threshold}`);
   }
   return why;
@@ -72,8 +74,8 @@ function rankTask(task, limits) {
   if (!eligible.length) return rows;
   const up = task.higher;
   eligible.sort((a, b) => up ? b.score - a.score : a.score - b.score);
-  const best = eligible[0], pairs = task.pairs[best.model];
-  const paired = pairs ? eligible.slice(1).filter(r => pairs[r.model]) : [];
+  const best = eligible[0], pairs = own(task.pairs, best.model);
+  const paired = pairs ? eligible.slice(1).filter(r => own(pairs, r.model)) : [];
   const adjusted = holm(paired.map(r => pairs[r.model].p_value));
   paired.forEach((r, i) => { r.vs = {...pairs[r.model], p_holm: adjusted[i]}; });
   eligible.forEach((r, i) => {
@@ -98,7 +100,7 @@ function rankAll(limits) {
 
 function overall(perTask) {
   const ranks = new Map();
-  for (const rows of Object.values(perTask)) {
+  for (const rows of DATA.tasks.map(t => perTask[t.name])) {  // the tasks' order, as Python's (not JS key order)
     for (const r of rows) { if (r.rank !== null) { if (!ranks.has(r.model)) ranks.set(r.model, []); ranks.get(r.model).push(r.rank); } }
   }
   const out = [...ranks].map(([model, r]) => ({model, mean: r.reduce((a, b) => a + b, 0) / r.length, ranked: r.length}));
@@ -107,10 +109,10 @@ function overall(perTask) {
 }
 
 function picks(perTask) {
-  const chosen = {};
-  for (const [name, rows] of Object.entries(perTask)) chosen[name] = (rows.find(r => r.rank === 1) || {model: null}).model;
-  if (DATA.tasks.length > 1) { const first = overall(perTask)[0]; chosen[""] = first ? first.model : null; }
-  return chosen;
+  const chosen = new Map();
+  for (const task of DATA.tasks) chosen.set(task.name, (perTask[task.name].find(r => r.rank === 1) || {model: null}).model);
+  if (DATA.tasks.length > 1) { const first = overall(perTask)[0]; chosen.set(null, first ? first.model : null); }
+  return chosen;  // task name (null: the overall ranking) -> the pick, in the tasks' order
 }
 
 // --- the decision map (decision.py: the same sweep) -----------------------------------------
@@ -124,8 +126,7 @@ function figure(constraint, c) {
   if (constraint.key === "budget_gib") return c.memory_source === DATA.rules.remote_memory ? null : c.memory_gib;
   if (constraint.key === "max_latency_ms") return c.latency_ms;
   if (constraint.key === "max_cost_per_1k") return c.cost_per_1k;
-  const score = c.scores[constraint.metric];
-  return score === undefined ? null : score;
+  return Object.hasOwn(c.scores, constraint.metric) ? c.scores[constraint.metric] : null;
 }
 
 function decisionMap(limits) {
@@ -141,8 +142,8 @@ function decisionMap(limits) {
       else past = at + (down ? -1 : 1) * Math.max(Math.abs(at), 1) / 2;
       const before = picks(rankAll(withValue(limits, constraint, at)));
       const after = picks(rankAll(withValue(limits, constraint, past)));
-      for (const [task, model] of Object.entries(before)) {
-        if (after[task] !== model) flips.push({task: task || null, at, pick: model, then: after[task]});
+      for (const [task, model] of before) {
+        if (after.get(task) !== model) flips.push({task, at, pick: model, then: after.get(task)});
       }
     });
     return {constraint: constraint.key, metric: constraint.metric, label: constraint.label, unit: constraint.unit,
@@ -159,8 +160,8 @@ function flipText(entry, flip) {
 function constraintId(c) { return c.metric ? `min-${c.metric}` : c.key; }
 
 function readLimits() {
-  const limits = {budget_gib: null, max_latency_ms: null, max_cost_per_1k: null, min_scores: {}};
-  for (const [metric, value] of Object.entries(DATA.limits.min_scores)) limits.min_scores[metric] = value;
+  // the command line's limits, each input overriding its own (a limit without an input stays as given)
+  const limits = {...DATA.limits, min_scores: {...DATA.limits.min_scores}};
   for (const c of DATA.constraints) {
     const input = document.getElementById(constraintId(c));
     const value = input.value.trim() === "" ? null : Number(input.value);
@@ -219,7 +220,7 @@ function drawRecommendation(perTask, chosen) {
   const box = document.getElementById("recommendation");
   box.replaceChildren();
   const list = el("ul", {});
-  if ("" in chosen) list.append(el("li", {class: "pick"}, el("b", {}, "Across tasks: "), chosen[""] || "no model fits every constraint", chosen[""] ? " (best mean rank over the tasks it is ranked on)" : ""));
+  if (chosen.has(null)) list.append(el("li", {class: "pick"}, el("b", {}, "Across tasks: "), chosen.get(null) || "no model fits every constraint", chosen.get(null) ? " (best mean rank over the tasks it is ranked on)" : ""));
   for (const task of DATA.tasks) {
     const rows = perTask[task.name], best = rows.find(r => r.rank === 1);
     if (!best) { list.append(el("li", {}, el("b", {}, task.name + ": "), "no model fits the constraints")); continue; }
@@ -252,19 +253,19 @@ function drawMatrix(perTask) {
   document.getElementById("matrix").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
 }
 
-function drawDecisionMap(limits) {
-  const box = document.getElementById("decision"), now = picks(rankAll(limits));
+function drawDecisionMap(limits, now) {
+  const box = document.getElementById("decision");
   const entries = decisionMap(limits);
   window.benchbench.lastMap = entries;
   box.replaceChildren();
   for (const entry of entries) {
     const current = entry.current === null ? "no limit" : `${fmt(entry.current)}${entry.unit ? " " + entry.unit : ""}`;
-    const rows = Object.keys(now).filter(task => entry.flips.some(f => (f.task || "") === task)).map(task => {
-      const flips = entry.flips.filter(f => (f.task || "") === task);
+    const rows = [...now.keys()].filter(task => entry.flips.some(f => f.task === task)).map(task => {
+      const flips = entry.flips.filter(f => f.task === task);
       const steps = flips.map(f => el("li", {class: f === nextFlip(entry, flips) ? "near" : null},
         `${entry.stricter === "below" ? "under" : "above"} ${fmt(f.at)}${entry.unit ? " " + entry.unit : ""}: `,
         f.then ? el("b", {}, f.then) : "no model fits"));
-      return el("tr", {}, el("th", {scope: "row"}, task || "overall"), el("td", {}, now[task] || "no model fits"),
+      return el("tr", {}, el("th", {scope: "row"}, task || "overall"), el("td", {}, now.get(task) || "no model fits"),
         el("td", {}, flips[0].pick || "no model fits"), el("td", {}, el("ul", {class: "steps"}, steps)));
     });
     box.append(el("h3", {}, entry.label, el("span", {class: "muted"}, ` (now ${current})`)), rows.length
@@ -323,7 +324,7 @@ function drawCharts(perTask, limits) {
 
 // --- side by side ------------------------------------------------------------------------------
 function buildComparison() {
-  const withExamples = DATA.tasks.filter(t => DATA.examples[t.name] && Object.keys(DATA.examples[t.name].rows).length);
+  const withExamples = DATA.tasks.filter(t => own(DATA.examples, t.name) && Object.keys(DATA.examples[t.name].rows).length);
   const task = el("select", {id: "cmp-task", on: {change: () => { fillModels(); drawComparison(); }}}, withExamples.map(t => el("option", {value: t.name}, t.name)));
   const first = withExamples.find(t => t.type !== "perplexity");  // outputs to read, rather than log-likelihoods
   if (first) task.value = first.name;
@@ -338,7 +339,7 @@ function buildComparison() {
 }
 
 function fillModels() {
-  const name = document.getElementById("cmp-task").value, models = Object.keys((DATA.examples[name] || {rows: {}}).rows);
+  const name = document.getElementById("cmp-task").value, models = Object.keys((own(DATA.examples, name) || {rows: {}}).rows);
   for (const [id, pick] of [["cmp-a", 0], ["cmp-b", 1]]) {
     const select = document.getElementById(id);
     select.replaceChildren(...models.map(m => el("option", {value: m}, m)));
@@ -349,7 +350,7 @@ function fillModels() {
 function drawComparison() {
   const name = document.getElementById("cmp-task").value, box = document.getElementById("compare");
   box.replaceChildren();
-  const data = DATA.examples[name];
+  const data = own(DATA.examples, name);
   if (!data) { box.append(el("p", {class: "muted"}, "No stored examples to compare.")); return; }
   const a = document.getElementById("cmp-a").value, b = document.getElementById("cmp-b").value;
   const byIndex = rows => new Map((rows || []).map(r => [r[0], r]));
@@ -370,7 +371,7 @@ function drawComparison() {
   const body = shown.map(i => {
     const ra = rowsA.get(i), rb = rowsB.get(i), d = diff(i);
     return el("tr", {"data-index": i}, el("td", {class: "num"}, i), el("td", {}, input(data.inputs[(ra || rb)[1]])),
-      el("td", {}, el("pre", {}, data.references[i] ?? "")), el("td", {}, el("pre", {}, ra ? ra[2] : "(not scored)")),
+      el("td", {}, el("pre", {}, own(data.references, String(i)) ?? "")), el("td", {}, el("pre", {}, ra ? ra[2] : "(not scored)")),
       el("td", {class: "num"}, ra ? fmt(ra[3], 3) : "-"), el("td", {}, el("pre", {}, rb ? rb[2] : "(not scored)")),
       el("td", {class: "num"}, rb ? fmt(rb[3], 3) : "-"), el("td", {class: "num diff"}, Number.isNaN(d) ? "-" : fmt(d, 3)));
   });
@@ -393,10 +394,11 @@ function sortTable(th) {
 
 function redraw() {
   const limits = readLimits(), perTask = rankAll(limits), chosen = picks(perTask);
-  Object.assign(window.benchbench, {limits, perTask, chosen});
+  // for the browser tests: the picks keyed by task ("" for the overall ranking)
+  Object.assign(window.benchbench, {limits, perTask, chosen: Object.fromEntries([...chosen].map(([k, v]) => [k ?? "", v]))});
   drawRecommendation(perTask, chosen);
   drawMatrix(perTask);
-  drawDecisionMap(limits);
+  drawDecisionMap(limits, chosen);
   drawCharts(perTask, limits);
 }
 

@@ -95,6 +95,9 @@ def test_ray_gives_the_local_figures_and_runs_models_in_parallel(tmp_path, ray_c
     # each result says where it was measured: the worker's environment, not the driver's
     assert all(env["host"] == socket.gethostname() for env in frames["ray"]["environment"])
     assert all("host" not in env for env in frames["local"]["environment"])
+    page = (tmp_path / "ray" / "report.html").read_text()  # and the report says so
+    assert "Where each result was computed" in page and page.count(f"<td>{socket.gethostname()}</td>") == 4
+    assert "Where each result was computed" not in (tmp_path / "local" / "report.html").read_text()
 
     # the two models ran at once: each one's first task started before the other's last ended
     ray_frame = frames["ray"].reset_index()

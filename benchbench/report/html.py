@@ -91,6 +91,22 @@ def _environment(runs: list[dict[str, Any]]) -> str:
                    ("libraries", False)], rows)
 
 
+def _workers(frame: pd.DataFrame) -> str:
+    """Where each result was computed, for results a remote worker (a Ray node) measured: its
+    own host and device, which the run's environment (the driver's) does not say."""
+    rows = []
+    for _, row in frame.iterrows():
+        env = row.get("environment")
+        if isinstance(env, dict) and env.get("host"):
+            device = env.get("gpu_name") or f"{env.get('device')} ({env.get('cpu_count')} CPUs)"
+            rows.append(f"<tr><td>{escape(str(row['model']))}</td><td>{escape(str(row['task']))}</td>"
+                        f"<td>{escape(str(env['host']))}</td><td>{escape(str(device))}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h3>Where each result was computed</h3><div class=scroll>"
+            + _table([("model", False), ("task", False), ("host", False), ("device", False)], rows) + "</div>")
+
+
 def _data_notes(result: dict[str, Any]) -> str:
     """Tasks whose stored results cover different examples: which ones are compared here."""
     notes = result["data"]["notes"]
@@ -195,6 +211,6 @@ def build_report(results_dir: str | Path, limits: Limits = Limits(), data: str =
             f"models within the limits; dashed: the limit; green: the pick; hollow: excluded.</p>"
             f'<div id="charts"></div>'
             f'<h2>Examples side by side</h2><div id="compare-controls"></div><div id="compare"></div>'
-            f"<h2>Per task</h2>{details}<h2>Environment</h2><div class=scroll>{_environment(runs)}</div>"
+            f"<h2>Per task</h2>{details}<h2>Environment</h2><div class=scroll>{_environment(runs)}</div>{_workers(frame)}"
             f'<script type="application/json" id="report-data">{embedded_json(payload)}</script>'
             f"<script>{_asset('page.js')}</script></body></html>")

@@ -150,7 +150,7 @@ def test_commands_that_read_results_run_without_torch(tmp_path):
 
 
 @pytest.mark.slow
-def test_wheel_ships_the_bundled_suites(tmp_path):
+def test_wheel_ships_the_bundled_suites_and_the_report_page(tmp_path):
     pytest.importorskip("setuptools", reason="builds the wheel with this environment's setuptools")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                            "-w", str(tmp_path), str(PACKAGE.parent)], capture_output=True, text=True, timeout=300)
@@ -159,6 +159,8 @@ def test_wheel_ships_the_bundled_suites(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for suite in ("quickstart.yaml", "perf-1b.yaml", "data/sentiment.jsonl", "configs/llama-1b/config.json"):
         assert f"benchbench/suites/{suite}" in names
+    for asset in ("rank.js", "page.js", "page.css"):  # the report page's script and styles
+        assert f"benchbench/report/{asset}" in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=300)

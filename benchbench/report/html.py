@@ -1,6 +1,6 @@
 """The self-contained HTML comparison report.
 
-One file, readable offline: the styles (page.css) and the script (page.js) are inlined, and the
+One file, readable offline: the styles (page.css) and the script (rank.js, then page.js) are inlined, and the
 data the script ranks and draws from (data.py) sits in the page as JSON. What depends on the
 constraints (the recommendation, the models x tasks overview, the decision map, the charts) is
 drawn by the script, so the page's inputs can change it; what does not (every metric with its
@@ -213,4 +213,4 @@ def build_report(results_dir: str | Path, limits: Limits = Limits(), data: str =
             f'<h2>Examples side by side</h2><div id="compare-controls"></div><div id="compare"></div>'
             f"<h2>Per task</h2>{details}<h2>Environment</h2><div class=scroll>{_environment(runs)}</div>{_workers(frame)}"
             f'<script type="application/json" id="report-data">{embedded_json(payload)}</script>'
-            f"<script>{_asset('page.js')}</script></body></html>")
+            f"<script>{_asset('rank.js')}\n{_asset('page.js')}</script></body></html>")

@@ -3,9 +3,10 @@
 Holding the other constraints where the user put them, each constraint is swept from its
 most permissive value to its strictest. The pick can only change where a model starts or
 stops fitting, so the values worth trying are the models' own figures on that constraint
-(their memory, latency, cost or score): at each such value and just past it on the strict
-side the pick is computed with the same ranking `recommend` uses, and every place where it
-differs is a flip. A flip says: with the limit at `at` (or looser, up to the next flip) the
+(their memory, latency, cost or score). Just past one figure, up to the next, every model
+fits or not as at that next figure, so the pick is computed once at each figure, and once
+just past the strictest, with the same ranking `recommend` uses; every place where it
+changes from one value to the next is a flip. A flip says: with the limit at `at` (or looser, up to the next flip) the
 pick is `pick`; stricter than `at`, it is `then` (None: nothing fits). Computed per task and
 for the overall ranking (task None).
 """
@@ -66,22 +67,16 @@ def constraints_of(base: dict[str, list[Candidate]], limits: Limits) -> list[Con
             if c.current(limits) is not None or any(c.figure(x) is not None for x in everyone)]
 
 
-def _trial_values(constraint: Constraint, figures: list[float]) -> list[tuple[float, float]]:
-    """(a model's figure, a value just past it on the strict side, before the next figure),
-    from the most permissive figure to the strictest."""
+def _sweep(constraint: Constraint, figures: list[float]) -> list[float]:
+    """The models' figures from the most permissive to the strictest, then a value past the
+    strictest (none where the limit must stay above 0 and the strictest figure is not)."""
     ordered = sorted(set(figures), reverse=constraint.stricter < 0)
-    pairs = []
-    for i, value in enumerate(ordered):
-        if i + 1 < len(ordered):
-            past = (value + ordered[i + 1]) / 2
-        elif constraint.positive:
-            if value <= 0:
-                continue
-            past = value / 2
-        else:
-            past = value + constraint.stricter * max(abs(value), 1.0) / 2
-        pairs.append((value, past))
-    return pairs
+    if not ordered:
+        return []
+    last = ordered[-1]
+    if not constraint.positive:
+        return ordered + [last + constraint.stricter * max(abs(last), 1.0) / 2]
+    return ordered + [last / 2] if last > 0 else ordered
 
 
 def decision_map(base: dict[str, list[Candidate]], limits: Limits) -> list[dict[str, Any]]:
@@ -90,13 +85,12 @@ def decision_map(base: dict[str, list[Candidate]], limits: Limits) -> list[dict[
     out = []
     for constraint in constraints_of(base, limits):
         figures = [f for cs in base.values() for c in cs if not c.excluded and (f := constraint.figure(c)) is not None]
-        flips = []
-        for at, past in _trial_values(constraint, figures):
-            before = picks(rank_under(base, constraint.with_value(limits, at)))
-            after = picks(rank_under(base, constraint.with_value(limits, past)))
-            flips += [{"task": task, "at": at, "pick": model, "then": after[task],
-                       "text": flip_text(constraint.stricter, at, constraint.unit, task, after[task])}
-                      for task, model in before.items() if after[task] != model]
+        values = _sweep(constraint, figures)
+        chosen = [picks(rank_under(base, constraint.with_value(limits, value))) for value in values]
+        flips = [{"task": task, "at": at, "pick": model, "then": after[task],
+                  "text": flip_text(constraint.stricter, at, constraint.unit, task, after[task])}
+                 for at, before, after in zip(values, chosen, chosen[1:])
+                 for task, model in before.items() if after[task] != model]
         out.append({"constraint": constraint.key, "metric": constraint.metric, "label": constraint.label,
                     "unit": constraint.unit, "stricter": "below" if constraint.stricter < 0 else "above",
                     "current": constraint.current(limits), "flips": flips})
@@ -104,7 +98,7 @@ def decision_map(base: dict[str, list[Candidate]], limits: Limits) -> list[dict[
 
 
 def flip_text(stricter: int, at: float, unit: str, task: str | None, then: str | None) -> str:
-    """"sentiment: under 1.2 GiB the pick becomes smollm2" (the page writes the same words)."""
+    """"sentiment: under 1.2 GiB the pick becomes smollm2": a flip in words."""
     where = f"{'under' if stricter < 0 else 'above'} {at:.4g}{' ' + unit if unit else ''}"
     becomes = f"the pick becomes {then}" if then else "no model fits"
     return f"{task or 'overall'}: {where} {becomes}"

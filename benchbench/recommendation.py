@@ -11,20 +11,22 @@ import pandas as pd
 from benchbench.comparable import DataSelection, selection_notes
 from benchbench.decision import decision_map
 from benchbench.metrics.bootstrap import CONFIDENCE
-from benchbench.ranking import OVERLAP_RULE, Limits, overall, rank_under, task_candidates
+from benchbench.ranking import OVERLAP_RULE, Candidate, Limits, overall, rank_under, task_candidates
 from benchbench.tasks.paired import TIE_RULE, TaskEvidence
 
 
 def recommend(frame: pd.DataFrame, budget_gb: float | None = None, task: str | None = None,
               metric: str | None = None, max_latency_ms: float | None = None,
               min_scores: dict[str, float] | None = None, selections: Sequence[DataSelection] = (),
-              max_cost_per_1k: float | None = None, evidence: dict[str, TaskEvidence] | None = None) -> dict[str, Any]:
+              max_cost_per_1k: float | None = None, evidence: dict[str, TaskEvidence] | None = None,
+              candidates: dict[str, list[Candidate]] | None = None) -> dict[str, Any]:
     """Per-task rankings under the constraints, an overall ranking across tasks, and the
     decision map (decision.py: where each constraint would change the pick).
     `selections`: the data selections the frame was chosen from (comparable.py), reported;
-    `evidence`: per task, the stored examples that pair the models (comparisons.load_evidence)."""
+    `evidence`: per task, the stored examples that pair the models (comparisons.load_evidence);
+    `candidates`: ranking.task_candidates of the frame, when the caller has them already."""
     limits = Limits(budget_gb, max_latency_ms, dict(min_scores or {}), max_cost_per_1k)
-    base = task_candidates(frame, task, metric)
+    base = candidates if candidates is not None else task_candidates(frame, task, metric)
     per_task = rank_under(base, limits, evidence)
     return {
         "constraints": {**limits.to_dict(), "metric": metric,

@@ -121,3 +121,17 @@ def three_model_store(folder: Path, gpt2: Path, llama: Path, bert: Path, prefix:
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     assert result.exit_code in (0, 1), result.output  # 1: the BERT classifier has no perplexity (unsupported)
     return out
+
+
+def recommend_json(results: Path, *args: str) -> dict[str, Any]:
+    """`benchbench recommend --format json` on `results` (exit 1, nothing fits, is an answer)."""
+    output = CliRunner().invoke(main, ["recommend", "--results", str(results), "--format", "json", *args])
+    assert output.exit_code in (0, 1), output.output
+    return json.loads(output.output)
+
+
+def picks_of(result: dict[str, Any]) -> dict[str, str | None]:
+    """The pick of each task of a recommend result, and of the overall ranking under ""."""
+    chosen = {task: next((c["model"] for c in cs if c["rank"] == 1), None) for task, cs in result["tasks"].items()}
+    chosen[""] = next((row["model"] for row in result["overall"] if row["rank"] == 1), None)
+    return chosen

@@ -3,13 +3,9 @@ flip's value and just past it, and the models the report pairs cover every possi
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from click.testing import CliRunner
-from helpers import three_model_store
+from helpers import picks_of, recommend_json, three_model_store
 
-from benchbench.cli import main
 from benchbench.decision import possible_picks
 from benchbench.ranking import REMOTE_MEMORY, Candidate, Limits, picks, rank_under
 
@@ -19,24 +15,12 @@ def results(tmp_path_factory, tiny_gpt2, tiny_llama, tiny_bert_classifier):
     return three_model_store(tmp_path_factory.mktemp("decision"), tiny_gpt2, tiny_llama, tiny_bert_classifier)
 
 
-def _recommend(results, *args: str) -> dict:
-    output = CliRunner().invoke(main, ["recommend", "--results", str(results), "--format", "json", *args])
-    assert output.exit_code in (0, 1), output.output
-    return json.loads(output.output)
-
-
-def _pick(result: dict, task: str | None) -> str | None:
-    if task is None:
-        return next((row["model"] for row in result["overall"] if row["rank"] == 1), None)
-    return next((c["model"] for c in result["tasks"][task] if c["rank"] == 1), None)
-
-
 FLAGS = {"budget_gib": "--budget-gb", "max_latency_ms": "--max-latency-ms"}
 
 
 def test_every_flip_agrees_with_recommend_either_side_of_it(results):
     mapped = {entry["constraint"] if not entry["metric"] else entry["metric"]: entry
-              for entry in _recommend(results)["decision_map"]}
+              for entry in recommend_json(results)["decision_map"]}
     assert {"budget_gib", "max_latency_ms", "accuracy", "bits_per_byte"} <= set(mapped)
     budget = mapped["budget_gib"]
     assert budget["unit"] == "GiB" and budget["stricter"] == "below" and budget["current"] is None
@@ -46,11 +30,11 @@ def test_every_flip_agrees_with_recommend_either_side_of_it(results):
         for flip in entry["flips"]:
             at, past = flip["at"], flip["at"] * (1 - 1e-6) if entry["stricter"] == "below" else flip["at"] + 1e-6
             if key in FLAGS:
-                before, after = (_recommend(results, FLAGS[key], repr(v)) for v in (at, past))
+                before, after = (recommend_json(results, FLAGS[key], repr(v)) for v in (at, past))
             else:
-                before, after = (_recommend(results, "--min-score", f"{key}={v!r}") for v in (at, past))
-            assert _pick(before, flip["task"]) == flip["pick"], (key, flip)
-            assert _pick(after, flip["task"]) == flip["then"], (key, flip)
+                before, after = (recommend_json(results, "--min-score", f"{key}={v!r}") for v in (at, past))
+            assert picks_of(before)[flip["task"] or ""] == flip["pick"], (key, flip)
+            assert picks_of(after)[flip["task"] or ""] == flip["then"], (key, flip)
             checked += 1
     assert checked >= 3
     # the words say the same
@@ -59,8 +43,8 @@ def test_every_flip_agrees_with_recommend_either_side_of_it(results):
 
 
 def test_the_map_holds_the_other_constraints_where_they_are(results):
-    free = next(e for e in _recommend(results)["decision_map"] if e["constraint"] == "budget_gib")
-    tight = next(e for e in _recommend(results, "--min-score", "accuracy=1.0")["decision_map"]
+    free = next(e for e in recommend_json(results)["decision_map"] if e["constraint"] == "budget_gib")
+    tight = next(e for e in recommend_json(results, "--min-score", "accuracy=1.0")["decision_map"]
                  if e["constraint"] == "budget_gib")
     assert tight["flips"] != free["flips"]  # no model reaches accuracy 1.0 on sentiment: nothing there flips
     assert not [f for f in tight["flips"] if f["task"] == "sentiment"]

@@ -5,12 +5,11 @@ sorts, hostile strings stay text, nothing is fetched, and it fits an 800 px and 
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 from click.testing import CliRunner
-from helpers import three_model_store
+from helpers import picks_of, recommend_json, three_model_store
 
 from benchbench.cli import main
 
@@ -60,18 +59,6 @@ def _report(results, *args: str):
     return results / "report.html"
 
 
-def _recommend(results, *args: str) -> dict:
-    output = CliRunner().invoke(main, ["recommend", "--results", str(results), "--format", "json", *args])
-    assert output.exit_code in (0, 1), output.output
-    return json.loads(output.output)
-
-
-def _python_picks(result: dict) -> dict:
-    chosen = {task: next((c["model"] for c in cs if c["rank"] == 1), None) for task, cs in result["tasks"].items()}
-    chosen[""] = next((row["model"] for row in result["overall"] if row["rank"] == 1), None)
-    return chosen
-
-
 def _python_ranks(result: dict) -> dict:
     return {task: {c["model"]: [c["rank"], c["tied_with_best"], c["pareto"]] for c in cs if c["rank"]}
             for task, cs in result["tasks"].items()}
@@ -89,8 +76,8 @@ def _flips(entries: list[dict]) -> list:
 
 def test_the_page_ranks_as_recommend_does_and_draws_its_decision_map(results, browser):
     page = Page(browser, _report(results))
-    python = _recommend(results)
-    assert page.picks() == _python_picks(python)
+    python = recommend_json(results)
+    assert page.picks() == picks_of(python)
     assert _page_ranks(page) == _python_ranks(python)  # ranks, ties (paired, Holm) and the Pareto set
     assert _flips(page.evaluate("window.benchbench.lastMap")) == _flips(python["decision_map"])
     assert page.evaluate("window.benchbench.data.decision_map.length") == len(python["decision_map"])
@@ -98,27 +85,27 @@ def test_the_page_ranks_as_recommend_does_and_draws_its_decision_map(results, br
 
 
 def test_the_constraint_inputs_rerank_as_recommend_would(results, browser):
-    python = _recommend(results)
+    python = recommend_json(results)
     flip = next(f for e in python["decision_map"] if e["constraint"] == "budget_gib" for f in e["flips"])
     page = Page(browser, _report(results))
     for budget in (flip["at"], flip["at"] * (1 - 1e-6)):
         page.page.fill("#budget_gib", repr(budget))
-        expected = _recommend(results, "--budget-gb", repr(budget))
-        assert page.picks() == _python_picks(expected)
+        expected = recommend_json(results, "--budget-gb", repr(budget))
+        assert page.picks() == picks_of(expected)
         assert _page_ranks(page) == _python_ranks(expected)
         matrix = page.page.inner_text("#matrix")
         struck = page.evaluate("document.querySelectorAll('#matrix td.out').length")
         assert struck == sum(1 for cs in expected["tasks"].values() for c in cs
                              if c["rank"] is None and not any(r.startswith(("status", "no ")) for r in c["excluded"]))
-        assert "★" in matrix or not any(_python_picks(expected).values())
+        assert "★" in matrix or not any(picks_of(expected).values())
     assert page.picks()[flip["task"] or ""] == flip["then"]
     page.page.fill("#min-accuracy", "1.01")  # nothing reaches it: the page says so
     assert "no model fits the constraints" in page.page.inner_text("#recommendation")
     page.page.click("#reset")
-    assert page.picks() == _python_picks(python) and page.page.input_value("#budget_gib") == ""
+    assert page.picks() == picks_of(python) and page.page.input_value("#budget_gib") == ""
     page.page.fill("#budget_gib", "-3")  # refused: treated as no limit, and the input shows it is invalid
     assert page.evaluate("document.getElementById('budget_gib').validity.valid") is False
-    assert page.picks() == _python_picks(python)
+    assert page.picks() == picks_of(python)
     assert not page.errors, page.errors
 
 
@@ -156,9 +143,9 @@ def test_the_page_fits_narrow_screens_and_prints(results, browser, width, tmp_pa
 def test_a_command_line_limit_no_model_has_a_figure_for_still_applies(results, browser):
     # no model has a cost (none is served): --max-cost-per-1k excludes them all, as recommend does
     page = Page(browser, _report(results, "--max-cost-per-1k", "1"))
-    python = _recommend(results, "--max-cost-per-1k", "1")
-    assert not any(_python_picks(python).values()) and page.picks() == _python_picks(python)
+    python = recommend_json(results, "--max-cost-per-1k", "1")
+    assert not any(picks_of(python).values()) and page.picks() == picks_of(python)
     assert page.page.input_value("#max_cost_per_1k") == "1"  # shown, so it can be cleared
     page.page.fill("#max_cost_per_1k", "")
-    assert page.picks() == _python_picks(_recommend(results))
+    assert page.picks() == picks_of(recommend_json(results))
     assert not page.errors, page.errors

@@ -6,7 +6,6 @@ with the rules of ranking.py (the browser tests check the two agree)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,24 +23,18 @@ _CANDIDATE_FIELDS = ("model", "score", "ci_low", "ci_high", "n", "memory_gib", "
                      "latency_source", "cost_per_1k", "parameters", "scores", "excluded")
 
 
-def page_data(results_dir: str | Path, frame: pd.DataFrame, base: dict[str, list[Candidate]], limits: Limits,
+def page_data(store: Store, frame: pd.DataFrame, base: dict[str, list[Candidate]], limits: Limits,
               ranking: dict[str, Any], evidence: dict[str, TaskEvidence]) -> dict[str, Any]:
     """The embedded data: `base` (ranking.task_candidates of `frame`) unconstrained, `ranking`
-    (recommendation.recommend under `limits`) for its decision map."""
-    store = Store(results_dir, read_only=True)
-    try:
-        examples = examples_of(store, frame, list(base))
-    finally:
-        store.close()
-    models = list(dict.fromkeys(frame["model"]))
+    (recommendation.recommend under `limits`) for its decision map, the examples from `store`."""
     return finite_tree({
-        "models": models,
+        "models": list(dict.fromkeys(frame["model"])),
         "tasks": [_task(name, candidates, frame, evidence.get(name)) for name, candidates in base.items()],
         "limits": limits.to_dict(),
         "constraints": [{"key": c.key, "metric": c.metric, "label": c.label, "unit": c.unit,
                          "stricter": "below" if c.stricter < 0 else "above"} for c in constraints_of(base, limits)],
         "decision_map": ranking["decision_map"],
-        "examples": examples,
+        "examples": examples_of(store, frame, list(base)),
         "rules": {"alpha": ALPHA, "tie_rule": TIE_RULE, "overlap_rule": OVERLAP_RULE, "remote_memory": REMOTE_MEMORY,
                   "higher": {m: DIRECTION[m] for m in DIRECTION}},
     })
@@ -60,9 +53,6 @@ def _pairs(candidates: list[Candidate], evidence: TaskEvidence, metric: str) -> 
     """For each model some constraints can make the pick: every other eligible model's paired
     difference from it (raw p-value; the page adjusts by Holm over the models its inputs leave)."""
     eligible = [c.model for c in candidates if not c.excluded]
-    out: dict[str, dict[str, Any]] = {}
-    for best in possible_picks(candidates):
-        compared = {other: d.to_dict() for other in eligible if other != best.model
-                    and (d := evidence.compare(other, best.model, metric)) is not None}
-        out[best.model] = compared
-    return out
+    return {best.model: {other: d.to_dict() for other in eligible if other != best.model
+                         and (d := evidence.compare(other, best.model, metric)) is not None}
+            for best in possible_picks(candidates)}

@@ -176,12 +176,13 @@ def build_report(results_dir: str | Path, limits: Limits = Limits(), data: str =
     its page starting from the constraints `limits`."""
     frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
     evidence = load_evidence(results_dir, frame)
-    ranking = recommend(frame, limits.budget_gb, max_latency_ms=limits.max_latency_ms, min_scores=limits.min_scores,
-                        selections=selections, max_cost_per_1k=limits.max_cost_per_1k, evidence=evidence)
     base = task_candidates(frame)
-    payload = page_data(results_dir, frame, base, limits, ranking, evidence)
+    ranking = recommend(frame, limits.budget_gb, max_latency_ms=limits.max_latency_ms, min_scores=limits.min_scores,
+                        selections=selections, max_cost_per_1k=limits.max_cost_per_1k, evidence=evidence,
+                        candidates=base)
     store = Store(results_dir, read_only=True)
     try:
+        payload = page_data(store, frame, base, limits, ranking, evidence)
         runs = store.runs()
     finally:
         store.close()

@@ -119,20 +119,18 @@ function figure(constraint, c) {
 function decisionMap(limits) {
   return DATA.constraints.map(constraint => {
     const down = constraint.stricter === "below", positive = !constraint.metric;
-    const figures = [...new Set(DATA.tasks.flatMap(t => t.candidates.filter(c => !c.excluded.length)
+    const values = [...new Set(DATA.tasks.flatMap(t => t.candidates.filter(c => !c.excluded.length)
       .map(c => figure(constraint, c)).filter(v => v !== null)))].sort((a, b) => down ? b - a : a - b);
+    const last = values[values.length - 1];  // then a value past the strictest figure (decision.py's _sweep)
+    if (values.length && !positive) values.push(last + (down ? -1 : 1) * Math.max(Math.abs(last), 1) / 2);
+    else if (values.length && last > 0) values.push(last / 2);
+    const chosen = values.map(value => picks(rankAll(withValue(limits, constraint, value))));
     const flips = [];
-    figures.forEach((at, i) => {
-      let past;
-      if (i + 1 < figures.length) past = (at + figures[i + 1]) / 2;
-      else if (positive) { if (at <= 0) return; past = at / 2; }
-      else past = at + (down ? -1 : 1) * Math.max(Math.abs(at), 1) / 2;
-      const before = picks(rankAll(withValue(limits, constraint, at)));
-      const after = picks(rankAll(withValue(limits, constraint, past)));
-      for (const [task, model] of before) {
-        if (after.get(task) !== model) flips.push({task, at, pick: model, then: after.get(task)});
+    for (let i = 0; i + 1 < values.length; i++) {
+      for (const [task, model] of chosen[i]) {
+        if (chosen[i + 1].get(task) !== model) flips.push({task, at: values[i], pick: model, then: chosen[i + 1].get(task)});
       }
-    });
+    }
     return {constraint: constraint.key, metric: constraint.metric, label: constraint.label, unit: constraint.unit,
             stricter: constraint.stricter, current: constraint.metric ? (limits.min_scores[constraint.metric] ?? null) : limits[constraint.key], flips};
   });

@@ -32,19 +32,22 @@ class TaskEvidence:
     settings: dict[str, dict[str, Any]]  # model: the task's resolved settings for it
     scoring: dict[str, Scoring]  # model: its metrics, metric options, resamples and seed
     _scored: dict[tuple[str, tuple[int, ...]], TaskScores] = field(default_factory=dict, repr=False)
+    _compared: dict[tuple[Any, ...], PairedDifference | None] = field(default_factory=dict, repr=False)
 
     def compare(self, model: str, reference: str, metric: str,
                 among: tuple[int, ...] | None = None) -> PairedDifference | None:
         """`model` minus `reference` on `metric`, over the examples both scored (of `among`,
         when given); None when they share fewer than 2 or the metric has no per-example
-        statistics."""
+        statistics. Kept: recommend and the report's pairs ask for the same comparisons."""
         common = set(self.examples.get(model, {})) & set(self.examples.get(reference, {}))
         common = tuple(sorted(common if among is None else common & set(among)))
-        a, b = self.statistics_of(model, metric, common), self.statistics_of(reference, metric, common)
-        if a is None or b is None:
-            return None
-        scoring = self.scoring[reference]
-        return compare(a, b, scoring.resamples or 1000, scoring.seed)  # (the permutation test draws its own count)
+        key = (model, reference, metric, common)
+        if key not in self._compared:
+            a, b = self.statistics_of(model, metric, common), self.statistics_of(reference, metric, common)
+            scoring = self.scoring[reference]
+            self._compared[key] = None if a is None or b is None else \
+                compare(a, b, scoring.resamples or 1000, scoring.seed)  # (the permutation test draws its own count)
+        return self._compared[key]
 
     def score(self, model: str, metric: str, indices: tuple[int, ...]) -> float | None:
         """The model's `metric` over the examples `indices` (all stored for it; None for

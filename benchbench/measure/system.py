@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from benchbench.measure.allocator import host_allocator, release_freed_memory
+
 _LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "gguf", "numpy",
               "scikit-learn", "sacrebleu", "rouge-score", "nvidia-ml-py", "benchbench")
 
@@ -30,6 +32,7 @@ def environment(device: str) -> dict[str, Any]:
         "processor": platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "host_allocator": host_allocator(),
         "device": device,
         "cuda_available": torch.cuda.is_available(),
         "libraries": {name: _version(name) for name in _LIBRARIES},
@@ -58,8 +61,10 @@ def _gpu_identity() -> dict[str, Any]:
 def reset_peak_rss() -> bool:
     """Reset this process's resident-memory high-water mark to its current size, so the
     next :func:`peak_rss_mib` covers only what follows (Linux >= 4.0: "5" written to
-    /proc/self/clear_refs resets VmHWM). False where that is not possible: the peak is then
-    the process's since it started."""
+    /proc/self/clear_refs resets VmHWM). Memory the allocator keeps after an earlier task
+    freed it is handed back first, so that it does not count. False where the reset is not
+    possible: the peak is then the process's since it started."""
+    release_freed_memory()
     if _vm_hwm_kib() is None:  # the reset is only visible through VmHWM
         return False
     try:

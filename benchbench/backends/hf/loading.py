@@ -20,6 +20,7 @@ from benchbench.backends.base import ModelInfo
 from benchbench.backends.hf.gguf_cache import converted_folder
 from benchbench.backends.reference import ModelLocation, locate
 from benchbench.errors import ModelUnavailable, first_line
+from benchbench.measure.allocator import keep_freed_memory
 from benchbench.measure.system import peak_rss_mib, reset_peak_rss
 from benchbench.spec import ModelSpec
 
@@ -190,6 +191,8 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     speed and memory of a model whose checkpoint is not at hand)."""
     import transformers
 
+    if device == "cpu":
+        keep_freed_memory()  # large activations reused, not page-faulted in per layer (measure/allocator.py)
     reset_peak_rss()
     started = time.perf_counter()
     where = materialize(spec)

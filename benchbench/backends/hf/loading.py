@@ -191,8 +191,6 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     speed and memory of a model whose checkpoint is not at hand)."""
     import transformers
 
-    if device == "cpu":
-        keep_freed_memory()  # large activations reused, not page-faulted in per layer (measure/allocator.py)
     reset_peak_rss()
     started = time.perf_counter()
     where = materialize(spec)
@@ -219,6 +217,8 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     model.eval()
     if device == "cuda":
         torch.cuda.synchronize()
+    elif device == "cpu":  # after the load, whose large temporaries are best handed back at once
+        keep_freed_memory()  # the passes' large activations reused, not page-faulted in per layer (measure/allocator.py)
     config = model.config
     info = ModelInfo(
         name=spec.name, source=spec.source, location_kind=where.kind,

@@ -1,10 +1,10 @@
 """How this process's C allocator treats freed memory, for models run on the CPU (glibc only).
 
 By default glibc serves large blocks (above a threshold that grows to at most 32 MiB) with
-``mmap`` and hands them back to the system when they are freed. A forward pass on the CPU allocates and frees the same large
-activations in every layer, so it pays page faults for fresh memory every time: SmolLM2-135M,
-4 rows x 2,048 tokens on two cores, took 18.3 s with 2.3 million minor page faults by
-default, and 15.4 s with none once freed memory is kept. `keep_freed_memory` tells glibc to
+``mmap`` and hands them back to the system when they are freed. A forward pass on the CPU
+allocates and frees the same large activations in every layer, so it pays page faults for
+fresh memory every time: SmolLM2-135M, 4 rows x 2,048 tokens on two cores, took 18.3 s with
+2.3 million minor page faults by default, and 15.4 s with none once freed memory is kept. `keep_freed_memory` tells glibc to
 serve every block from its heap and to keep up to KEPT_BYTES of freed memory at the heap's
 top for reuse: the effect PyTorch's own CPU launcher (``torch.backends.xeon.run_cpu``) gets
 by preloading jemalloc or tcmalloc, set here from inside the process. Figures do not change:

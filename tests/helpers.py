@@ -100,6 +100,18 @@ SENTIMENT_ROWS = [("a good film, a joy", "positive"), ("a bad one, a long evenin
                   ("good bread, a joy", "positive"), ("a long bad film", "negative")]
 
 
+def sentiment_and_perplexity(name: str, resamples: int, sentiment: Path, corpus: Path,
+                             models: list[dict[str, str]]) -> dict[str, Any]:
+    """A suite document: `models` on a choices classification of `sentiment` (a JSONL of
+    sentence/label rows) and on perplexity over `corpus` in 16-token windows."""
+    return {"name": name, "runtime": {"bootstrap_resamples": resamples}, "models": models,
+            "tasks": [{"name": "sentiment", "type": "classification",
+                       "dataset": {"path": str(sentiment), "fields": {"text": "sentence"}},
+                       "options": {"choices": {"positive": " positive", "negative": " negative"}}},
+                      {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus)},
+                       "options": {"max_length": 16}}]}
+
+
 def three_model_store(folder: Path, gpt2: Path, llama: Path, bert: Path, prefix: str = "") -> Path:
     """Results of three tiny models of different sizes (so limits change the pick) on a
     classification and a perplexity task, with stored predictions (so they pair); `prefix`
@@ -108,15 +120,9 @@ def three_model_store(folder: Path, gpt2: Path, llama: Path, bert: Path, prefix:
     data.write_text("".join(json.dumps({"sentence": prefix + t, "label": label}) + "\n" for t, label in SENTIMENT_ROWS))
     corpus = folder / "corpus.txt"
     corpus.write_text("\n".join(prefix + t for t, _ in SENTIMENT_ROWS) + "\n")
-    suite = write_suite(folder, {
-        "name": "three", "runtime": {"bootstrap_resamples": 100},
-        "models": [{"name": prefix + "gpt2", "source": str(gpt2)}, {"name": "llama", "source": str(llama)},
-                   {"name": "bert", "source": str(bert)}],
-        "tasks": [{"name": "sentiment", "type": "classification",
-                   "dataset": {"path": str(data), "fields": {"text": "sentence"}},
-                   "options": {"choices": {"positive": " positive", "negative": " negative"}}},
-                  {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus)},
-                   "options": {"max_length": 16}}]})
+    suite = write_suite(folder, sentiment_and_perplexity("three", 100, data, corpus, [
+        {"name": prefix + "gpt2", "source": str(gpt2)}, {"name": "llama", "source": str(llama)},
+        {"name": "bert", "source": str(bert)}]))
     out = folder / "results"
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     assert result.exit_code in (0, 1), result.output  # 1: the BERT classifier has no perplexity (unsupported)

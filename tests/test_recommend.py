@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from helpers import write_suite
+from helpers import sentiment_and_perplexity, write_suite
 
 from benchbench.cli import main
 from benchbench.estimate import GIB, count_parameters, estimate_from_shape
@@ -14,16 +14,9 @@ from benchbench.estimate import GIB, count_parameters, estimate_from_shape
 
 @pytest.fixture
 def results(tmp_path, tiny_gpt2, tiny_llama, tiny_bert_classifier, sentiment_file, corpus_file):
-    suite = write_suite(tmp_path, {
-        "name": "rec", "runtime": {"bootstrap_resamples": 200},
-        "models": [{"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)},
-                   {"name": "bert", "source": str(tiny_bert_classifier)},
-                   {"name": "ghost", "source": "no-such-org/nothing-here"}],
-        "tasks": [{"name": "sentiment", "type": "classification",
-                   "dataset": {"path": str(sentiment_file), "fields": {"text": "sentence"}},
-                   "options": {"choices": {"positive": " positive", "negative": " negative"}}},
-                  {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)},
-                   "options": {"max_length": 16}}]})
+    suite = write_suite(tmp_path, sentiment_and_perplexity("rec", 200, sentiment_file, corpus_file, [
+        {"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)},
+        {"name": "bert", "source": str(tiny_bert_classifier)}, {"name": "ghost", "source": "no-such-org/nothing-here"}]))
     out = tmp_path / "results"
     CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     return out

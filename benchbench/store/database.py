@@ -17,16 +17,18 @@ older one is migrated.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from benchbench.errors import BenchbenchError
-from benchbench.lease import Owner, now
 from benchbench.numbers import finite_tree
+from benchbench.store.claims import Claim, claim_result
+from benchbench.store.lease import Owner, now
+from benchbench.store.records import Outcome, ResultRecord, ResultSettings, Status, StoredStats
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "benchbench.sqlite"
 
 _SCHEMA = """
@@ -46,34 +48,27 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_by_signature ON results(signature);
 CREATE TABLE IF NOT EXISTS predictions (
     result_id INTEGER NOT NULL REFERENCES results(result_id), example_index INTEGER NOT NULL,
-    input TEXT, prediction TEXT, reference TEXT, details TEXT NOT NULL DEFAULT '{}',
+    input TEXT, prediction TEXT, reference TEXT, details TEXT NOT NULL DEFAULT '{}', score REAL,
     PRIMARY KEY (result_id, example_index));
+CREATE TABLE IF NOT EXISTS example_stats (
+    result_id INTEGER NOT NULL REFERENCES results(result_id), metric TEXT NOT NULL, scorer TEXT NOT NULL,
+    examples INTEGER NOT NULL, columns INTEGER NOT NULL, indices BLOB NOT NULL, stats BLOB NOT NULL,
+    PRIMARY KEY (result_id, metric));
 """
 
+_EXAMPLE_STATS = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS example_stats"):]
 # Version 1 -> 2: the runs' lease (lease.py), so concurrent runs do not take each other's work.
+# Version 2 -> 3: per-example statistics and scores stored when a task is scored (results read
+# them instead of scoring stored predictions again; older results get them when first read).
 _MIGRATIONS = {1: ["ALTER TABLE runs ADD COLUMN host TEXT", "ALTER TABLE runs ADD COLUMN pid INTEGER",
-                   "ALTER TABLE runs ADD COLUMN process_started TEXT", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"]}
-
-STATUSES = ("running", "ok", "unavailable", "unsupported", "error", "oom", "crashed", "incomplete", "eliminated")
-# an interrupted result that a later run continues: the examples stored there are kept, the rest
-# (those in flight when it stopped, or whose requests to a server failed) are computed again
-RESUMABLE = ("running", "crashed", "incomplete", "eliminated")  # eliminated: a full run scores the rest
+                   "ALTER TABLE runs ADD COLUMN process_started TEXT", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"],
+               2: ["ALTER TABLE predictions ADD COLUMN score REAL", _EXAMPLE_STATS]}
 
 
 class StoreError(BenchbenchError):
     """The results store cannot be used: not a store, written by a newer benchbench, not writable."""
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What a run gets when it claims a model x task: `new` (a fresh result), `resume` (an
-    interrupted one to continue), `reuse` (a finished one), or `elsewhere` (a live run is
-    computing it)."""
-
-    kind: str
-    result_id: int
-    owner: dict[str, Any] | None = None  # for `elsewhere`: the run that holds it
-    status: str = "ok"  # for `reuse`: the stored result's status (a race reuses `eliminated` too)
 _JSON_COLUMNS = ("metrics", "intervals", "measurements", "settings", "counts", "model_info")
 
 
@@ -178,49 +173,9 @@ class Store:
 
     def claim(self, run_id: str, signature: str, identity: tuple[str, str, str, str], fresh: bool,
               alive: Callable[[dict[str, Any]], bool], exclude: Iterable[int] = (),
-              final: tuple[str, ...] = ("ok",)) -> Claim:
-        """Decide, in one write transaction (so two runs cannot both take it), what this run does
-        for a model x task: reuse a finished result of this signature, leave it to the live run
-        computing it, continue an interrupted one, or start a new one (`fresh`: always new).
-        Results of the same model and task name come first (two tasks may share a signature);
-        `exclude`: results this run already took for another task. `identity`: suite, model,
-        task name, task type. `final`: the statuses reused as they are (a race also keeps the
-        results it eliminated)."""
-        suite, model, task, task_type = identity
-        skip = list(exclude)
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            rows = [] if fresh else [dict(r) for r in self.db.execute(
-                "SELECT r.result_id, r.status, r.run_id, u.status AS run_status, u.host, u.pid, "
-                "u.process_started, u.heartbeat_at FROM results r JOIN runs u ON u.run_id = r.run_id "
-                f"WHERE r.signature=? AND r.status IN ({','.join('?' * (1 + len(RESUMABLE)))}) "
-                f"AND r.result_id NOT IN ({','.join('?' * len(skip))}) "
-                "ORDER BY (r.model_name=? AND r.task_name=?) DESC, r.result_id DESC",
-                (signature, "ok", *RESUMABLE, *skip, model, task))]
-            claim = self._decide(rows, run_id, alive, final)
-            if claim is None:
-                claim = Claim("new", self._insert_result(run_id, signature, suite, model, task, task_type))
-            elif claim.kind == "resume":
-                self.db.execute("UPDATE results SET run_id=?, status='running' WHERE result_id=?",
-                                (run_id, claim.result_id))
-            self.db.commit()
-        except BaseException:
-            self.db.rollback()
-            raise
-        return claim
-
-    @staticmethod
-    def _decide(rows: list[dict[str, Any]], run_id: str, alive: Callable[[dict[str, Any]], bool],
-                final: tuple[str, ...]) -> Claim | None:
-        finished = next((r for r in rows if r["status"] in final), None)
-        if finished:
-            return Claim("reuse", finished["result_id"], status=finished["status"])
-        live = {r["result_id"] for r in rows if r["status"] == "running" and alive({**r, "status": r["run_status"]})}
-        owned = next((r for r in rows if r["result_id"] in live and r["run_id"] != run_id), None)
-        if owned:
-            return Claim("elsewhere", owned["result_id"], {k: owned[k] for k in ("run_id", "host", "pid")})
-        interrupted = next((r for r in rows if r["status"] in RESUMABLE and r["result_id"] not in live), None)
-        return Claim("resume", interrupted["result_id"]) if interrupted else None
+              final: tuple[Status, ...] = (Status.OK,)) -> Claim:
+        """What this run does for a model x task, decided in one write transaction (claims.py)."""
+        return claim_result(self.db, self._insert_result, run_id, signature, identity, fresh, alive, exclude, final)
 
     def mark_started(self, result_id: int) -> None:
         """A worker turned to the result's task: its start time is now (not when it was claimed,
@@ -231,44 +186,96 @@ class Store:
     def add_predictions(self, result_id: int, rows: Iterable[dict[str, Any]]) -> None:
         with self.db:
             self.db.executemany(
-                "INSERT OR REPLACE INTO predictions VALUES (?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO predictions (result_id, example_index, input, prediction, reference, details) "
+                "VALUES (?,?,?,?,?,?)",
                 [(result_id, r["index"], r["input"], to_json(r["prediction"]),
                   to_json(r["reference"]), to_json(r["details"])) for r in rows])
 
-    def finish_result(self, result_id: int, status: str, reason: str | None = None,
-                      **fields: dict[str, Any]) -> None:
-        """Record the outcome; `fields` are any of the JSON columns (metrics, intervals,
-        measurements, settings, counts, model_info)."""
-        assert status in STATUSES, status
-        columns = ["status=?", "reason=?", "finished_at=?"]
-        values: list[Any] = [status, reason, now()]
-        for name in _JSON_COLUMNS:
-            if name in fields:
-                columns.append(f"{name}=?")
-                values.append(to_json(fields[name]))
+    def finish_result(self, result_id: int, outcome: Outcome) -> None:
+        """Record a task's outcome (its status, reason and the result's JSON columns)."""
+        columns = {name: to_json(value) for name, value in outcome.columns().items()}
         with self.db:
-            self.db.execute(f"UPDATE results SET {', '.join(columns)} WHERE result_id=?",
-                            (*values, result_id))
+            self.db.execute(f"UPDATE results SET status=?, reason=?, finished_at=?, "
+                            f"{', '.join(f'{name}=?' for name in columns)} WHERE result_id=?",
+                            (Status(outcome.status).value, outcome.reason, now(), *columns.values(), result_id))
 
-    def results(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM results ORDER BY result_id").fetchall()
-        return [_decode(dict(row)) for row in rows]
+    def results(self) -> list[ResultRecord]:
+        """Every stored attempt, oldest first, each with the environment it was measured in."""
+        environments = {run["run_id"]: run["environment"] for run in self.runs()}
+        return [_record(dict(row), environments) for row in
+                self.db.execute("SELECT * FROM results ORDER BY result_id").fetchall()]
+
+    def result(self, result_id: int) -> ResultRecord:
+        """One stored result (with its run's environment)."""
+        row = self.db.execute("SELECT * FROM results WHERE result_id=?", (_integer(result_id),)).fetchone()
+        if row is None:
+            raise KeyError(f"no result {result_id} in {self.path}")
+        run = self.db.execute("SELECT environment FROM runs WHERE run_id=?", (row["run_id"],)).fetchone()
+        return _record(dict(row), {row["run_id"]: json.loads(run["environment"]) if run else {}})
 
     def predictions(self, result_id: int) -> list[dict[str, Any]]:
+        """The stored examples of a result, in example order (`result_id`: any integer, numpy's too)."""
         rows = self.db.execute("SELECT * FROM predictions WHERE result_id=? ORDER BY example_index",
-                               (result_id,)).fetchall()
+                               (_integer(result_id),)).fetchall()
         return [{**dict(row), **{k: json.loads(row[k]) for k in ("prediction", "reference", "details")}}
                 for row in rows]
+
+    def set_example_scores(self, result_id: int, scores: dict[int, float | None]) -> None:
+        """Each example's own score (the report's side-by-side view), stored when the task is scored."""
+        with self.db:
+            self.db.executemany("UPDATE predictions SET score=? WHERE result_id=? AND example_index=?",
+                                [(score, result_id, index) for index, score in scores.items()])
+
+    def example_scores(self, result_id: int) -> dict[int, float | None]:
+        return {row[0]: row[1] for row in self.db.execute(
+            "SELECT example_index, score FROM predictions WHERE result_id=?", (_integer(result_id),))}
+
+    def add_example_stats(self, result_id: int, stats: Iterable[StoredStats]) -> None:
+        """A result's per-example statistics, one row per metric (replacing what was there)."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO example_stats VALUES (?,?,?,?,?,?,?)",
+                                [(result_id, s.metric, json.dumps(s.scorer, sort_keys=True), s.examples, s.columns,
+                                  s.indices, s.values) for s in stats])
+
+    def example_stats(self, result_ids: Iterable[int]) -> dict[int, list[StoredStats]]:
+        """The stored per-example statistics of these results (a result without any is absent)."""
+        wanted = [_integer(r) for r in result_ids]
+        out: dict[int, list[StoredStats]] = {}
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+            chunk = wanted[start:start + 500]
+            for row in self.db.execute(f"SELECT * FROM example_stats WHERE result_id IN "
+                                       f"({','.join('?' * len(chunk))})", chunk):
+                out.setdefault(row["result_id"], []).append(StoredStats(
+                    row["metric"], json.loads(row["scorer"]), row["examples"], row["columns"], row["indices"],
+                    row["stats"]))
+        return out
 
     def runs(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY started_at").fetchall()
         return [{**dict(row), "environment": json.loads(row["environment"])} for row in rows]
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    for name in _JSON_COLUMNS:
-        row[name] = json.loads(row[name]) if row[name] else {}
-    return row
+def _integer(value: Any) -> int:
+    """A result id given as any integer type (a numpy integer from a DataFrame included)."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"a result id is an integer, not {type(value).__name__} {value!r}") from None
+
+
+def _record(row: dict[str, Any], environments: dict[str, dict[str, Any]]) -> ResultRecord:
+    decoded = {name: json.loads(row[name]) if row[name] else {} for name in _JSON_COLUMNS}
+    measurements = decoded["measurements"]
+    return ResultRecord(
+        result_id=row["result_id"], run_id=row["run_id"], signature=row["signature"], suite=row["suite_name"],
+        model=row["model_name"], task=row["task_name"], task_type=row["task_type"], status=Status(row["status"]),
+        reason=row["reason"], metrics=decoded["metrics"], intervals=decoded["intervals"], measurements=measurements,
+        settings=ResultSettings.from_dict(decoded["settings"]), counts=decoded["counts"],
+        model_info=decoded["model_info"], started_at=row["started_at"], finished_at=row["finished_at"],
+        # a result measured on another machine (a Ray worker) carries its own environment; each records
+        # the threads torch computed with (measure/threads.py)
+        environment=(measurements.get("environment") or environments.get(row["run_id"], {}))
+        | ({"threads": measurements["threads"]} if "threads" in measurements else {}))
 
 
 def _explain(path: Path, exc: BaseException) -> str:

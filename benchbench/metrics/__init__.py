@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from benchbench.metrics import classification, rouge, sacrebleu_scores, squad
 from benchbench.metrics.base import Metric, MetricResult, References
 from benchbench.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval
+from benchbench.metrics.catalogue import CATALOGUE, Catalogue, MetricInfo
 from benchbench.metrics.external import EVALUATE_PREFIX, evaluate_module
 from benchbench.metrics.perplexity import PERPLEXITY_METRICS
 
@@ -33,23 +34,14 @@ METRICS: dict[str, Metric] = {
     "chrf++": Metric(sacrebleu_scores.chrf_plus_plus, "sacreBLEU chrF++ (chrF with word bigrams), 0-100",
                      ("chrf++",), options=sacrebleu_scores.CHRF_OPTIONS),
     "ter": Metric(sacrebleu_scores.ter, "sacreBLEU translation edit rate, lower is better", ("ter",),
-                  higher_is_better=False, options=sacrebleu_scores.TER_OPTIONS),
+                  options=sacrebleu_scores.TER_OPTIONS),
     "rouge": Metric(rouge.rouge, "rouge-score ROUGE-1/2/L/Lsum F-measure", rouge.ROUGE_TYPES,
                     options=rouge.OPTIONS),
     "exact_match": Metric(squad.exact_match, "official SQuAD v1.1 exact match, 0-100", ("exact_match",)),
     "f1": Metric(squad.f1, "official SQuAD v1.1 token F1 (Counter-based), 0-100", ("f1",)),
 }
 
-# Whether a higher score is better, for every score name a result can carry.
-DIRECTION: dict[str, bool] = {out: m.higher_is_better for m in METRICS.values() for out in m.outputs}
-DIRECTION.update({name: False for name in PERPLEXITY_METRICS})
-DIRECTION["acc_norm"] = True
-
-# Scores that tasks compute themselves rather than through the registry, for `benchbench list`.
-TASK_SCORES: dict[str, str] = {
-    "acc_norm": "accuracy when each choice's log-likelihood is divided by its length in characters",
-    **{name: "corpus figure from summed log-likelihoods (lower is better)" for name in PERPLEXITY_METRICS},
-}
+# Every score name a result can carry, with its direction and scale: catalogue.CATALOGUE.
 
 
 def _resolve(name: str) -> Metric:
@@ -81,5 +73,5 @@ def compute_with_intervals(name: str, predictions: Sequence[Any], references: Re
     return result, result.intervals(resamples, seed)
 
 
-__all__ = ["METRICS", "DIRECTION", "TASK_SCORES", "EVALUATE_PREFIX", "Metric", "MetricResult", "Interval", "compute", "score",
-           "compute_with_intervals", "PERPLEXITY_METRICS"]
+__all__ = ["METRICS", "CATALOGUE", "Catalogue", "MetricInfo", "EVALUATE_PREFIX", "Metric", "MetricResult", "Interval",
+           "compute", "score", "compute_with_intervals", "PERPLEXITY_METRICS"]

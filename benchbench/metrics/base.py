@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from benchbench.metrics.bootstrap import Interval, ScoreFromSums, bootstrap_interval
+from benchbench.metrics.catalogue import MetricInfo
 from benchbench.schema import Key
 
 References = Sequence[Any]  # per example: a string/label, or the list of all its references
@@ -21,6 +22,7 @@ class MetricResult:
     scores: dict[str, float]
     signature: str
     stats: dict[str, tuple[np.ndarray, ScoreFromSums]] = field(default_factory=dict)
+    info: dict[str, MetricInfo] = field(default_factory=dict)  # entries of scores the catalogue lacks (evaluate:)
 
     def intervals(self, resamples: int, seed: int) -> dict[str, Interval]:
         out = {}
@@ -35,8 +37,7 @@ class MetricResult:
 class Metric:
     fn: Callable[..., MetricResult]
     description: str
-    outputs: tuple[str, ...]  # score names it produces
-    higher_is_better: bool = True
+    outputs: tuple[str, ...]  # score names it produces (their direction and scale: catalogue.py)
     options: dict[str, Key] = field(default_factory=dict)
 
 

@@ -64,7 +64,9 @@ def bootstrap_interval(stats: np.ndarray, score_from_sums: ScoreFromSums,
 
 def mean_of(n_column: int = 0, scale: float = 1.0) -> ScoreFromSums:
     """Score = scale * (sum of column) / (number of examples), with a count column appended."""
-    return lambda sums: scale * sums[:, n_column] / sums[:, -1]
+    from benchbench.metrics.sums import SumScore
+
+    return SumScore.of("mean", scale=float(scale), column=n_column)
 
 
 def with_count(values: np.ndarray) -> np.ndarray:

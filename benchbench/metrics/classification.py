@@ -10,6 +10,7 @@ from sklearn import metrics as sk
 
 from benchbench.metrics.base import MetricResult
 from benchbench.metrics.bootstrap import mean_of, with_count
+from benchbench.metrics.sums import SumScore
 
 
 def _label_list(predictions: Sequence[Any], references: Sequence[Any],
@@ -30,32 +31,6 @@ def _confusion_stats(predictions: Sequence[Any], references: Sequence[Any], labe
     return stats
 
 
-def _macro_f1_from_confusion(n_labels: int):
-    def score(sums: np.ndarray) -> np.ndarray:
-        size = n_labels + 1
-        confusion = sums.reshape(-1, size, size)
-        true_positive = np.diagonal(confusion, axis1=1, axis2=2)[:, :n_labels]
-        actual = confusion.sum(axis=2)[:, :n_labels]
-        predicted = confusion.sum(axis=1)[:, :n_labels]
-        denominator = actual + predicted
-        f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
-        return f1.mean(axis=1)
-    return score
-
-
-def _mcc_from_confusion(sums: np.ndarray) -> np.ndarray:
-    size = int(round(np.sqrt(sums.shape[1])))
-    confusion = sums.reshape(-1, size, size)
-    t, p = confusion.sum(axis=2), confusion.sum(axis=1)
-    correct = np.trace(confusion, axis1=1, axis2=2)
-    n = confusion.sum(axis=(1, 2))
-    cov_tp = correct * n - (t * p).sum(axis=1)
-    cov_pp = n * n - (p * p).sum(axis=1)
-    cov_tt = n * n - (t * t).sum(axis=1)
-    denominator = np.sqrt(cov_tt * cov_pp)
-    return np.divide(cov_tp, denominator, out=np.zeros_like(cov_tp), where=denominator > 0)
-
-
 def accuracy(predictions: Sequence[Any], references: Sequence[Any], **_: Any) -> MetricResult:
     hits = np.array([str(p) == str(r) for p, r in zip(predictions, references)], dtype=np.float64)
     score = float(hits.mean()) if len(hits) else float("nan")
@@ -70,11 +45,11 @@ def macro_f1(predictions: Sequence[Any], references: Sequence[Any], labels: Sequ
                         average="macro", zero_division=0)
     stats = _confusion_stats(predictions, references, label_list)
     return MetricResult({"macro_f1": float(value)}, f"sklearn f1_score average=macro labels={label_list}",
-                        {"macro_f1": (stats, _macro_f1_from_confusion(len(label_list)))})
+                        {"macro_f1": (stats, SumScore.of("macro_f1", labels=len(label_list)))})
 
 
 def matthews_corrcoef(predictions: Sequence[Any], references: Sequence[Any],
                       labels: Sequence[Any] | None = None, **_: Any) -> MetricResult:
     value = sk.matthews_corrcoef([str(r) for r in references], [str(p) for p in predictions])
     stats = _confusion_stats(predictions, references, _label_list(predictions, references, labels))
-    return MetricResult({"mcc": float(value)}, "sklearn matthews_corrcoef", {"mcc": (stats, _mcc_from_confusion)})
+    return MetricResult({"mcc": float(value)}, "sklearn matthews_corrcoef", {"mcc": (stats, SumScore.of("mcc"))})

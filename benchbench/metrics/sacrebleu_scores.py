@@ -17,7 +17,7 @@ import numpy as np
 
 from benchbench.errors import TaskConfigError
 from benchbench.metrics.base import MetricResult, References, as_reference_lists
-from benchbench.metrics.sacrebleu_sums import bleu_from_sums, chrf_from_sums
+from benchbench.metrics.sums import SumScore
 from benchbench.schema import key
 
 BLEU_OPTIONS = {
@@ -50,7 +50,7 @@ def transpose_references(references: References) -> list[list[str | None]]:
     return [[refs[i] if i < len(refs) else None for refs in per_example] for i in range(width)]
 
 
-def _build(class_name: str, options: dict[str, Any], references: list[list[str | None]] | None = None) -> Any:
+def build_metric(class_name: str, options: dict[str, Any], references: list[list[str | None]] | None = None) -> Any:
     import sacrebleu.metrics
 
     given = {k: v for k, v in options.items() if v is not None}
@@ -66,7 +66,7 @@ def _with_references(class_name: str, options: tuple[tuple[str, Any], ...],
                      streams: tuple[tuple[str | None, ...], ...]) -> Any:
     """A metric holding the references' preprocessing (sacrebleu's reference cache): every
     model of a task is scored against the same references, so they are processed once."""
-    return _build(class_name, dict(options), [list(stream) for stream in streams])
+    return build_metric(class_name, dict(options), [list(stream) for stream in streams])
 
 
 def _score(name: str, class_name: str, predictions: Sequence[str], references: References,
@@ -79,16 +79,18 @@ def _score(name: str, class_name: str, predictions: Sequence[str], references: R
     sentence_stats = metric._extract_corpus_statistics(hypotheses, None)  # the cached references
     score = metric._aggregate_and_compute(sentence_stats)
     stats = np.asarray(sentence_stats, dtype=np.float64)
+    return MetricResult({name: float(score.score)}, str(metric.get_signature()),
+                        {name: (stats, _sum_score(class_name, metric, options))})
 
-    def from_sums(sums: np.ndarray) -> np.ndarray:
-        if class_name == "BLEU":
-            return bleu_from_sums(sums, metric.max_ngram_order, metric.smooth_method, metric.smooth_value,
-                                  metric.effective_order)
-        if class_name == "CHRF":
-            return chrf_from_sums(sums, metric.order, metric.beta, metric.eps_smoothing)
-        return np.array([metric._compute_score_from_stats(list(row)).score for row in sums])
 
-    return MetricResult({name: float(score.score)}, str(metric.get_signature()), {name: (stats, from_sums)})
+def _sum_score(class_name: str, metric: Any, options: dict[str, Any]) -> SumScore:
+    """How the metric follows from summed sentence statistics, as data (sums.py)."""
+    if class_name == "BLEU":
+        return SumScore.of("bleu", max_ngram_order=metric.max_ngram_order, smooth_method=metric.smooth_method,
+                           smooth_value=metric.smooth_value, effective_order=metric.effective_order)
+    if class_name == "CHRF":
+        return SumScore.of("chrf", order=metric.order, beta=metric.beta, eps_smoothing=metric.eps_smoothing)
+    return SumScore.of("ter", **{k: v for k, v in options.items() if v is not None})
 
 
 def bleu(predictions: Sequence[str], references: References, **options: Any) -> MetricResult:

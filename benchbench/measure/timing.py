@@ -7,20 +7,17 @@ summarised, and no memory or power is measured here."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, TypeVar
 
-import numpy as np
 import torch
 
 from benchbench.measure.nvml import GpuMeasurement, GpuSampler
-from benchbench.measure.stats import LatencyStats
+from benchbench.measure.segment import Counts, MeterSegment, TaskMeasurement, request_unit_seconds, task_measurement
 from benchbench.measure.system import peak_rss_mib, reset_peak_rss
 from benchbench.spec import REMOTE_DEVICE
 
 MIB = 1024 * 1024
 T = TypeVar("T")
-REQUEST_TIMINGS = {"ttft": "ttft_ms", "tpot": "tpot_ms", "e2e": "e2e_ms"}  # summary name: per-example detail
 
 
 class Stopwatch:
@@ -82,69 +79,33 @@ class BatchClock:
         return "cuda-events" if self.cuda else "perf_counter"
 
 
-@dataclass(frozen=True)
-class TaskMeasurement:
-    """Cost of one model x task (docs/methodology.md says how each field is taken)."""
-
-    load_seconds: float
-    task_seconds: float
-    examples: int
-    examples_per_second: float
-    prompt_tokens: int | None
-    generated_tokens: int | None
-    prompt_tokens_per_second: float | None
-    generated_tokens_per_second: float | None
-    max_example_prompt_tokens: int | None
-    batch_latency: dict[str, Any] | None
-    warmup_batches: int
-    timer: str
-    peak_rss_mib: float
-    peak_rss_scope: str  # "task": reset at the task's start; "process": since the process started
-    torch_max_allocated_mib: float | None
-    torch_max_reserved_mib: float | None
-    gpu: dict[str, Any] | None
-    gpu_note: str
-    request_latency: dict[str, Any] | None = None  # served models: ttft, tpot, e2e distributions per request
-    output_tokens_per_second_per_request: dict[str, float] | None = None  # served models: mean and p50
-    request_retries: int | None = None  # served models: retries it took, over all requests
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class TaskMeter:
-    """Wraps one task: ``with TaskMeter(device) as meter:``, iterate ``meter.timed(batches)``
-    and ``meter.count(details)`` each batch; ``meter.measurement(load_seconds)`` after."""
+    """Wraps one stretch of a task: ``with TaskMeter(device) as meter:``, iterate
+    ``meter.timed(batches)`` and ``meter.count(indices, details)`` each batch; after it,
+    ``meter.segment`` is what the stretch measured (segment.py combines stretches)."""
 
     def __init__(self, device: str, warmup_batches: int = 1) -> None:
         self.device, self.warmup_batches = device, warmup_batches
         self.clock = BatchClock(device)
         self.watch = Stopwatch(device)
-        self.examples = 0
-        # None until a batch reports them: tasks that do not count tokens leave them None
-        self.prompt_tokens: int | None = None
-        self.generated_tokens: int | None = None
-        self.max_example_prompt_tokens: int | None = None
+        self.counts = Counts()
+        self.segment = MeterSegment(device)
+        self._batch_units: list[int] = []
         self._sampler: GpuSampler | None = None
-        self.gpu_note = ""
-        self._rss_scope = "process"
-        self._requests: dict[str, list[float]] = {name: [] for name in REQUEST_TIMINGS}
-        self._request_rates: list[float] = []
-        self._retries: int | None = None
 
     def __enter__(self) -> "TaskMeter":
-        self._rss_scope = "task" if reset_peak_rss() else "process"
+        self.segment.rss_scope = "task" if reset_peak_rss() else "process"
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
             try:
                 self._sampler = GpuSampler(torch.cuda.current_device())
                 self._sampler.__enter__()
             except Exception as exc:  # no NVML bindings, or NVML cannot talk to the driver
-                self._sampler, self.gpu_note = None, f"NVML unavailable: {exc}"
+                self._sampler, self.segment.gpu_note = None, f"NVML unavailable: {exc}"
         elif self.device == REMOTE_DEVICE:
-            self.gpu_note = "not measured: remote (the model runs on the server)"
+            self.segment.gpu_note = "not measured: remote (the model runs on the server)"
         else:
-            self.gpu_note = "not measured: the device is cpu"
+            self.segment.gpu_note = "not measured: the device is cpu"
         self.watch.__enter__()
         return self
 
@@ -152,6 +113,30 @@ class TaskMeter:
         self.watch.__exit__(*exc)
         if self._sampler is not None:
             self._sampler.__exit__(*exc)
+        self._finish()
+
+    def _finish(self) -> None:
+        """Fill the segment from what was timed and counted."""
+        s, c, cuda = self.segment, self.counts, self.device == "cuda"
+        s.seconds = self.watch.seconds
+        s.timer = "perf_counter per request" if self.device == REMOTE_DEVICE else self.clock.method
+        if self.device != REMOTE_DEVICE:  # a served model's requests are timed one by one (Counts)
+            every = self.clock.seconds()
+            s.warmup_batches = self.warmup_batches if len(every) > self.warmup_batches else 0  # one batch: keep it
+            s.batch_seconds = every[s.warmup_batches:]
+            units = self._batch_units[s.warmup_batches:len(every)]
+            s.unit_seconds = [t / u for t, u in zip(s.batch_seconds, units) if u > 0]
+        s.prompt_tokens, s.generated_tokens = c.prompt_tokens, c.generated_tokens
+        s.max_example_prompt_tokens = c.max_example_prompt_tokens
+        s.peak_rss_mib = peak_rss_mib()
+        s.torch_max_allocated_mib = torch.cuda.max_memory_allocated() / MIB if cuda else None
+        s.torch_max_reserved_mib = torch.cuda.max_memory_reserved() / MIB if cuda else None
+        gpu: GpuMeasurement | None = self._sampler.result if self._sampler else None
+        s.gpu = gpu.to_dict() if gpu else None
+
+    def measurement(self, load_seconds: float) -> TaskMeasurement:
+        """This stretch alone as the task's measurement (a task timed in one stretch)."""
+        return task_measurement(load_seconds, [self.segment], self.counts)
 
     def restart_torch_peaks(self) -> None:
         """Start torch's peak memory counters again (after an out-of-memory retry, so the peaks
@@ -177,59 +162,17 @@ class TaskMeter:
             self.clock.stop()
             yield batch
 
-    def count(self, details: list[dict[str, Any]]) -> None:
-        self.examples += len(details)
-        prompt = [d["prompt_tokens"] for d in details if d.get("prompt_tokens") is not None]
-        generated = [d["generated_tokens"] for d in details if d.get("generated_tokens") is not None]
-        for d in details:
-            self._count_request(d)
-        if prompt:
-            self.prompt_tokens = (self.prompt_tokens or 0) + sum(prompt)
-            self.max_example_prompt_tokens = max(max(prompt), self.max_example_prompt_tokens or 0)
+    def count(self, details: list[dict[str, Any]], indices: list[int] | None = None) -> None:
+        """A batch's examples (their details, and indices in the task), after the batch was timed."""
+        self.counts.add(details)
+        start = len(self.segment.indices)
+        self.segment.indices += indices if indices is not None else list(range(start, start + len(details)))
+        generated = [d["generated_tokens"] for d in details if d.get("generated_tokens")]
         if generated:
-            self.generated_tokens = (self.generated_tokens or 0) + sum(generated)
-
-    def _count_request(self, details: dict[str, Any]) -> None:
-        """A served model's request timing, as the example stores it (RequestTiming.to_details)."""
-        if "e2e_ms" not in details:
-            return
-        for name, key in REQUEST_TIMINGS.items():
-            if details.get(key) is not None:
-                self._requests[name].append(details[key] / 1000.0)
-        if details.get("generated_tokens") and details["e2e_ms"] > 0:
-            self._request_rates.append(details["generated_tokens"] / (details["e2e_ms"] / 1000.0))
-        self._retries = (self._retries or 0) + max(0, int(details.get("attempts", 1)) - 1)
-
-    def _request_summary(self) -> dict[str, Any]:
-        latency = {name: stats.to_dict() for name, values in self._requests.items()
-                   if (stats := LatencyStats.from_seconds(values))}
-        rates = {"mean": float(np.mean(self._request_rates)), "p50": float(np.median(self._request_rates))} \
-            if self._request_rates else None
-        return {"request_latency": latency or None, "output_tokens_per_second_per_request": rates,
-                "request_retries": self._retries}
-
-    def measurement(self, load_seconds: float) -> TaskMeasurement:
-        seconds = self.watch.seconds
-        every = [] if self.device == REMOTE_DEVICE else self.clock.seconds()  # remote: requests are timed one by one
-        warmup = self.warmup_batches if len(every) > self.warmup_batches else 0  # one batch: nothing to drop
-        latencies = every[warmup:]
-        stats = LatencyStats.from_seconds(latencies)
-        gpu: GpuMeasurement | None = self._sampler.result if self._sampler else None
-        cuda = self.device == "cuda"
-
-        def rate(count: int | None) -> float | None:
-            return count / seconds if count is not None and seconds > 0 else None
-
-        return TaskMeasurement(
-            load_seconds=load_seconds, task_seconds=seconds, examples=self.examples,
-            examples_per_second=self.examples / seconds if seconds > 0 else float("nan"),
-            prompt_tokens=self.prompt_tokens, generated_tokens=self.generated_tokens,
-            prompt_tokens_per_second=rate(self.prompt_tokens),
-            generated_tokens_per_second=rate(self.generated_tokens),
-            max_example_prompt_tokens=self.max_example_prompt_tokens,
-            batch_latency=stats.to_dict() if stats else None, warmup_batches=warmup,
-            timer="perf_counter per request" if self.device == REMOTE_DEVICE else self.clock.method,
-            peak_rss_mib=peak_rss_mib(), peak_rss_scope=self._rss_scope,
-            torch_max_allocated_mib=torch.cuda.max_memory_allocated() / MIB if cuda else None,
-            torch_max_reserved_mib=torch.cuda.max_memory_reserved() / MIB if cuda else None,
-            gpu=gpu.to_dict() if gpu else None, gpu_note=self.gpu_note, **self._request_summary())
+            self.segment.unit = "output token"
+        self._batch_units.append(max(generated) if generated else len(details))
+        for d in details:
+            found = request_unit_seconds(d)
+            if found is not None:
+                self.segment.unit_seconds.append(found[0])
+                self.segment.unit = found[1]

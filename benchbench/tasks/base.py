@@ -17,6 +17,8 @@ import numpy as np
 from benchbench.backends.base import ModelBackend, Profile, RequestFailed
 from benchbench.errors import first_line
 from benchbench.metrics.bootstrap import Interval, ScoreFromSums
+from benchbench.metrics.catalogue import MetricInfo
+from benchbench.metrics.sums import ExampleStats, SumScore
 from benchbench.schema import Key
 from benchbench.spec import Runtime, TaskSpec
 
@@ -59,6 +61,10 @@ class TaskScores:
     signatures: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # metric name: why it could not be computed
     stats: dict[str, tuple[np.ndarray, ScoreFromSums]] = field(default_factory=dict)
+    info: dict[str, MetricInfo] = field(default_factory=dict)  # entries of scores the catalogue lacks (evaluate:)
+    # what a trivial answer scores on this data (classification: the majority class's accuracy)
+    baselines: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)  # degenerate outputs (one label for all, empty, copied input)
 
     def add(self, other: "TaskScores") -> None:
         self.scores |= other.scores
@@ -66,6 +72,15 @@ class TaskScores:
         self.signatures |= other.signatures
         self.failures |= other.failures
         self.stats |= other.stats
+        self.info |= other.info
+        self.baselines |= other.baselines
+        self.flags += other.flags
+
+    def example_stats(self, indices: list[int]) -> dict[str, ExampleStats]:
+        """The per-example statistics of each score that has them, for the examples `indices`
+        (in the order the results were scored), as the store keeps them."""
+        return {name: ExampleStats.of(indices, values, scorer) for name, (values, scorer) in self.stats.items()
+                if isinstance(scorer, SumScore) and len(values) == len(indices)}
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,8 @@ def score_metrics(names: tuple[str, ...] | list[str], predictions: list[Any], re
             out.failures[name] = f"{type(exc).__name__}: {first_line(exc)}"
             continue
         intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
-        out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}, stats=dict(result.stats)))
+        out.add(TaskScores(dict(result.scores), intervals, {name: result.signature}, stats=dict(result.stats),
+                           info=dict(result.info)))
     return out
 
 
@@ -129,6 +145,7 @@ class TaskType(Protocol):
     metrics: tuple[str, ...]
     options: dict[str, Key]
     primary_metric: str
+    example_score_name: str
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         """The backend capability this task needs from this model. Raises TaskConfigError
@@ -146,8 +163,9 @@ class TaskType(Protocol):
     def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
         """Corpus-level metrics from the per-example results."""
 
-    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
-        """One stored example's score for the report and what it is; higher is better."""
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> float:
+        """One example's own score for the report's side-by-side view (`example_score_name`
+        says what it is); higher is better. Stored with the example when the task is scored."""
 
     def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
         """(the longest input the settings allow or None, tokens generated per example):

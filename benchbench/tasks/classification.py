@@ -34,6 +34,7 @@ from benchbench.backends.base import (
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
+from benchbench.tasks.flags import majority_share, one_label
 from benchbench.tasks.generation_options import generation_details
 from benchbench.tasks.prompts import render_prompt
 
@@ -54,6 +55,7 @@ class Classification:
     }
     metrics = ("accuracy", "acc_norm", "macro_f1", "mcc")
     primary_metric = "accuracy"
+    example_score_name = "correct"
     options = {
         "method": key(str, "auto", choices=("auto", "head", "choices", "generation"),
                       help="auto: head if the model has one, else choices where the model gives log-likelihoods, "
@@ -131,10 +133,13 @@ class Classification:
                                   {"acc_norm": normed.intervals["accuracy"]} if normed.intervals else {},
                                   {"acc_norm": "accuracy of argmax(loglikelihood / len(choice))"},
                                   stats={"acc_norm": normed.stats["accuracy"]}))
+        baseline = majority_share(references)
+        scored.baselines = {m: baseline for m in ("accuracy", "acc_norm") if m in scored.scores and baseline is not None}
+        scored.flags += one_label([r.prediction for r in results])
         return scored
 
-    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
-        return float(str(prediction) == str(reference)), "correct"
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> float:
+        return float(str(prediction) == str(reference))
 
     def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
         return settings.get("max_length"), 0

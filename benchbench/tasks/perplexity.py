@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from functools import partial
 from typing import Any, Iterator
 
 import numpy as np
 
 from benchbench.backends.base import ROLLING, ModelBackend, Profile, RollingSettings, from_record
 from benchbench.metrics.base import MetricResult
-from benchbench.metrics.perplexity import (
-    PERPLEXITY_METRICS,
-    corpus_perplexity,
-    count_bytes,
-    count_words,
-    perplexity_from_sums,
-)
+from benchbench.metrics.perplexity import PERPLEXITY_METRICS, corpus_perplexity, count_bytes, count_words
+from benchbench.metrics.sums import SumScore
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores
 
@@ -38,6 +32,7 @@ class Perplexity:
     fields = {"text": key(str, required=True, help="the document text")}
     metrics = PERPLEXITY_METRICS
     primary_metric = "bits_per_byte"  # comparable across tokenizers, unlike token perplexity
+    example_score_name = "-bits per byte"
     options = {
         "max_length": key(int, None, bounds="[1, inf)", help="window length in tokens (default, and upper bound: the model's "
                                           "context length)"),
@@ -99,14 +94,13 @@ class Perplexity:
         signature = (f"rolling windows max_length={settings['max_length']} stride={settings['stride']} "
                      f"prefix={settings['prefix']} documents={settings['documents']}")
         result = MetricResult({n: figures[n] for n in wanted}, signature,
-                              {n: (stats, partial(perplexity_from_sums, n)) for n in wanted})
+                              {n: (stats, SumScore.of("perplexity", name=n)) for n in wanted})
         intervals = result.intervals(scoring.resamples, scoring.seed) if scoring.resamples else {}
         return TaskScores(result.scores, intervals, {n: signature for n in wanted}, stats=dict(result.stats))
 
-    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> float:
         nbytes = details.get("bytes") or 0
-        bits_per_byte = -details.get("loglikelihood", 0.0) / nbytes / math.log(2) if nbytes else float("nan")
-        return -bits_per_byte, "-bits per byte"
+        return details.get("loglikelihood", 0.0) / nbytes / math.log(2) if nbytes else float("nan")
 
     def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
         return settings.get("max_length"), 0

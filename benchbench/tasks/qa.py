@@ -28,6 +28,7 @@ MAX_ANSWER_TOKENS = 15  # the transformers question-answering pipeline's default
 
 
 class QuestionAnswering(TextToText):
+    copies_are_degenerate = False  # an answer is a span of the context
     fields = {
         "question": key(str, required=True),
         "context": key((str, list), required=True),
@@ -43,6 +44,7 @@ class QuestionAnswering(TextToText):
              "max_seq_len": key(int, None, bounds="[2, inf)", help="extractive: tokens per window (default min(384, model's))"),
              "doc_stride": key(int, None, bounds="[1, inf)", help="extractive: overlap between windows (default min(len/2, 128))"),
              "max_answer_len": key(int, MAX_ANSWER_TOKENS, bounds="[1, inf)", help="extractive: tokens")})
+        self.example_score_name = "SQuAD F1"
 
     def need(self, options: dict[str, Any], profile: Profile) -> str:
         if options["method"] == "extractive" or (options["method"] == "auto" and SPANS in profile.native):
@@ -84,8 +86,8 @@ class QuestionAnswering(TextToText):
                                           "prompt_tokens": a.tokens_read})
                    for j, (f, row, a) in enumerate(zip(fields, chunk, answers))]
 
-    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
-        return max(f1_score(str(prediction), gold) for gold in as_references(reference)), "SQuAD F1"
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> float:
+        return max(f1_score(str(prediction), gold) for gold in as_references(reference))
 
     def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
         return settings.get("max_seq_len"), int(settings.get("max_new_tokens") or 0)

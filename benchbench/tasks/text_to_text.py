@@ -17,6 +17,7 @@ from benchbench.backends.base import GENERATE, ModelBackend, Profile, RequestFai
 from benchbench.errors import TaskConfigError
 from benchbench.schema import Key, key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
+from benchbench.tasks.flags import degenerate_text
 from benchbench.tasks.generation_options import (
     GENERATION_OPTIONS,
     generation_details,
@@ -75,6 +76,7 @@ class TextToText:
                  extra_options: dict[str, Key] | None = None) -> None:
         self.name, self.description, self.metrics, self.defaults = name, description, metrics, defaults
         self.primary_metric = defaults.primary_metric
+        self.example_score_name = "sentence chrF"
         self.options = {"prompt": key(str, None, help="prompt template; {source} and task fields"),
                         **GENERATION_OPTIONS, **(extra_options or {})}
 
@@ -123,14 +125,19 @@ class TextToText:
                                       reference=self._reference(rows[i]), details=generation_details(out))
                    for i, out in batch]
 
-    def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
-        return score_metrics(scoring.metrics or self.defaults.metrics, [r.prediction for r in results],
-                             [r.reference for r in results], scoring)
+    copies_are_degenerate = True  # extractive QA answers are copies of the context by design
 
-    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> tuple[float, str]:
+    def score(self, results: list[ExampleResult], settings: dict[str, Any], scoring: Scoring) -> TaskScores:
+        predictions = [r.prediction for r in results]
+        scored = score_metrics(scoring.metrics or self.defaults.metrics, predictions, [r.reference for r in results],
+                               scoring)
+        scored.flags += degenerate_text(predictions, [r.input for r in results], self.copies_are_degenerate)
+        return scored
+
+    def example_score(self, prediction: Any, reference: Any, details: dict[str, Any]) -> float:
         from sacrebleu.metrics import CHRF
 
-        return CHRF().sentence_score(str(prediction), as_references(reference)).score, "sentence chrF"
+        return CHRF().sentence_score(str(prediction), as_references(reference)).score
 
     def sequence_lengths(self, settings: dict[str, Any]) -> tuple[int | None, int]:
         return None, int(settings.get("max_new_tokens") or 0)

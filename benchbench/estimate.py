@@ -89,11 +89,9 @@ def _weight_bytes(parameters: int, shape: dict[str, int | None], dtype: str) -> 
     return (parameters - kept) * BYTES[dtype] + kept * BYTES["bfloat16"]
 
 
-def weights_over_budget(models: Sequence[ModelSpec], dtype: str, budget_gib: float) -> dict[str, str]:
-    """The models whose weights alone need more than `budget_gib` (racing's up-front
-    constraint): by name, the reason. Weights are a lower bound of what a model needs, so no
-    model that would fit is left out; a served model, or one whose config cannot be read
-    here (a hub id offline), is not judged."""
+def weights_gib(models: Sequence[ModelSpec], dtype: str) -> dict[str, float]:
+    """Each local model's weights in GiB, from its config (a lower bound of what it needs); a
+    served model, or one whose config cannot be read here (a hub id offline), is left out."""
     from benchbench.backends.hf.loading import inspect_config
 
     out = {}
@@ -108,11 +106,17 @@ def weights_over_budget(models: Sequence[ModelSpec], dtype: str, budget_gib: flo
         wanted = model.dtype or dtype
         stored = str(getattr(config, "torch_dtype", "") or getattr(config, "dtype", "")).replace("torch.", "")
         size = BYTES.get(wanted) or BYTES.get(stored) or BYTES["bfloat16"]  # unknown: the smallest float's size
-        weights = parameters * size / GIB
-        if weights > budget_gib:
-            out[model.name] = (f"eliminated by racing before round 1: its weights alone need {weights:.2f} GiB "
-                               f"> race.max_memory_gb {budget_gib:g}")
+        out[model.name] = parameters * size / GIB
     return out
+
+
+def weights_over_budget(models: Sequence[ModelSpec], dtype: str, budget_gib: float) -> dict[str, str]:
+    """The models whose weights alone need more than `budget_gib` (racing's up-front
+    constraint): by name, the reason. Weights are a lower bound of what a model needs, so no
+    model that would fit is left out."""
+    return {name: f"eliminated by racing before round 1: its weights alone need {weights:.2f} GiB "
+                  f"> race.max_memory_gb {budget_gib:g}"
+            for name, weights in weights_gib(models, dtype).items() if weights > budget_gib}
 
 
 def count_parameters(config: Any) -> int:

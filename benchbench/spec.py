@@ -29,6 +29,9 @@ class RaceSpec:
     confidence: float = 0.95
     rounds: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # fractions of each task's examples, rising to 1
     max_memory_gb: float | None = None  # models whose weights alone need more stop before round 1
+    # keep each model's worker (and its loaded model) between rounds: true, false (a new worker per
+    # round), or auto: keep, except on a local GPU the racing models' weights would not fit together
+    keep_workers: bool | str = "auto"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Runtime:
     latency_probe: str | bool = "auto"
     probe_new_tokens: int = 32
     probe_repeats: int = 5
+    threads: int | str = "auto"  # torch's CPU threads: auto = the CPUs this process may run on (measure/threads.py)
     no_weights: bool = False
     isolation: str = "process"
     executor: str = "local"  # where model jobs run: local (isolation says how) or ray (run/executors/on_ray.py)

@@ -15,7 +15,7 @@ import yaml
 
 from benchbench.backends.reference import resolve_source_path
 from benchbench.errors import SuiteError
-from benchbench.metrics import DIRECTION, EVALUATE_PREFIX, METRICS
+from benchbench.metrics import CATALOGUE, EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
 from benchbench.spec import DTYPES, ApiSpec, DatasetSpec, ModelSpec, RaceSpec, Runtime, Suite, TaskSpec
@@ -50,6 +50,9 @@ RUNTIME_SCHEMA = {
     "probe_new_tokens": key(int, _RUNTIME.probe_new_tokens, bounds="[2, inf)", help="tokens the latency probe generates"),
     "probe_repeats": key(int, _RUNTIME.probe_repeats, bounds="[1, inf)",
                          help="timed repeats of the latency probe (after 2 warm-up calls)"),
+    "threads": key((int, str), _RUNTIME.threads, bounds="[1, inf)", choices=("auto",),
+                   help="threads torch computes with on the CPU; auto: every CPU this process may run on, the same "
+                        "whichever executor runs the model, so figures do not depend on it"),
     "no_weights": key(bool, _RUNTIME.no_weights, help="random weights from the config: speed and memory only"),
     "isolation": key(str, _RUNTIME.isolation, choices=ISOLATION,
                      help="process: each model runs in a child process of its own; none: all in this process"),
@@ -75,6 +78,9 @@ RACE_SCHEMA = {
                       help="the chance that no model the full run would tie with the winner is stopped"),
     "rounds": key(list, list(_RACE.rounds), help="fractions of each task's examples after which models may stop, "
                                                  "rising, each in (0, 1]; the last is 1"),
+    "keep_workers": key((bool, str), _RACE.keep_workers, choices=("auto", True, False),
+                        help="keep each model loaded between rounds (true), load it again each round (false), or "
+                             "auto: keep, unless the racing models' weights would not fit on the local GPU together"),
     "max_memory_gb": key(float, None, bounds="(0, inf)",
                          help="GPU memory budget: models whose weights alone need more stop before the first round"),
 }
@@ -203,16 +209,17 @@ def _parse_race(value: bool | dict | None, file: str) -> RaceSpec | None:
     if value is True:
         return RaceSpec()
     race = check_mapping(value, RACE_SCHEMA, file, "runtime.race")
-    if race["metric"] is not None and race["metric"] not in DIRECTION:
+    if race["metric"] is not None and race["metric"] not in CATALOGUE:
         raise SuiteError(file, "runtime.race.metric", f"unknown metric {race['metric']!r}",
-                         did_you_mean(race["metric"], list(DIRECTION), "metrics"))
+                         did_you_mean(race["metric"], list(CATALOGUE), "metrics"))
     rounds = race["rounds"]
     if not rounds or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r <= 1 for r in rounds) \
             or list(rounds) != sorted(set(rounds)):
         raise SuiteError(file, "runtime.race.rounds", f"{rounds!r} is not a rising list of fractions in (0, 1]",
                          "e.g. [0.1, 0.25, 0.5, 1.0]: after 10%, 25% and 50% of the examples, models may stop")
     rounds = [float(r) for r in rounds] + ([] if rounds[-1] == 1 else [1.0])
-    return RaceSpec(race["metric"], float(race["confidence"]), tuple(rounds), race["max_memory_gb"])
+    return RaceSpec(race["metric"], float(race["confidence"]), tuple(rounds), race["max_memory_gb"],
+                    race["keep_workers"])
 
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:

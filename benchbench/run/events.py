@@ -4,13 +4,18 @@ Workers never open the results store; the driver (driver.py) is its single write
 applies each event as it arrives, so a worker in another process, or on another machine,
 needs nothing but a way to send these. Events of one task come in this order:
 ``TaskStarted``, then ``ResultOpened`` (only when the task gets as far as scoring), any
-number of ``Predictions``, ``Progress`` and ``Log``, and last ``TaskFinished``.
+number of ``Predictions``, ``Progress`` and ``Log``, and last ``TaskFinished`` (or, for a race's
+round, ``RoundFinished``: the task goes on in the next round).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
+
+from benchbench.measure.segment import MeterSegment
+from benchbench.metrics.sums import ExampleStats
+from benchbench.store.records import Outcome, StoredStats
 
 
 @dataclass(frozen=True)
@@ -52,20 +57,30 @@ class Predictions:
 
 @dataclass(frozen=True)
 class TaskFinished:
-    """A task's outcome. `fields` are the result's JSON columns (metrics, intervals,
-    measurements, settings, counts, model_info); a failure has a reason and no fields. Status
-    ROUND ends a race's round (its fields: the resolved settings), not the task."""
+    """A task's outcome (store.Outcome: status, reason, the result's JSON columns), with the
+    per-example statistics of its scores and each example's own score, stored with it."""
 
     task: str
-    status: str
-    reason: str | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome
+    stats: list[StoredStats] = field(default_factory=list)
+    example_scores: dict[int, float | None] = field(default_factory=dict)
 
 
-ROUND = "round"  # TaskFinished status of a race's round: the examples asked for are stored, the task goes on
+@dataclass(frozen=True)
+class RoundFinished:
+    """A race's round ended for a task: the examples asked for are stored. With it, what the
+    driver needs to decide who goes on and to record a stopped model: the settings resolved,
+    the scores and per-example statistics over the examples scored so far, and the round's
+    measurement (the next round, or the final one, continues from it)."""
+
+    task: str
+    resolved: dict[str, Any]
+    scores: dict[str, float]
+    stats: dict[str, ExampleStats]
+    segment: MeterSegment
 
 
-Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinished]
+Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinished, RoundFinished]
 Emit = Callable[[Event], None]
 
 

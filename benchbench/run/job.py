@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchbench.measure.segment import MeterSegment
 from benchbench.spec import ModelSpec, Runtime, TaskSpec
 from benchbench.tasks import ExampleResult
 
@@ -23,17 +24,29 @@ class TaskPlan:
     result_id: int | None = None
     resumed: bool = False
     done: list[ExampleResult] = field(default_factory=list)
-    round_rows: list[int] | None = None  # racing: score only these rows this round, then report "round"
+    round_rows: list[int] | None = None  # racing: score only these rows this round, then report the round
     shown: int = 0  # of `done`, those an earlier round of this run scored: counted on the bar, not "resumed"
+    segments: list[MeterSegment] = field(default_factory=list)  # racing: what the earlier rounds measured
 
 
 @dataclass(frozen=True)
-class ModelJob:
-    """Some of one model's tasks, as a worker needs them. `remote`: the worker runs on another
-    machine than the driver's (Ray), so each result records the environment it was measured in."""
+class WorkerSpec:
+    """What a model's worker is started with. `remote`: it runs on another machine than the
+    driver's (Ray), so each result records the environment it was measured in."""
 
     model: ModelSpec
     runtime: Runtime
     device: str
-    plans: list[TaskPlan]
     remote: bool = False
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """Some of one model's tasks, for a worker started for that model."""
+
+    worker: WorkerSpec
+    plans: list[TaskPlan]
+
+    @property
+    def model(self) -> ModelSpec:
+        return self.worker.model

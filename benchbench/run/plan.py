@@ -16,13 +16,25 @@ from typing import Any
 
 from benchbench.data import Examples
 from benchbench.errors import DatasetUnavailable
-from benchbench.lease import Owner, run_alive
 from benchbench.run.job import TaskPlan
 from benchbench.signature import signature_fields, signature_hash
 from benchbench.spec import ModelSpec, Suite, TaskSpec
-from benchbench.store import Store
+from benchbench.store import Status, Store
+from benchbench.store.lease import Owner, run_alive
 from benchbench.tasks import TASK_TYPES, ExampleResult
 from benchbench.tasks.base import prepared_rows
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A finished result this run takes as it is (copied from another name's when `copied_from`)."""
+
+    result_id: int
+    examples: int  # the task's rows, done on the bar
+    status: Status
+    copied_from: int | None
+    reason: str | None
+    metric_failures: dict[str, str]
 
 
 @dataclass
@@ -30,7 +42,7 @@ class ModelPlan:
     """A model's tasks sorted by what happens to them."""
 
     pending: list[TaskPlan] = field(default_factory=list)
-    reused: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # task name: result id, examples, status
+    reused: dict[str, Reused] = field(default_factory=dict)  # task name: the result reused
     elsewhere: dict[str, dict[str, Any]] = field(default_factory=dict)  # task name: the live run computing it
     missing: dict[str, DatasetUnavailable] = field(default_factory=dict)  # task name: why its data is missing
     merged_rows: int = 0  # dataset rows merged into fewer examples (perplexity's join): done on the bar
@@ -45,12 +57,14 @@ def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: 
             plan.missing[task.name] = data
             continue
         task_plan = _plan_task(suite, model, task, data, device)
-        taken = [reused[0] for reused in plan.reused.values()] + [p.result_id for p in plan.pending]
-        final = ("ok", "eliminated") if suite.runtime.race is not None else ("ok",)  # a race keeps its verdicts
+        taken = [r.result_id for r in plan.reused.values()] + [p.result_id for p in plan.pending]
+        final = (Status.OK, Status.ELIMINATED) if suite.runtime.race is not None else (Status.OK,)  # a race keeps its verdicts
         claim = store.claim(run_id, task_plan.signature, (suite.name, model.name, task.name, task.type), fresh,
                             lambda run: run_alive(run, me), taken, final)
         if claim.kind == "reuse":
-            plan.reused[task.name] = (claim.result_id, len(data), claim.status)
+            record = store.result(claim.result_id)
+            plan.reused[task.name] = Reused(claim.result_id, len(data), claim.status, claim.copied_from, record.reason,
+                                            record.settings.metric_failures)
         elif claim.kind == "elsewhere":
             plan.elsewhere[task.name] = claim.owner or {}
         else:

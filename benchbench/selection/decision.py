@@ -13,61 +13,68 @@ for the overall ranking (task None).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
-from benchbench.metrics import DIRECTION
-from benchbench.ranking import REMOTE_MEMORY, Candidate, Limits, picks, rank_under
+from benchbench.metrics.catalogue import Catalogue
+from benchbench.selection.constraints import CONSTRAINTS, Limits
+from benchbench.selection.figures import REMOTE_MEMORY
+from benchbench.selection.ranking import Candidate, picks, rank_under
 
 
 @dataclass(frozen=True)
-class Constraint:
-    """One constraint the map sweeps: how to read a candidate's figure for it, how to set it in
-    Limits, and which way is stricter (-1: lower limits are stricter, +1: higher ones)."""
+class Sweep:
+    """One constraint the map sweeps: a row of constraints.CONSTRAINTS, or a score limit
+    (`metric` set), with which way is stricter (-1: lower limits are stricter)."""
 
     key: str
     label: str
     unit: str
-    figure: Callable[[Candidate], float | None]
-    with_value: Callable[[Limits, float], Limits]
+    field: str
     stricter: int
     metric: str | None = None
     positive: bool = True  # the limit must stay above 0 (the command line refuses 0 and below)
 
+    def figure(self, c: Candidate) -> float | None:
+        if self.metric:
+            return c.scores.get(self.metric)
+        if self.key == "budget_gib" and c.memory_source == REMOTE_MEMORY:
+            return None
+        return getattr(c, self.field)
+
     def current(self, limits: Limits) -> float | None:
-        return limits.min_scores.get(self.metric) if self.metric else getattr(limits, _LIMIT_FIELDS[self.key])
+        return limits.value(self.key, self.metric)
+
+    def with_value(self, limits: Limits, value: float) -> Limits:
+        return limits.with_value(self.key, value, self.metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "metric": self.metric, "label": self.label, "unit": self.unit,
+                "stricter": "below" if self.stricter < 0 else "above"}
 
 
-_LIMIT_FIELDS = {"budget_gib": "budget_gb", "max_latency_ms": "max_latency_ms", "max_cost_per_1k": "max_cost_per_1k"}
+def _min_score(metric: str, catalogue: Catalogue) -> Sweep:
+    higher = catalogue.higher_is_better(metric)
+    return Sweep("min_score", f"{'minimum' if higher else 'maximum'} {metric}", "", "scores", +1 if higher else -1,
+                 metric, positive=False)
 
 
-def _memory(c: Candidate) -> float | None:
-    return None if c.memory_source == REMOTE_MEMORY else c.memory_gib
-
-
-def _min_score(metric: str) -> Constraint:
-    higher = DIRECTION.get(metric, True)
-    return Constraint("min_score", f"{'minimum' if higher else 'maximum'} {metric}", "", lambda c: c.scores.get(metric),
-                      lambda limits, v: replace(limits, min_scores={**limits.min_scores, metric: v}),
-                      +1 if higher else -1, metric, positive=False)
-
-
-def constraints_of(base: dict[str, list[Candidate]], limits: Limits) -> list[Constraint]:
+def constraints_of(base: dict[str, list[Candidate]], limits: Limits, catalogue: Catalogue) -> list[Sweep]:
     """The constraints the page offers for these candidates: memory, latency, cost where some
     model has one or the limit is set, and a minimum score for each metric a task is ranked
     by or that has a limit."""
     everyone = [c for cs in base.values() for c in cs]
-    sweep = [Constraint("budget_gib", "memory budget", "GiB", _memory, lambda lim, v: replace(lim, budget_gb=v), -1),
-             Constraint("max_latency_ms", "latency limit", "ms", lambda c: c.latency_ms,
-                        lambda lim, v: replace(lim, max_latency_ms=v), -1),
-             Constraint("max_cost_per_1k", "cost limit", "per 1k examples", lambda c: c.cost_per_1k,
-                        lambda lim, v: replace(lim, max_cost_per_1k=v), -1)]
+    by_key = {c.key: c for c in CONSTRAINTS}
+    sweep = [Sweep(c.key, c.label, c.unit, c.field, c.stricter) for c in (by_key[k] for k in MAP_ORDER)]
     metrics = dict.fromkeys([*(cs[0].metric for cs in base.values() if cs), *limits.min_scores])
-    return [c for c in sweep + [_min_score(m) for m in metrics]
+    return [c for c in sweep + [_min_score(m, catalogue) for m in metrics]
             if c.current(limits) is not None or any(c.figure(x) is not None for x in everyone)]
 
 
-def _sweep(constraint: Constraint, figures: list[float]) -> list[float]:
+MAP_ORDER = ("budget_gib", "max_latency_ms", "max_cost_per_1k")  # the map's (and the page's) order of limits
+
+
+def _sweep(constraint: Sweep, figures: list[float]) -> list[float]:
     """The models' figures from the most permissive to the strictest, then a value past the
     strictest (none where the limit must stay above 0 and the strictest figure is not)."""
     ordered = sorted(set(figures), reverse=constraint.stricter < 0)
@@ -79,14 +86,14 @@ def _sweep(constraint: Constraint, figures: list[float]) -> list[float]:
     return ordered + [last / 2] if last > 0 else ordered
 
 
-def decision_map(base: dict[str, list[Candidate]], limits: Limits) -> list[dict[str, Any]]:
+def decision_map(base: dict[str, list[Candidate]], limits: Limits, catalogue: Catalogue) -> list[dict[str, Any]]:
     """Per constraint: its current value and every flip of a task's pick (or the overall
     pick, task None) as the constraint alone tightens (the module docstring says how)."""
     out = []
-    for constraint in constraints_of(base, limits):
+    for constraint in constraints_of(base, limits, catalogue):
         figures = [f for cs in base.values() for c in cs if not c.excluded and (f := constraint.figure(c)) is not None]
         values = _sweep(constraint, figures)
-        chosen = [picks(rank_under(base, constraint.with_value(limits, value))) for value in values]
+        chosen = [picks(rank_under(base, constraint.with_value(limits, value), catalogue)) for value in values]
         flips = [{"task": task, "at": at, "pick": model, "then": after[task],
                   "text": flip_text(constraint.stricter, at, constraint.unit, task, after[task])}
                  for at, before, after in zip(values, chosen, chosen[1:])
@@ -104,15 +111,15 @@ def flip_text(stricter: int, at: float, unit: str, task: str | None, then: str |
     return f"{task or 'overall'}: {where} {becomes}"
 
 
-def possible_picks(candidates: list[Candidate]) -> list[Candidate]:
+def possible_picks(candidates: list[Candidate], catalogue: Catalogue) -> list[Candidate]:
     """The candidates that some setting of the constraints makes the pick: those with no better
     ranked candidate that fits whenever they fit. The report pairs every other model with
     each of them, so the page can judge ties for whichever one its inputs make the pick."""
-    ranked = [c for c in rank_under({"": candidates}, Limits())[""] if c.rank is not None]
-    return [b for i, b in enumerate(ranked) if not any(_fits_whenever(a, b) for a in ranked[:i])]
+    ranked = [c for c in rank_under({"": candidates}, Limits(), catalogue)[""] if c.rank is not None]
+    return [b for i, b in enumerate(ranked) if not any(_fits_whenever(a, b, catalogue) for a in ranked[:i])]
 
 
-def _fits_whenever(a: Candidate, b: Candidate) -> bool:
+def _fits_whenever(a: Candidate, b: Candidate, catalogue: Catalogue) -> bool:
     """Every memory, latency, cost and score limit that `b` meets, `a` meets too."""
     a_remote, b_remote = a.memory_source == REMOTE_MEMORY, b.memory_source == REMOTE_MEMORY
     memory = a_remote or (not b_remote and (b.memory_gib is None or (
@@ -120,6 +127,6 @@ def _fits_whenever(a: Candidate, b: Candidate) -> bool:
     latency = a.latency_ms is None or (b.latency_ms is not None and a.latency_ms <= b.latency_ms)
     cost = b.cost_per_1k is None or (a.cost_per_1k is not None and a.cost_per_1k <= b.cost_per_1k)
     scores = all(a.scores.get(m) is None or (b.scores.get(m) is not None and (
-        a.scores[m] >= b.scores[m] if DIRECTION.get(m, True) else a.scores[m] <= b.scores[m]))
+        a.scores[m] >= b.scores[m] if catalogue.higher_is_better(m) else a.scores[m] <= b.scores[m]))
         for m in set(a.scores) | set(b.scores))
     return memory and latency and cost and scores

@@ -1,86 +1,86 @@
-"""Paired comparisons between the models of a task, recomputed from the stored predictions.
+"""Paired comparisons between the models of a task, from their per-example statistics.
 
-Every model of a task answered the same examples, so models are compared example by
-example (statistics.py): each model against the best one, on the examples both scored,
-with the task's own scoring of the stored predictions (the same per-example statistics
-its 95% interval was drawn from). Nothing here is stored separately: the comparisons are a
-pure function of the stored predictions, their settings and the run's seed, so every
-reader (`load_comparisons`, `recommend`, the report) gets the same figures. The verdict
-"tied with the best" is Holm's rule over the comparisons of one task and metric: tied
-unless the Holm-adjusted p-value is below 0.05 (docs/statistics.md).
+Every model of a task answered the same examples, so two models are compared example by
+example (statistics.py), on the examples both scored, from the per-example sufficient
+statistics stored when the task was scored (the same statistics its 95% interval was drawn
+from). The comparisons are a pure function of those statistics and the run's seed, so every
+reader (`load_comparisons`, `recommend`, the report) and racing between rounds get the same
+figures. The verdict "tied with the best" is Holm's rule over the comparisons of one task and
+metric: tied unless the Holm-adjusted p-value is below 0.05 (docs/statistics.md).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
-from benchbench.metrics import DIRECTION
-from benchbench.store import Store
-from benchbench.tasks import TASK_TYPES, ExampleResult
-from benchbench.tasks.base import Scoring
-from benchbench.tasks.paired import TaskEvidence, versus_best
+from benchbench.metrics.catalogue import Catalogue
+from benchbench.metrics.sums import ExampleStats
+from benchbench.selection.statistics import ALPHA, PairedDifference, compare, holm
 
-COLUMNS = ["task", "metric", "model", "best", "n", "difference", "ci_low", "ci_high", "p_value", "p_holm", "test",
-           "tied"]
+TIE_RULE = f"paired: tied unless the Holm-adjusted p-value of the difference from the best is below {ALPHA:.2g}"
+DEFAULT_RESAMPLES = 1000
 
 
-def load_evidence(path: str | Path, frame: pd.DataFrame) -> dict[str, TaskEvidence]:
-    """Per task of `frame` (load_results rows), the stored examples of its ok results."""
-    store = Store(path, read_only=True)
-    try:
-        evidence: dict[str, TaskEvidence] = {}
-        for _, row in frame[frame["status"] == "ok"].iterrows():
-            if row["task_type"] not in TASK_TYPES:  # stored by a benchbench with a task type this one lacks
-                continue
-            stored = store.predictions(int(row["result_id"]))
-            if not stored:  # random weights store no predictions
-                continue
-            task = evidence.setdefault(row["task"], TaskEvidence(row["task"], row["task_type"], {}, {}, {}))
-            task.examples[row["model"]] = {p["example_index"]: ExampleResult.stored(p) for p in stored}
-            task.settings[row["model"]] = dict(row["settings"].get("resolved", {}))
-            task.scoring[row["model"]] = _scoring(row["settings"])
-        return evidence
-    finally:
-        store.close()
+@dataclass
+class TaskEvidence:
+    """One task's per-example statistics per model and metric, and each model's bootstrap
+    (resamples, seed): enough to compare any two of its models on the examples both scored."""
+
+    task: str
+    stats: dict[str, dict[str, ExampleStats]]  # model: metric: its per-example statistics
+    bootstrap: dict[str, tuple[int, int]] = field(default_factory=dict)  # model: (resamples, seed)
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    _compared: dict[tuple[Any, ...], PairedDifference | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.stats)
+
+    def examples_of(self, model: str) -> set[int]:
+        """The examples a model has statistics for (those of its first metric)."""
+        found = next(iter(self.stats.get(model, {}).values()), None)
+        return set() if found is None else set(found.indices.tolist())
+
+    def compare(self, model: str, reference: str, metric: str,
+                among: tuple[int, ...] | None = None) -> PairedDifference | None:
+        """`model` minus `reference` on `metric`, over the examples both scored (of `among`,
+        when given); None when they share fewer than 2 or either lacks the metric's statistics.
+        Kept: recommend and the report's pairs ask for the same comparisons."""
+        a, b = self.stats.get(model, {}).get(metric), self.stats.get(reference, {}).get(metric)
+        if a is None or b is None:
+            return None
+        common = np.intersect1d(a.indices, b.indices)
+        if among is not None:
+            common = np.intersect1d(common, np.asarray(among, dtype=np.int64))
+        key = (model, reference, metric, common.tobytes())
+        if key not in self._compared:
+            resamples, seed = self.bootstrap.get(reference, (DEFAULT_RESAMPLES, 0))
+            self._compared[key] = None if len(common) < 2 else compare(
+                (a.rows(common), a.scorer), (b.rows(common), b.scorer), resamples or DEFAULT_RESAMPLES, seed)
+        return self._compared[key]
+
+    def score(self, model: str, metric: str, indices: tuple[int, ...]) -> float | None:
+        """The model's `metric` over the examples `indices` (all must be among its statistics;
+        None for fewer than 2 or a metric without statistics)."""
+        found = self.stats.get(model, {}).get(metric)
+        if found is None or len(indices) < 2:
+            return None
+        return found.score(tuple(sorted(indices)))
 
 
-def _scoring(settings: dict[str, Any]) -> Scoring:
-    """The scoring a result was computed with, from what it stored."""
-    resolved = settings.get("resolved", {})
-    bootstrap = resolved.get("bootstrap", {})
-    return Scoring(tuple(settings.get("signature", {}).get("metrics", ())), resolved.get("metric_options", {}),
-                   int(bootstrap.get("resamples", 1000)), int(bootstrap.get("seed", Scoring.seed)))
-
-
-def comparisons_frame(evidence: dict[str, TaskEvidence], frame: pd.DataFrame) -> pd.DataFrame:
-    """For every task and metric with per-example statistics, each model against the best."""
-    rows = []
-    for task, task_evidence in evidence.items():
-        results = frame[(frame["task"] == task) & (frame["status"] == "ok")]
-        for metric in DIRECTION:
-            if metric not in results or results[metric].isna().all():
-                continue
-            scores = {r["model"]: float(r[metric]) for _, r in results.iterrows()
-                      if r["model"] in task_evidence.examples and pd.notna(r[metric])}
-            for model, verdict in versus_best(task_evidence, scores, metric).items():
-                if model != verdict["best"]:
-                    rows.append({"task": task, "metric": metric, "model": model, "best": verdict["best"],
-                                 "n": verdict["n"], "difference": verdict["difference"], "ci_low": verdict["low"],
-                                 "ci_high": verdict["high"], "p_value": verdict["p_value"],
-                                 "p_holm": verdict["p_holm"], "test": verdict["test"], "tied": verdict["tied"]})
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def load_comparisons(path: str | Path, data: str = "complete") -> pd.DataFrame:
-    """Paired comparisons of the comparable results in `path` (the rows `load_results` gives
-    with the same `data`): one row per task, metric and model other than that metric's best,
-    with the difference from the best, its 95% paired interval, the p-value (McNemar's exact
-    test for right/wrong metrics, else the paired permutation test's), Holm's adjustment over the
-    task's comparisons, and whether the model is tied with the best."""
-    from benchbench.results import load_results
-
-    frame = load_results(path, data=data)
-    return comparisons_frame(load_evidence(path, frame), frame)
+def versus_best(evidence: TaskEvidence, ranked: list[str], metric: str) -> dict[str, dict[str, Any]]:
+    """Each model of `ranked` (best first) against the first on `metric`: the paired
+    difference, its interval, p-values (raw and Holm-adjusted over these comparisons) and the
+    verdict. Models that cannot be paired are left out; the best is tied with itself."""
+    if not ranked:
+        return {}
+    best = ranked[0]
+    paired = {model: d for model in ranked[1:] if (d := evidence.compare(model, best, metric)) is not None}
+    adjusted = dict(zip(paired, holm([d.p_value for d in paired.values()])))
+    out = {model: {**d.to_dict(), "best": best, "p_holm": adjusted[model], "tied": adjusted[model] >= ALPHA}
+           for model, d in paired.items()}
+    out[best] = {"best": best, "difference": 0.0, "tied": True}
+    return out

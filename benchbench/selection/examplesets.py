@@ -2,28 +2,27 @@
 
 Runs accumulate in a results folder, and not all of them score the same examples: a
 `--limit 2` smoke run, an edited data file, a `--tasks` subset. Models are ranked on one
-*data selection* per task (the fingerprint of the exact examples scored), never on a mix
-of n=2 and n=40. By default that is the selection with the most examples (the latest one
-among equals); ``latest`` takes the selection of the most recent result; a fingerprint
-(or its first characters) picks one. Within the selection each model's latest attempt
-counts. The other selections are reported, so nothing is dropped silently.
+*example set* per task (the fingerprint of the exact examples scored), never on a mix of n=2
+and n=40. By default that is the set with the most examples (the latest one among equals);
+``latest`` takes the set of the most recent result; a fingerprint (or its first characters)
+picks one. Within the set each model's latest attempt counts. The other sets are reported,
+so nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import pandas as pd
+from typing import Any, Sequence
 
 from benchbench.errors import BenchbenchError
+from benchbench.store import ResultRecord, Status
 
 DATA_CHOICES = ("complete", "latest")
 
 
 @dataclass(frozen=True)
-class DataSelection:
+class ExampleSet:
     """One set of examples a task was scored on, and who was scored on it."""
 
     suite: str
@@ -44,38 +43,49 @@ class DataSelection:
         return asdict(self)
 
 
-def choose_comparable(attempts: pd.DataFrame, data: str = "complete") -> tuple[pd.DataFrame, list[DataSelection]]:
-    """From every stored attempt, the results to compare (one row per suite x model x task,
-    all over one data selection per task), and every data selection seen."""
-    if attempts.empty:
-        return attempts, []
+def choose_comparable(attempts: Sequence[ResultRecord], data: str = "complete") -> tuple[list[ResultRecord],
+                                                                                          list[ExampleSet]]:
+    """From every stored attempt (oldest first), the results to compare (one per suite x model
+    x task, all over one example set per task, in the order they were stored), and every
+    example set seen."""
+    if not attempts:
+        return [], []
     _check_choice(attempts, data)
-    chosen_rows, selections = [], []
-    for (suite, task), group in attempts.groupby(["suite", "task"], sort=False):
-        options = _selections(suite, task, group)
+    groups: dict[tuple[str, str], list[ResultRecord]] = {}
+    for record in attempts:
+        groups.setdefault((record.suite, record.task), []).append(record)
+    chosen, sets = [], []
+    for (suite, task), group in groups.items():
+        options = _example_sets(suite, task, group)
         shown = _pick(options, data)
-        selections += [dataclasses.replace(s, shown=s.data == shown) for s in options]
-        for _, attempts_of_model in group.groupby("model", sort=False):
-            same_data = attempts_of_model[attempts_of_model["data"] == shown]
-            # a failure before any data was read (e.g. the data file is missing) has no selection
-            candidates = same_data if len(same_data) else attempts_of_model[attempts_of_model["data"].isna()]
-            if len(candidates):
-                chosen_rows.append(candidates.iloc[-1])
-    frame = pd.DataFrame(chosen_rows).sort_values("result_id") if chosen_rows else attempts.iloc[0:0]
-    return frame.reset_index(drop=True), selections
+        sets += [dataclasses.replace(s, shown=s.data == shown) for s in options]
+        by_model: dict[str, list[ResultRecord]] = {}
+        for record in group:
+            by_model.setdefault(record.model, []).append(record)
+        for model_attempts in by_model.values():
+            same_data = [r for r in model_attempts if r.settings.data_fingerprint == shown]
+            # a failure before any data was read (e.g. the data file is missing) has no example set
+            candidates = same_data or [r for r in model_attempts if r.settings.data_fingerprint is None]
+            if candidates:
+                chosen.append(candidates[-1])
+    return sorted(chosen, key=lambda r: r.result_id), sets
 
 
-def _selections(suite: str, task: str, group: pd.DataFrame) -> list[DataSelection]:
+def _example_sets(suite: str, task: str, group: list[ResultRecord]) -> list[ExampleSet]:
+    by_data: dict[str, list[ResultRecord]] = {}
+    for record in group:
+        if record.settings.data_fingerprint is not None:
+            by_data.setdefault(record.settings.data_fingerprint, []).append(record)
     out = []
-    for fingerprint, rows in group[group["data"].notna()].groupby("data", sort=False):
-        finished = pd.to_numeric(rows.loc[rows["status"] == "ok", "examples"], errors="coerce").dropna()
-        out.append(DataSelection(suite, task, str(fingerprint), int(finished.max()) if len(finished) else None,
-                                 tuple(dict.fromkeys(rows["model"])), str(rows["started_at"].iloc[-1]),
-                                 int(rows["result_id"].iloc[-1]), False))
+    for fingerprint, rows in by_data.items():
+        finished = [r.examples for r in rows if r.status is Status.OK and r.examples is not None]
+        out.append(ExampleSet(suite, task, fingerprint, max(finished) if finished else None,
+                              tuple(dict.fromkeys(r.model for r in rows)), rows[-1].started_at, rows[-1].result_id,
+                              False))
     return out
 
 
-def _pick(options: list[DataSelection], data: str) -> str | None:
+def _pick(options: list[ExampleSet], data: str) -> str | None:
     if not options:
         return None
     if data == "latest":
@@ -86,21 +96,21 @@ def _pick(options: list[DataSelection], data: str) -> str | None:
     return max(options, key=lambda s: (s.examples or 0, s.latest_result)).data  # complete
 
 
-def _check_choice(attempts: pd.DataFrame, data: str) -> None:
-    fingerprints = sorted({str(d) for d in attempts["data"].dropna()})
+def _check_choice(attempts: Sequence[ResultRecord], data: str) -> None:
+    fingerprints = sorted({f for r in attempts if (f := r.settings.data_fingerprint) is not None})
     if data in DATA_CHOICES or any(f.startswith(data) for f in fingerprints):
         return
     raise BenchbenchError(f"--data {data!r} is not one of {', '.join(DATA_CHOICES)} and no stored data "
                           f"selection's fingerprint starts with it; stored: {', '.join(f[:8] for f in fingerprints)}")
 
 
-def selection_notes(selections: list[DataSelection]) -> list[str]:
-    """One line per task that has results over more than one data selection: which one is
-    shown, and which others are stored (for the terminal and the report)."""
+def example_set_notes(sets: list[ExampleSet]) -> list[str]:
+    """One line per task that has results over more than one example set: which one is shown,
+    and which others are stored (for the terminal and the report)."""
     notes = []
-    by_task: dict[tuple[str, str], list[DataSelection]] = {}
-    for selection in selections:
-        by_task.setdefault((selection.suite, selection.task), []).append(selection)
+    by_task: dict[tuple[str, str], list[ExampleSet]] = {}
+    for example_set in sets:
+        by_task.setdefault((example_set.suite, example_set.task), []).append(example_set)
     for (_, task), group in by_task.items():
         if len(group) > 1:
             shown = next(s for s in group if s.shown)

@@ -1,46 +1,37 @@
-"""Rank models against the user's constraints: memory budget, latency, minimum score.
+"""Rank models against the user's limits (constraints.py), per task and across tasks.
 
-Inputs are `load_results` rows. For each task the primary metric (the task type's, or the
-one asked for) orders the models; lower-is-better metrics (perplexity, TER) are handled.
-Memory is the measured GPU peak of the process (NVML) where a GPU run measured it, else
-torch's reserved peak, else an estimate from the recorded model shape (flagged as such).
-Latency is the fixed-length probe's batch-1 p50 where measured, else a served model's
-end-to-end request p50, else the p50 batch latency. A served model uses no local GPU memory
-(it fits any budget); its cost per 1,000 examples comes from the server's token counts and
-the suite's price, and a cost limit excludes models whose cost is unknown. Each eligible
+For each task the ranking metric (the task type's primary one, or the one asked for) orders the
+models, in its direction (catalogue.py). Models with equal scores are ordered by latency, then
+memory, then cost, then name, so a faster copy of the same model comes first. Each eligible
 model is compared with the best eligible one *paired*, on the examples both scored
-(comparisons.py): it is tied with the best unless the Holm-adjusted p-value of the
-difference is below 0.05. Where the predictions cannot be paired (random weights, no
-stored predictions), overlapping 95% intervals count as tied, and the result says which
-rule was used. The Pareto set holds the models no other model beats on quality, latency and
-memory at once.
+(evidence.py): tied with the best unless the Holm-adjusted p-value of the difference is below
+0.05; where examples cannot be paired (random weights, no stored statistics), overlapping 95%
+intervals count as tied, and the candidate says which rule was used. The Pareto set holds the
+models no other model beats on quality, latency, memory and cost at once, where latency counts
+only beyond its noise (figures.py; docs/methodology.md).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
-import pandas as pd
+from benchbench.metrics.catalogue import Catalogue
+from benchbench.numbers import finite_tree
+from benchbench.selection.constraints import Limits, exclusions
+from benchbench.selection.evidence import TIE_RULE, TaskEvidence, versus_best
+from benchbench.selection.figures import REMOTE_MEMORY
 
-from benchbench.errors import BenchbenchError
-from benchbench.estimate import estimate_from_shape
-from benchbench.metrics import DIRECTION
-from benchbench.numbers import finite_or_none, finite_tree
-from benchbench.schema import did_you_mean
-from benchbench.spec import REMOTE_DEVICE
-from benchbench.tasks import TASK_TYPES
-from benchbench.tasks.paired import TIE_RULE, TaskEvidence, versus_best
-
-MIB_PER_GIB = 1024.0
 OVERLAP_RULE = "intervals: tied when the 95% intervals overlap (no stored predictions to pair)"
-REMOTE_MEMORY = "remote (runs on the server)"
-DEFAULT_WINDOW = 512  # input tokens assumed for an estimate when the settings cap none
+SPEED_TOLERANCE = 0.10  # two latencies closer than this (relative) are never called different
+TIE_BREAK = "equal scores: lower latency first, then less memory, then lower cost, then the model's name"
 
 
 @dataclass
 class Candidate:
+    """A model on a task, with every figure a limit or the ranking reads."""
+
     model: str
     task: str
     metric: str
@@ -48,15 +39,21 @@ class Candidate:
     ci_low: float | None
     ci_high: float | None
     memory_gib: float | None
-    memory_source: str  # "measured (NVML process peak)", "measured (torch reserved)", "estimated"
-    latency_ms: float | None
+    memory_source: str
+    latency_ms: float | None  # the ranking latency (figures.Latency), p50
     latency_source: str
     parameters: int | None
     n: int | None  # examples the score is over
+    latency_low: float | None = None  # its 95% interval
+    latency_high: float | None = None
+    latency_unit: str = ""
+    raw_latency_ms: float | None = None  # the whole batch's or request's p50, beside it
     cost_per_1k: float | None = None  # per 1,000 examples, in the price's currency (served models with a price)
     ttft_ms: float | None = None  # served models: time to first token, p50 over requests
     tpot_ms: float | None = None  # served models: time per output token after the first, p50
-    scores: dict[str, float] = field(default_factory=dict)  # every metric of the result (thresholds apply)
+    scores: dict[str, float] = field(default_factory=dict)  # every score of the result (thresholds apply)
+    baseline: float | None = None  # what a trivial answer scores on the ranking metric (majority class)
+    flags: list[str] = field(default_factory=list)  # degenerate outputs
     rank: int | None = None
     tied_with_best: bool = False
     vs_best: dict[str, Any] | None = None  # paired difference from the best: difference, low, high, p_value, p_holm, test, n
@@ -68,164 +65,52 @@ class Candidate:
         return finite_tree(asdict(self))
 
 
-def _value(row: pd.Series, column: str) -> float | None:
-    try:
-        return finite_or_none(float(row.get(column)))
-    except (TypeError, ValueError):
-        return None
+def _known(value: float | None) -> float:
+    return math.inf if value is None else value
 
 
-def _score_or_nan(row: pd.Series, metric: str) -> float:
-    value = _value(row, metric)
-    return float("nan") if value is None else value
+def order_key(c: Candidate, higher: bool) -> tuple[Any, ...]:
+    """Best first: the score, then the tie-break (TIE_BREAK)."""
+    memory = 0.0 if c.memory_source == REMOTE_MEMORY else _known(c.memory_gib)
+    return (-c.score if higher else c.score, _known(c.latency_ms), memory, _known(c.cost_per_1k), c.model)
 
 
-def memory_of(rows: pd.DataFrame) -> tuple[float | None, str]:
-    """Peak GPU memory of a model over its tasks (GiB), and where the number came from."""
-    if "device" in rows and (rows["device"] == REMOTE_DEVICE).any():
-        return None, REMOTE_MEMORY
-    for column, source in (("gpu_process_peak_mib", "measured (NVML process peak)"),
-                           ("torch_max_reserved_mib", "measured (torch reserved)")):
-        if column in rows:
-            values = pd.to_numeric(rows[column], errors="coerce").dropna()
-            if len(values):
-                return float(values.max()) / MIB_PER_GIB, source
-    estimates = []
-    for _, row in rows.iterrows():
-        settings, shape = row.get("settings") or {}, row.get("shape")
-        if not isinstance(shape, dict) or not _value(row, "parameters"):
-            continue
-        task_type = TASK_TYPES.get(row["task_type"])
-        if task_type is None:  # stored by a benchbench with a task type this one does not know
-            continue
-        cap, new_tokens = task_type.sequence_lengths(settings.get("resolved", {}))
-        window = int(cap or DEFAULT_WINDOW)
-        longest = _value(row, "max_example_prompt_tokens")
-        generating = new_tokens > 0
-        seq = min(int(longest) if longest else window, window) + new_tokens
-        dtype = row.get("dtype") if row.get("dtype") in ("float32", "float16", "bfloat16") else "float32"
-        estimates.append(estimate_from_shape(int(row["parameters"]), shape, dtype, int(settings.get("batch_size") or 1),
-                                             seq, logits_positions=1 if generating else None).total_gib)
-    return (max(estimates), "estimated") if estimates else (None, "unknown")
+def speed_order(a: Candidate, b: Candidate) -> int:
+    """-1 when `a` is faster than `b` beyond the noise (their intervals apart and at least
+    SPEED_TOLERANCE faster), +1 when slower, 0 when they cannot be told apart (or either is unknown)."""
+    if a.latency_ms is None or b.latency_ms is None:
+        return 0
+    for sign, fast, slow in ((-1, a, b), (1, b, a)):
+        apart = fast.latency_high is None or slow.latency_low is None or fast.latency_high < slow.latency_low
+        if apart and fast.latency_ms <= slow.latency_ms * (1 - SPEED_TOLERANCE):
+            return sign
+    return 0
 
 
-def latency_of(row: pd.Series) -> tuple[float | None, str]:
-    probe = _value(row, "latency_probe_batch_1_total_p50_ms")
-    if probe is not None:
-        return probe, "probe: batch 1, fixed lengths, p50"
-    request = _value(row, "request_latency_e2e_p50_ms")
-    if request is not None:
-        return request, f"request end to end, p50, {_value(row, 'concurrency') or '?':g} in flight"
-    batch = _value(row, "batch_latency_p50_ms")
-    return (batch, "p50 batch latency at the task's batch size") if batch is not None else (None, "unknown")
+def _dominates(a: Candidate, b: Candidate, higher: bool) -> bool:
+    """a is at least as good as b on quality, latency (beyond noise), memory and cost (where both
+    are known), and better on one."""
+    quality = (a.score > b.score) - (a.score < b.score) if higher else (a.score < b.score) - (a.score > b.score)
+    orders = [quality, -speed_order(a, b)]
+    for x, y in ((a.memory_gib, b.memory_gib), (a.cost_per_1k, b.cost_per_1k)):
+        if x is not None and y is not None:
+            orders.append((x < y) - (x > y))
+    return all(o >= 0 for o in orders) and any(o > 0 for o in orders)
 
 
-def candidates_for_task(frame: pd.DataFrame, task: str, metric: str | None = None) -> list[Candidate]:
-    rows = frame[frame["task"] == task]
-    metric = metric or primary_metric(frame, task)
-    out = []
-    for _, row in rows.iterrows():
-        memory, memory_source = memory_of(frame[frame["model"] == row["model"]])
-        latency, latency_source = latency_of(row)
-        candidate = Candidate(
-            model=row["model"], task=task, metric=metric, score=_score_or_nan(row, metric),
-            ci_low=_value(row, f"{metric}_ci_low"), ci_high=_value(row, f"{metric}_ci_high"),
-            memory_gib=memory, memory_source=memory_source, latency_ms=latency, latency_source=latency_source,
-            parameters=int(row["parameters"]) if _value(row, "parameters") else None,
-            n=int(row["examples"]) if _value(row, "examples") is not None else None,
-            cost_per_1k=_value(row, "cost_per_1k_examples"), ttft_ms=_value(row, "request_latency_ttft_p50_ms"),
-            tpot_ms=_value(row, "request_latency_tpot_p50_ms"),
-            scores={name: v for name in DIRECTION if (v := _value(row, name)) is not None})
-        if row["status"] != "ok":
-            candidate.excluded.append(f"status {row['status']}: {str(row['reason']).splitlines()[0]}")
-        elif not math.isfinite(candidate.score):
-            candidate.excluded.append(f"no {metric} score" + (" (random weights)" if "random" in str(row["reason"]) else ""))
-        out.append(candidate)
-    return out
-
-
-def apply_constraints(candidates: list[Candidate], budget_gb: float | None, max_latency_ms: float | None,
-                      min_scores: dict[str, float] | None = None, max_cost_per_1k: float | None = None) -> None:
-    """Exclude, with the reason, what does not fit. `min_scores`: per metric, the worst score
-    accepted (a ceiling for lower-is-better metrics); a task without that metric is not
-    concerned. `max_cost_per_1k`: per 1,000 examples; a model without a cost is excluded."""
-    for c in candidates:
-        if max_cost_per_1k is not None:
-            if c.cost_per_1k is None:
-                c.excluded.append("cost unknown (no price_per_million_tokens for this model, or no token counts)")
-            elif c.cost_per_1k > max_cost_per_1k:
-                c.excluded.append(f"costs {c.cost_per_1k:.4g} per 1k examples > {max_cost_per_1k:g}")
-        if budget_gb is not None and c.memory_source != REMOTE_MEMORY:
-            if c.memory_gib is None:
-                c.excluded.append("memory unknown (not measured, no shape recorded to estimate it)")
-            elif c.memory_gib > budget_gb:
-                c.excluded.append(f"needs {c.memory_gib:.4g} GiB > {budget_gb:g} GiB ({c.memory_source})")
-        if max_latency_ms is not None and c.latency_ms is not None and c.latency_ms > max_latency_ms:
-            c.excluded.append(f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms ({c.latency_source})")
-        for metric, threshold in (min_scores or {}).items():
-            score, higher = c.scores.get(metric), DIRECTION.get(metric, True)
-            if score is not None and ((higher and score < threshold) or (not higher and score > threshold)):
-                c.excluded.append(f"{metric} {score:.4g} {'<' if higher else '>'} {threshold:g}")
-
-
-def stored_metrics(frame: pd.DataFrame, task: str | None = None) -> list[str]:
-    """The metrics that have a score in the results (of one task, or of any)."""
-    rows = frame if task is None else frame[frame["task"] == task]
-    return [name for name in DIRECTION if name in rows.columns and rows[name].notna().any()]
-
-
-def check_request(frame: pd.DataFrame, task: str | None, metric: str | None,
-                  min_score_args: Sequence[str]) -> dict[str, float]:
-    """--task, --metric and --min-score checked against what is stored; the thresholds per
-    metric. A bare number applies to the ranking metric, so it needs --task or --metric
-    (a score of 30 means something else for BLEU, accuracy and bits per byte)."""
-    tasks = sorted(set(frame["task"]))
-    if task is not None and task not in tasks:
-        raise BenchbenchError(f"--task: no task named {task!r} in the results; "
-                              + did_you_mean(task, tasks, "tasks with results"))
-    known = stored_metrics(frame, task)
-    thresholds: dict[str, float] = {}
-    for given in min_score_args:
-        name, _, number = given.rpartition("=")
-        if not name:
-            if not (metric or task):
-                raise BenchbenchError(f"--min-score {given}: every task has its own metric and scale; write "
-                                      f"METRIC=VALUE (e.g. accuracy=0.7), or add --task or --metric")
-            name = metric or primary_metric(frame, task)  # type: ignore[arg-type]
-        try:
-            value = float(number)
-        except ValueError:
-            raise BenchbenchError(f"--min-score {given}: {number!r} is not a number") from None
-        if not math.isfinite(value):
-            raise BenchbenchError(f"--min-score {given}: give a finite number")
-        thresholds[name] = value
-    for name, flag in [(metric, "--metric"), *((n, "--min-score") for n in thresholds)]:
-        if name is not None and name not in known:
-            raise BenchbenchError(f"{flag}: no {name!r} score in the results"
-                                  + (f" of task {task!r}" if task else "") + "; "
-                                  + did_you_mean(name, known, "metrics with scores"))
-    return thresholds
-
-
-def primary_metric(frame: pd.DataFrame, task: str) -> str:
-    """The metric a task is ranked by unless another is asked for."""
-    task_type = frame.loc[frame["task"] == task, "task_type"].iloc[0]
-    return TASK_TYPES[task_type].primary_metric if task_type in TASK_TYPES else "accuracy"
-
-
-def rank(candidates: list[Candidate], evidence: TaskEvidence | None = None) -> list[Candidate]:
+def rank(candidates: list[Candidate], catalogue: Catalogue, evidence: TaskEvidence | None = None) -> list[Candidate]:
     """Order eligible candidates best first, mark ties with the best (paired, from `evidence`,
-    where the models' examples can be paired) and the Pareto set."""
+    where the models' examples can be paired) and the Pareto set; the excluded follow."""
     eligible = [c for c in candidates if not c.excluded]
     if not eligible:
         return candidates
-    higher = DIRECTION.get(eligible[0].metric, True)
-    eligible.sort(key=lambda c: -c.score if higher else c.score)
+    higher = catalogue.higher_is_better(eligible[0].metric)
+    eligible.sort(key=lambda c: order_key(c, higher))
     best = eligible[0]
-    paired = versus_best(evidence, {c.model: c.score for c in eligible}, best.metric) if evidence else {}
+    paired = versus_best(evidence, [c.model for c in eligible], best.metric) if evidence else {}
     for position, c in enumerate(eligible, start=1):
         c.rank = position
-        verdict = paired.get(c.model) if best.model in paired else None
+        verdict = paired.get(c.model)
         if verdict is not None:
             c.tied_with_best, c.tie_rule = bool(verdict["tied"]), TIE_RULE
             c.vs_best = None if position == 1 else {k: v for k, v in verdict.items() if k not in ("best", "tied")}
@@ -241,16 +126,16 @@ def _overlap(a: Candidate, b: Candidate) -> bool:
     return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
 
 
-def _dominates(a: Candidate, b: Candidate, higher: bool) -> bool:
-    """a is at least as good as b on quality, latency, memory and cost (where both are known),
-    and better on one."""
-    def pairs():
-        yield (a.score, b.score) if higher else (-a.score, -b.score)
-        for x, y in ((a.latency_ms, b.latency_ms), (a.memory_gib, b.memory_gib), (a.cost_per_1k, b.cost_per_1k)):
-            if x is not None and y is not None:
-                yield -x, -y
-    comparisons = list(pairs())
-    return all(x >= y for x, y in comparisons) and any(x > y for x, y in comparisons)
+def rank_under(base: dict[str, list[Candidate]], limits: Limits, catalogue: Catalogue,
+               evidence: dict[str, TaskEvidence] | None = None) -> dict[str, list[Candidate]]:
+    """`base` (each task's candidates before any limit) ranked under `limits`, on copies."""
+    per_task = {}
+    for name, candidates in base.items():
+        copies = [replace(c, excluded=list(c.excluded)) for c in candidates]
+        for c in copies:
+            c.excluded += exclusions(c, limits, catalogue)
+        per_task[name] = rank(copies, catalogue, (evidence or {}).get(name))
+    return per_task
 
 
 def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
@@ -271,40 +156,6 @@ def overall(per_task: dict[str, list[Candidate]]) -> list[dict[str, Any]]:
     never = [{"model": m, "mean_rank": None, "tasks_ranked": 0, "tasks_total": len(per_task), "excluded_from": why,
               "rank": None} for m, why in excluded.items() if m not in ranks]
     return rows + never
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The user's constraints: memory budget (GiB), latency limit (ms), the worst score
-    accepted per metric, and the cost limit per 1,000 examples; None: no limit."""
-
-    budget_gb: float | None = None
-    max_latency_ms: float | None = None
-    min_scores: dict[str, float] = field(default_factory=dict)
-    max_cost_per_1k: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"budget_gib": self.budget_gb, "max_latency_ms": self.max_latency_ms, "min_scores": self.min_scores,
-                "max_cost_per_1k": self.max_cost_per_1k}
-
-
-def task_candidates(frame: pd.DataFrame, task: str | None = None, metric: str | None = None) -> dict[str, list[Candidate]]:
-    """Per task (one, or every task of `frame`), its candidates before any constraint: the
-    figures each constraint is checked against. Costly (it reads the frame); `rank_under`
-    ranks them under any number of constraints cheaply."""
-    tasks = [task] if task else list(dict.fromkeys(frame["task"]))
-    return {name: candidates_for_task(frame, name, metric) for name in tasks}
-
-
-def rank_under(base: dict[str, list[Candidate]], limits: Limits,
-               evidence: dict[str, TaskEvidence] | None = None) -> dict[str, list[Candidate]]:
-    """`base` (task_candidates) ranked under `limits`, on copies: `base` is left as it was."""
-    per_task = {}
-    for name, candidates in base.items():
-        copies = [replace(c, excluded=list(c.excluded)) for c in candidates]
-        apply_constraints(copies, limits.budget_gb, limits.max_latency_ms, limits.min_scores, limits.max_cost_per_1k)
-        per_task[name] = rank(copies, (evidence or {}).get(name))
-    return per_task
 
 
 def picks(per_task: dict[str, list[Candidate]]) -> dict[str | None, str | None]:

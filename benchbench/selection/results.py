@@ -1,66 +1,81 @@
-"""Reading the store back: ``load_results`` as a DataFrame, and the terminal comparison.
+"""The results as a pandas DataFrame (``load_results``): one row per model x task.
 
-One row per model x task (the latest attempt for that suite, model and task, unless
-``all_attempts=True``). Columns are documented in docs/results.md: identity columns,
-``status``/``reason``, one column per metric, one per measurement, model facts, and the
-``signature`` and ``settings`` that make a figure comparable.
+The latest attempt for each suite, model and task over one example set per task
+(examplesets.py), unless ``all_attempts=True``. Columns are documented in docs/results.md:
+identity columns, ``status``/``reason``, one column per score, one per measurement (nested
+ones flattened with their path), model facts, and the ``signature`` and ``settings`` that make
+a figure comparable. pandas is imported here only: the choosing side works on the typed
+records (store.ResultRecord).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+from benchbench.store import ResultRecord
 
-from benchbench.comparable import choose_comparable
-from benchbench.store import Store, database_path
+if TYPE_CHECKING:
+    import pandas as pd
 
 IDENTITY = ["suite", "model", "task", "task_type", "status", "reason"]
 MODEL_COLUMNS = ["parameters", "family", "architecture", "dtype", "device", "shape"]
 
 
-def load_results(path: str | Path = "results", all_attempts: bool = False, data: str = "complete") -> pd.DataFrame:
+def load_results(path: str | Path = "results", all_attempts: bool = False, data: str = "complete") -> "pd.DataFrame":
     """The results folder (or its .sqlite file) as one row per model x task, all of a task's
-    rows over the same examples (comparable.py: `data` is complete, latest or a fingerprint);
-    with `all_attempts`, every stored attempt."""
-    db = database_path(path)
-    if not db.exists():
-        raise FileNotFoundError(f"no benchbench results at {db}; run `benchbench run SUITE "
-                                f"--results {Path(path)}` first")
-    store = Store(path, read_only=True)
-    try:
-        records = store.results()
-        environments = {run["run_id"]: run["environment"] for run in store.runs()}
-    finally:
-        store.close()
-    # a result measured on another machine (a Ray worker) carries its own environment
-    frame = pd.DataFrame([_flatten(r) | {"environment": r["measurements"].get("environment")
-                                         or environments.get(r["run_id"], {})} for r in records])
-    if frame.empty:
-        return pd.DataFrame(columns=IDENTITY)
-    return frame if all_attempts else choose_comparable(frame, data)[0]
+    rows over the same examples (`data`: complete, latest or a fingerprint); with
+    `all_attempts`, every stored attempt."""
+    from benchbench.selection.front import Selection
+
+    with Selection.open(path, data) as selection:
+        return frame_of(selection.attempts if all_attempts else selection.records)
 
 
-def _flatten(record: dict[str, Any]) -> dict[str, Any]:
-    info = record["model_info"]
+COMPARISON_COLUMNS = ["task", "metric", "model", "best", "n", "difference", "ci_low", "ci_high", "p_value", "p_holm",
+                      "test", "tied"]
+
+
+def load_comparisons(path: str | Path = "results", data: str = "complete") -> "pd.DataFrame":
+    """Paired comparisons of the comparable results in `path` (the rows `load_results` gives
+    with the same `data`): one row per task, metric and model other than that metric's best,
+    with the difference from the best, its 95% paired interval, the p-value (McNemar's exact
+    test for right/wrong metrics, else the paired permutation test's), Holm's adjustment over the
+    task's comparisons, and whether the model is tied with the best."""
+    import pandas as pd
+
+    from benchbench.selection.front import Selection
+
+    with Selection.open(path, data) as selection:
+        return pd.DataFrame(selection.comparisons(), columns=COMPARISON_COLUMNS)
+
+
+def frame_of(records: Iterable[ResultRecord]) -> "pd.DataFrame":
+    """Records as load_results' DataFrame."""
+    import pandas as pd
+
+    frame = pd.DataFrame([flatten(r) for r in records])
+    return pd.DataFrame(columns=IDENTITY) if frame.empty else frame
+
+
+def flatten(record: ResultRecord) -> dict[str, Any]:
+    """One record as one row of load_results' frame."""
+    info = record.model_info
     row: dict[str, Any] = {
-        "suite": record["suite_name"], "model": record["model_name"], "task": record["task_name"],
-        "task_type": record["task_type"], "status": record["status"], "reason": record["reason"],
-        "run_id": record["run_id"], "result_id": record["result_id"],
-        "signature": record["signature"], "started_at": record["started_at"],
-        "finished_at": record["finished_at"],
+        "suite": record.suite, "model": record.model, "task": record.task, "task_type": record.task_type,
+        "status": record.status.value, "reason": record.reason, "run_id": record.run_id,
+        "result_id": record.result_id, "signature": record.signature, "started_at": record.started_at,
+        "finished_at": record.finished_at,
     }
     row |= {name: info.get(name) for name in MODEL_COLUMNS}
-    row |= {name: (float("nan") if v is None else v) for name, v in record["metrics"].items()}
-    for name, interval in record["intervals"].items():
+    row |= {name: (float("nan") if v is None else v) for name, v in record.metrics.items()}
+    for name, interval in record.intervals.items():
         row |= {f"{name}_ci_low": interval["low"], f"{name}_ci_high": interval["high"]}
-    for name, value in record["measurements"].items():
+    for name, value in record.measurements.items():
         if name != "environment":  # the frame's `environment` column
             row |= _flatten_measurement(name, value)
-    dataset = record["settings"].get("signature", {}).get("dataset", {})
-    row |= {"examples": record["counts"].get("examples"), "data": dataset.get("fingerprint"),
-            "settings": record["settings"]}
+    row |= {"examples": record.examples, "data": record.settings.data_fingerprint,
+            "settings": record.settings.to_dict(), "environment": record.environment}
     return row
 
 

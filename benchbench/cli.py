@@ -80,17 +80,24 @@ def _show_progress_messages() -> None:
         logger.setLevel(logging.INFO)
 
 
-def _write_report(results_dir: str) -> None:
-    """The HTML report is refreshed after every run; a failure here must not fail the run."""
+def _after_run(results_dir: str, result_ids: list[int]) -> None:
+    """The run's table, then the HTML report refreshed (a failure of the report must not fail
+    the run: the results are stored, and `benchbench report` rebuilds it)."""
     from benchbench.report.html import build_report
+    from benchbench.report.terminal import comparison_table
+    from benchbench.selection import Selection
 
-    target = Path(results_dir) / "report.html"
-    try:
-        target.write_text(build_report(results_dir), encoding="utf-8")
-        click.echo(f"report: {target}")
-    except Exception as exc:  # the results are stored; the report can be rebuilt with `benchbench report`
-        click.echo(f"warning: could not write the HTML report ({type(exc).__name__}: {exc}); "
-                   f"run `benchbench report {results_dir}`", err=True)
+    with Selection.open(results_dir) as selection:
+        wanted = set(result_ids)
+        click.echo("\n" + comparison_table([r for r in selection.attempts if r.result_id in wanted],
+                                           selection.catalogue))
+        target = Path(results_dir) / "report.html"
+        try:
+            target.write_text(build_report(selection), encoding="utf-8")
+            click.echo(f"report: {target}")
+        except Exception as exc:
+            click.echo(f"warning: could not write the HTML report ({type(exc).__name__}: {exc}); "
+                       f"run `benchbench report {results_dir}`", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,8 +162,6 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
         os.environ.setdefault("TQDM_DISABLE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from benchbench.estimate import weights_over_budget
-    from benchbench.report.terminal import comparison_table
-    from benchbench.results import load_results
     from benchbench.run.driver import Driver
     from benchbench.run.events import EmitFailed
     from benchbench.run.signals import RunInterrupted, stop_cleanly
@@ -189,9 +194,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
         click.echo(f"error: the results store {driver.store.path} could not be written ({cause}); what it held is "
                    f"kept. Free space or make the folder writable, then resume with:\n  {rerun}", err=True)
         sys.exit(EXIT_FAILED_RESULTS)
-    frame = load_results(output, all_attempts=True)
-    frame = frame[frame["result_id"].isin(summary.result_ids)]
-    click.echo("\n" + comparison_table(frame))
+    _after_run(output, summary.result_ids)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     reuse = f"; {summary.reused} reused, {summary.resumed_examples} examples resumed" \
         if summary.reused or summary.resumed_examples else ""
@@ -199,11 +202,9 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     if summary.race:
         full, saved = summary.race["full"], summary.race["saved"]
         click.echo(f"racing: {full - saved} of {full} model-examples scored, {saved} saved by stopping models "
-                   f"({saved / max(full, 1):.0%})")
-    for _, row in frame[frame["status"] != "ok"].iterrows():
-        click.echo(f"  {row['model']} / {row['task']}: {row['status']}: "
-                   f"{str(row['reason']).splitlines()[0]}")
-    _write_report(output)
+                   f"({saved / max(full, 1):.0%}); {summary.workers_started} model worker(s) started")
+    for line in summary.problems:
+        click.echo(f"  {line}")
     if not summary.all_ok:
         sys.exit(EXIT_FAILED_RESULTS)
 
@@ -229,10 +230,13 @@ def validate(suite: str, fmt: str) -> None:
 
 
 def _constraint_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The constraints `recommend` ranks under and the report's page starts from."""
+    """The limits `recommend` ranks under, and the report and exports start from."""
     options = [
-        click.option("--budget-gb", type=float, callback=_positive, help="GPU memory budget in GiB."),
-        click.option("--max-latency-ms", type=float, callback=_positive, help="Exclude models slower than this (p50, ms)."),
+        click.option("--budget-gb", "--budget-gib", "budget_gib", type=float, callback=_positive,
+                     help="GPU memory budget in GiB (--budget-gib is the same)."),
+        click.option("--max-latency-ms", type=float, callback=_positive,
+                     help="Exclude models slower than this on a task's ranking latency (p50, in ms per the task's "
+                          "unit: per output token for generating tasks, per example for the others)."),
         click.option("--min-score", "min_scores", multiple=True, metavar="[METRIC=]VALUE",
                      help="Exclude models scoring worse than VALUE on METRIC (at most VALUE for lower-is-better "
                           "metrics); repeatable. A bare VALUE applies to the ranking metric and needs --task or "
@@ -245,16 +249,16 @@ def _constraint_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _limits(results_dir: str, data: str, budget_gb: float | None, max_latency_ms: float | None,
-            min_scores: tuple[str, ...], max_cost_per_1k: float | None) -> Any:
-    """The report's starting constraints, --min-score checked against the stored metrics."""
-    from benchbench.comparable import choose_comparable
-    from benchbench.ranking import Limits, check_request
-    from benchbench.results import load_results
+def _open_selection(results_dir: str, data: str) -> Any:
+    """The results folder's Selection, or exit 2 with the reason."""
+    from benchbench.selection import Selection
 
-    thresholds = check_request(choose_comparable(load_results(results_dir, all_attempts=True), data)[0], None, None,
-                               min_scores) if min_scores else {}
-    return Limits(budget_gb, max_latency_ms, thresholds, max_cost_per_1k)
+    try:
+        return Selection.open(results_dir, data)
+    except FileNotFoundError as exc:
+        _fail(BenchbenchError(str(exc)))
+    except BenchbenchError as exc:
+        _fail(exc)
 
 
 @main.command()
@@ -264,7 +268,7 @@ def _limits(results_dir: str, data: str, budget_gb: float | None, max_latency_ms
 @click.option("--results", "results_dir", default="results", show_default=True, help="Results folder.")
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def recommend(budget_gb: float | None, task: str | None, metric: str | None, max_latency_ms: float | None,
+def recommend(budget_gib: float | None, task: str | None, metric: str | None, max_latency_ms: float | None,
               min_scores: tuple[str, ...], max_cost_per_1k: float | None, results_dir: str, data: str,
               fmt: str) -> None:
     """Rank the models that fit the constraints, and say why the others do not.
@@ -272,27 +276,19 @@ def recommend(budget_gb: float | None, task: str | None, metric: str | None, max
     Memory is the measured GPU peak where a GPU run measured it, else an estimate from
     the model's shape (flagged). Each model is compared with the best on the examples both
     scored (paired): tied unless the Holm-adjusted p-value is below 0.05 (docs/statistics.md);
-    the Pareto set trades quality, latency and memory. Exit code 1 when no model fits a
+    the Pareto set trades quality, latency, memory and cost. Exit code 1 when no model fits a
     task's constraints, 2 for invalid options.
     """
-    from benchbench.comparable import choose_comparable
-    from benchbench.comparisons import load_evidence
-    from benchbench.ranking import check_request
-    from benchbench.recommendation import recommend as rank_models
     from benchbench.report.terminal import format_table
-    from benchbench.results import load_results
 
-    try:
-        frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
-        thresholds = check_request(frame, task, metric, min_scores)
-    except FileNotFoundError as exc:
-        _fail(BenchbenchError(str(exc)))
-    except BenchbenchError as exc:
-        _fail(exc)
-    result = rank_models(frame, budget_gb, task, metric, max_latency_ms, thresholds, selections, max_cost_per_1k,
-                         load_evidence(results_dir, frame))
-    click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
-    if result["nothing_fits"]:
+    with _open_selection(results_dir, data) as selection:
+        try:
+            limits = selection.limits(budget_gib, max_latency_ms, min_scores, max_cost_per_1k, task, metric)
+        except BenchbenchError as exc:
+            _fail(exc)
+        result = selection.recommend(limits, task, metric)
+    click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else format_table(result))
+    if result.nothing_fits:
         sys.exit(EXIT_FAILED_RESULTS)
 
 
@@ -340,32 +336,34 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 @click.argument("results_dir", default=None, required=False)
 @click.option("--results", "results_option", help="Results folder (default: results); the same as RESULTS_DIR.")
 @click.option("-o", "--output", help="Output file (default: report.html / comparison.csv / comparison.json "
-                                     "in the results folder).")
+                                     "in the results folder; - writes to standard output).")
 @_constraint_options
 @click.option("--data", default="complete", show_default=True, help=DATA_HELP)
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
-def report(results_dir: str | None, results_option: str | None, output: str | None, budget_gb: float | None,
+def report(results_dir: str | None, results_option: str | None, output: str | None, budget_gib: float | None,
            max_latency_ms: float | None, min_scores: tuple[str, ...], max_cost_per_1k: float | None,
            data: str, fmt: str) -> None:
     """Write the comparison of RESULTS_DIR (default: results) as a self-contained HTML
-    report, or export it as CSV or JSON (one row per model x task). The constraints are where
-    the report's page starts; its inputs change them."""
+    report, or export it as CSV or JSON (one row per model x task, with its rank, ties, Pareto
+    mark and exclusions under the limits given). The limits are where the report's page
+    starts; its inputs change them."""
     if results_dir and results_option and results_dir != results_option:
         _fail(BenchbenchError(f"two results folders given ({results_dir} and --results {results_option}); give one"))
     results_dir = results_dir or results_option or "results"
     from benchbench.report.export import export_comparison
     from benchbench.report.html import build_report
 
+    with _open_selection(results_dir, data) as selection:
+        try:
+            limits = selection.limits(budget_gib, max_latency_ms, min_scores, max_cost_per_1k)
+        except BenchbenchError as exc:
+            _fail(exc)
+        content = build_report(selection, limits) if fmt == "html" else export_comparison(selection, fmt, limits)
+    if output == "-":
+        click.echo(content, nl=False)
+        return
     target = Path(output) if output else Path(results_dir) / {"html": "report.html", "csv": "comparison.csv",
                                                                "json": "comparison.json"}[fmt]
-    try:
-        content = build_report(results_dir, _limits(results_dir, data, budget_gb, max_latency_ms, min_scores,
-                                                    max_cost_per_1k), data) if fmt == "html" else \
-            export_comparison(results_dir, fmt, data)
-    except FileNotFoundError as exc:
-        _fail(BenchbenchError(str(exc)))
-    except BenchbenchError as exc:
-        _fail(exc)
     try:
         target.write_text(content, encoding="utf-8")
     except OSError as exc:

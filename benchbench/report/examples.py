@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pandas as pd
-
-from benchbench.store import Store
+from benchbench.selection import Selection
+from benchbench.store import ResultRecord, Status
 from benchbench.tasks import TASK_TYPES
 
 EXAMPLE_CHARACTERS = 6_000_000  # about 6 MB of example text in the page, over all tasks
@@ -36,26 +35,26 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def examples_of(store: Store, frame: pd.DataFrame, tasks: list[str]) -> dict[str, Any]:
+def examples_of(selection: Selection, tasks: list[str]) -> dict[str, Any]:
     """Per task: the score's name, the inputs and references, each model's [example index,
     input number, output, score] rows, and how many of how many examples are embedded."""
     share = EXAMPLE_CHARACTERS // max(len(tasks), 1)
-    return {task: _task_examples(store, frame[(frame["task"] == task) & (frame["status"].isin(["ok", "eliminated"]))],
-                                 share) for task in tasks}
+    shown = (Status.OK, Status.ELIMINATED)
+    return {task: _task_examples(selection, [r for r in selection.of_task(task) if r.status in shown], share)
+            for task in tasks}
 
 
-def _task_examples(store: Store, rows: pd.DataFrame, share: int) -> dict[str, Any]:
-    stored = {row["model"]: (store.predictions(int(row["result_id"])), str(row["task_type"]))
-              for _, row in rows.iterrows()}
-    stored = {model: found for model, found in stored.items() if found[0] and found[1] in TASK_TYPES}
+def _task_examples(selection: Selection, records: list[ResultRecord], share: int) -> dict[str, Any]:
+    stored = {r.model: (r, found) for r in records if r.task_type in TASK_TYPES and (found := selection.predictions(r))}
+    scores = {model: selection.example_scores(record, found) for model, (record, found) in stored.items()}
     by_index: dict[int, dict[str, dict[str, Any]]] = {}
-    for model, (predictions, _) in stored.items():
+    for model, (_, predictions) in stored.items():
         for p in predictions:
             by_index.setdefault(p["example_index"], {})[model] = p
     inputs: dict[str, int] = {}
     references: dict[int, str] = {}
     per_model: dict[str, list[list[Any]]] = {model: [] for model in stored}
-    kind, used = "", 0
+    used = 0
     for index in sorted(by_index):
         if used >= share:
             break
@@ -64,12 +63,12 @@ def _task_examples(store: Store, rows: pd.DataFrame, share: int) -> dict[str, An
             if text not in inputs:
                 inputs[text] = len(inputs)
                 used += len(text)
-            score, kind = TASK_TYPES[stored[model][1]].example_score(p["prediction"], p["reference"], p["details"] or {})
             output = clip(as_text(p["prediction"]), OUTPUT_CHARACTERS)
-            per_model[model].append([index, inputs[text], output, score])
+            per_model[model].append([index, inputs[text], output, scores[model][index]])
             used += len(output) + 24
             references.setdefault(index, clip(as_text(p["reference"]), OUTPUT_CHARACTERS))
         used += len(references[index])
+    kind = TASK_TYPES[records[0].task_type].example_score_name if stored else ""
     return {"score": kind, "total": len(by_index), "embedded": len(references), "limit_characters": share,
             "inputs": list(inputs), "references": {str(i): text for i, text in references.items()},
             "rows": per_model}

@@ -15,20 +15,14 @@ import json
 from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from benchbench.comparable import choose_comparable
-from benchbench.comparisons import load_evidence
-from benchbench.metrics import DIRECTION
 from benchbench.numbers import finite_or_none
-from benchbench.ranking import Candidate, Limits, task_candidates
-from benchbench.recommendation import recommend
-from benchbench.report.data import page_data
-from benchbench.results import load_results
-from benchbench.store import Store
+from benchbench.report.page_data import page_data
+from benchbench.selection import Limits, Recommendation, Selection
+from benchbench.selection.figures import measured
+from benchbench.selection.ranking import Candidate
+from benchbench.store import ResultRecord, Status
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -49,31 +43,28 @@ def _table(headers: list[tuple[str, bool]], rows: list[str], sortable: bool = Tr
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _metrics_table(rows: pd.DataFrame) -> str:
-    """Every metric of the task with its interval, and the examples scored (n), per model."""
-    metrics = [m for m in DIRECTION if m in rows.columns and rows[m].notna().any()]
+def _metrics_table(records: list[ResultRecord], selection: Selection) -> str:
+    """Every score of the task with its interval, and the examples scored (n), per model."""
+    metrics = [m for m in selection.catalogue if any(r.metrics.get(m) is not None for r in records)]
     headers = [("model", False), ("n", True)] + [(m, True) for m in metrics]
     body = []
-    for _, row in rows.iterrows():
+    for record in records:
         cells = []
         for m in metrics:
-            low, high = row.get(f"{m}_ci_low"), row.get(f"{m}_ci_high")
-            interval = f" [{_number(low)}, {_number(high)}]" if pd.notna(low) and low is not None else ""
-            value = row[m] if pd.notna(row[m]) else None
+            value, interval = finite_or_none(record.metrics.get(m)), record.intervals.get(m)
+            shown = _number(value) + (f" [{_number(interval['low'])}, {_number(interval['high'])}]" if interval else "")
             data = f' data-value="{value}"' if value is not None else ""
-            cells.append(f'<td class="num"{data}>{escape(_number(value) + interval)}</td>')
-        examples = row.get("examples")
-        body.append(f"<tr><td>{escape(str(row['model']))}</td>{_cell(None if pd.isna(examples) else int(examples))}"
-                    f"{''.join(cells)}</tr>")
+            cells.append(f'<td class="num"{data}>{escape(shown)}</td>')
+        body.append(f"<tr><td>{escape(record.model)}</td>{_cell(record.examples)}{''.join(cells)}</tr>")
     return _table(headers, body)
 
 
-def _signatures(rows: pd.DataFrame) -> str:
+def _signatures(records: list[ResultRecord]) -> str:
     parts = []
-    for _, row in rows.iterrows():
-        settings = row.get("settings") or {}
-        text = json.dumps({"signature_hash": row["signature"], "settings": settings}, indent=1, default=str)
-        parts.append(f"<details><summary>{escape(str(row['model']))}: signature {escape(str(row['signature']))}"
+    for record in records:
+        text = json.dumps({"signature_hash": record.signature, "settings": record.settings.to_dict()}, indent=1,
+                          default=str)
+        parts.append(f"<details><summary>{escape(record.model)}: signature {escape(record.signature)}"
                      f"</summary><pre>{escape(text)}</pre></details>")
     return "".join(parts)
 
@@ -91,15 +82,15 @@ def _environment(runs: list[dict[str, Any]]) -> str:
                    ("libraries", False)], rows)
 
 
-def _workers(frame: pd.DataFrame) -> str:
+def _workers(records: list[ResultRecord]) -> str:
     """Where each result was computed, for results a remote worker (a Ray node) measured: its
     own host and device, which the run's environment (the driver's) does not say."""
     rows = []
-    for _, row in frame.iterrows():
-        env = row.get("environment")
-        if isinstance(env, dict) and env.get("host"):
+    for record in records:
+        env = record.environment
+        if env.get("host"):
             device = env.get("gpu_name") or f"{env.get('device')} ({env.get('cpu_count')} CPUs)"
-            rows.append(f"<tr><td>{escape(str(row['model']))}</td><td>{escape(str(row['task']))}</td>"
+            rows.append(f"<tr><td>{escape(record.model)}</td><td>{escape(record.task)}</td>"
                         f"<td>{escape(str(env['host']))}</td><td>{escape(str(device))}</td></tr>")
     if not rows:
         return ""
@@ -114,50 +105,58 @@ def _data_notes(result: dict[str, Any]) -> str:
             f"{''.join(f'<li>{escape(note)}</li>' for note in notes)}</ul></div>") if notes else ""
 
 
-def _racing(frame: pd.DataFrame) -> str:
+def _cautions(result: Recommendation) -> str:
+    """What to keep in mind about the picks (recommend.py's cautions), under the command line's limits."""
+    lines = [f"{task or 'overall'}: {text}" for task, texts in result.cautions.items() for text in texts]
+    return (f"<div class='notes' id='cautions'><b>Read the picks with care.</b><ul>"
+            f"{''.join(f'<li>{escape(line)}</li>' for line in lines)}</ul></div>") if lines else ""
+
+
+def _racing(records: list[ResultRecord]) -> str:
     """What racing saved: the model-examples its stopped results did not score, against what a
     full run scores (each task's examples, as its complete results have them)."""
-    stopped = frame[frame["status"] == "eliminated"]
-    if stopped.empty:
+    stopped = [r for r in records if r.status is Status.ELIMINATED]
+    if not stopped:
         return ""
-    full = {task: rows["examples"].max() for task, rows in frame.groupby("task")}
-    saved = int(sum(full[row["task"]] - row["examples"] for _, row in stopped.iterrows()))
-    total = int(sum(full[task] * rows["model"].nunique() for task, rows in frame.groupby("task")))
+    tasks = {r.task for r in records}
+    full = {task: max((r.examples or 0) for r in records if r.task == task) for task in tasks}
+    saved = sum(full[r.task] - (r.examples or 0) for r in stopped)
+    total = sum(full[task] * len({r.model for r in records if r.task == task}) for task in tasks)
     return (f"<p>Racing stopped {len(stopped)} model x task result(s) early (status eliminated; the reason says "
             f"on what evidence): {saved} of {total} model-examples were not scored ({saved / max(total, 1):.0%} "
             f"saved; docs/statistics.md).</p>")
 
 
-def _speed_table(candidates: list[Candidate], frame: pd.DataFrame) -> str:
+def _speed_table(candidates: list[Candidate], records: list[ResultRecord]) -> str:
     """Each model's speed, memory and cost figures on the task, and its status."""
-    headers = [("model", False), ("memory GiB", True), ("memory source", False), ("latency ms", True),
-               ("latency source", False), ("TTFT ms", True), ("ms per output token", True), ("cost per 1k examples", True),
+    headers = [("model", False), ("memory GiB", True), ("memory source", False), ("latency", True),
+               ("latency 95% interval", False), ("latency unit and source", False), ("raw latency ms", True),
+               ("TTFT ms", True), ("ms per output token (served)", True), ("cost per 1k examples", True),
                ("examples/s", True), ("tokens/s", True), ("MFU %", True), ("parameters (M)", True), ("status", False)]
+    by_model = {r.model: r for r in records}
     rows = []
     for c in candidates:
-        match = frame[(frame["model"] == c.model) & (frame["task"] == c.task)]
-
-        def measured(column: str) -> float | None:
-            return finite_or_none(float(match[column].iloc[0])) if column in match and len(match) \
-                and pd.notna(match[column].iloc[0]) else None
-
-        mfu = measured("model_flops_utilisation")
+        record = by_model[c.model]
+        mfu = measured(record, "model_flops_utilisation")
+        interval = "-" if c.latency_low is None else f"[{_number(c.latency_low)}, {_number(c.latency_high)}]"
         rows.append(f"<tr><td>{escape(c.model)}</td>{_cell(c.memory_gib, 3)}<td>{escape(c.memory_source)}</td>"
-                    f"{_cell(c.latency_ms)}<td>{escape(c.latency_source)}</td>{_cell(c.ttft_ms)}{_cell(c.tpot_ms, 3)}"
-                    f"{_cell(c.cost_per_1k, 3)}{_cell(measured('examples_per_second'), 3)}"
-                    f"{_cell(measured('prompt_tokens_per_second'))}{_cell(None if mfu is None else 100 * mfu, 3)}"
+                    f"{_cell(c.latency_ms)}<td>{escape(interval)}</td>"
+                    f"<td>{escape(f'{c.latency_unit}; {c.latency_source}')}</td>{_cell(c.raw_latency_ms)}"
+                    f"{_cell(c.ttft_ms)}{_cell(c.tpot_ms, 3)}{_cell(c.cost_per_1k, 3)}"
+                    f"{_cell(measured(record, 'examples_per_second'), 3)}"
+                    f"{_cell(measured(record, 'prompt_tokens_per_second'))}{_cell(None if mfu is None else 100 * mfu, 3)}"
                     f"{_cell(c.parameters / 1e6 if c.parameters else None)}"
-                    f"<td>{escape('; '.join(c.excluded) or 'ok')}</td></tr>")
+                    f"<td>{escape('; '.join(c.excluded + c.flags) or 'ok')}</td></tr>")
     return _table(headers, rows)
 
 
-def _task_details(task: str, candidates: list[Candidate], frame: pd.DataFrame) -> str:
-    rows = frame[frame["task"] == task]
+def _task_details(task: str, candidates: list[Candidate], selection: Selection) -> str:
+    records = selection.of_task(task)
     return (f'<details class="task" id="task-{escape(task)}"><summary><b>{escape(task)}</b> '
-            f'<span class="muted">({escape(str(rows["task_type"].iloc[0]))})</span></summary>'
-            f'<h3>Every metric with its 95% interval</h3><div class="scroll">{_metrics_table(rows)}</div>'
-            f'<h3>Speed, memory and cost</h3><div class="scroll">{_speed_table(candidates, frame)}</div>'
-            f"<h3>Settings signatures</h3>{_signatures(rows)}</details>")
+            f'<span class="muted">({escape(records[0].task_type)})</span></summary>'
+            f'<h3>Every metric with its 95% interval</h3><div class="scroll">{_metrics_table(records, selection)}</div>'
+            f'<h3>Speed, memory and cost</h3><div class="scroll">{_speed_table(candidates, records)}</div>'
+            f"<h3>Settings signatures</h3>{_signatures(records)}</details>")
 
 
 def _asset(name: str) -> str:
@@ -171,32 +170,25 @@ def embedded_json(data: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def build_report(results_dir: str | Path, limits: Limits = Limits(), data: str = "complete") -> str:
-    """The report of the results compared over one data selection per task (comparable.py),
-    its page starting from the constraints `limits`."""
-    frame, selections = choose_comparable(load_results(results_dir, all_attempts=True), data)
-    evidence = load_evidence(results_dir, frame)
-    base = task_candidates(frame)
-    ranking = recommend(frame, limits.budget_gb, max_latency_ms=limits.max_latency_ms, min_scores=limits.min_scores,
-                        selections=selections, max_cost_per_1k=limits.max_cost_per_1k, evidence=evidence,
-                        candidates=base)
-    store = Store(results_dir, read_only=True)
-    try:
-        payload = page_data(store, frame, base, limits, ranking, evidence)
-        runs = store.runs()
-    finally:
-        store.close()
-    details = "".join(_task_details(task, candidates, frame) for task, candidates in base.items())
+def build_report(selection: Selection, limits: Limits = Limits()) -> str:
+    """The report of a selection's comparable results, its page starting from `limits`."""
+    base = selection.candidates()
+    ranking = selection.recommend(limits)
+    payload = page_data(selection, base, limits, ranking)
+    details = "".join(_task_details(task, candidates, selection) for task, candidates in base.items())
+    results_dir = selection.store.path.parent
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>benchbench report</title>'
             f"<style>{_asset('page.css')}</style></head><body><h1>benchbench comparison report</h1>"
             f'<p class="muted">Results: {escape(str(results_dir))}; generated {generated}. Memory in GiB (the GPU peak '
-            f"where measured, else an estimate from the model's shape); latency in ms (p50). Served models (api:) "
+            f"where measured, else an estimate from the model's shape); latency: p50, per each task's unit (ms per output "
+            f"token for generating tasks, ms per example for the others, or ms for a fixed-length request where "
+            f"the probe ran), with its 95% interval. Served models (api:) "
             f"use no local memory; their cost is in the currency of the suite's price.</p>"
             f"<noscript><p class=notes>This page draws its overview with JavaScript; the tables further down "
             f"work without it.</p></noscript>"
-            f"{_data_notes(ranking)}{_racing(frame)}"
+            f"{_data_notes(ranking.to_dict())}{_cautions(ranking)}{_racing(selection.records)}"
             f'<h2>Constraints</h2><p class="muted">Change a limit and everything down to the charts is ranked and '
             f"drawn again; leave it empty for no limit.</p><form id=inputs onsubmit='return false'></form>"
             f'<h2>Recommendation</h2><div id="recommendation"></div>'
@@ -212,6 +204,6 @@ def build_report(results_dir: str | Path, limits: Limits = Limits(), data: str =
             f"models within the limits; dashed: the limit; green: the pick; hollow: excluded.</p>"
             f'<div id="charts"></div>'
             f'<h2>Examples side by side</h2><div id="compare-controls"></div><div id="compare"></div>'
-            f"<h2>Per task</h2>{details}<h2>Environment</h2><div class=scroll>{_environment(runs)}</div>{_workers(frame)}"
+            f"<h2>Per task</h2>{details}<h2>Environment</h2><div class=scroll>{_environment(selection.runs)}</div>{_workers(selection.records)}"
             f'<script type="application/json" id="report-data">{embedded_json(payload)}</script>'
             f"<script>{_asset('rank.js')}\n{_asset('page.js')}</script></body></html>")

@@ -18,16 +18,33 @@ function el(tag, attrs, ...children) {
 // --- the inputs -------------------------------------------------------------------------------
 function constraintId(c) { return c.metric ? `min-${c.metric}` : c.key; }
 
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;  // "1,5" or "15 GB" is not a number here
+
+function parseLimit(text, c) {
+  // {value} (null: empty, no limit) or {error}: what is wrong, shown beside the input
+  const trimmed = text.trim();
+  if (trimmed === "") return {value: null};
+  if (!NUMBER.test(trimmed)) return {error: `"${trimmed}" is not a number (write 1.5, not 1,5)`};
+  const value = Number(trimmed);
+  if (!Number.isFinite(value)) return {error: "give a finite number"};
+  if (!c.metric && value <= 0) return {error: "a number above 0 (leave it empty for no limit)"};
+  return {value};
+}
+
 function readLimits() {
-  // the command line's limits, each input overriding its own (a limit without an input stays as given)
+  // the command line's limits, each input overriding its own (a limit without an input stays as given);
+  // an invalid input is marked, says why, and leaves its limit as the command line gave it
   const limits = {...DATA.limits, min_scores: {...DATA.limits.min_scores}};
   for (const c of DATA.constraints) {
-    const input = document.getElementById(constraintId(c));
-    const value = input.value.trim() === "" ? null : Number(input.value);
-    const valid = value === null || (Number.isFinite(value) && (c.metric || value > 0));
-    input.setCustomValidity(valid ? "" : "a number above 0");
-    if (c.metric) { if (valid && value !== null) limits.min_scores[c.metric] = value; else delete limits.min_scores[c.metric]; }
-    else limits[c.key] = valid ? value : null;
+    const input = document.getElementById(constraintId(c)), note = document.getElementById(`${constraintId(c)}-error`);
+    const parsed = parseLimit(input.value, c);
+    input.setCustomValidity(parsed.error || "");
+    input.setAttribute("aria-invalid", parsed.error ? "true" : "false");
+    input.classList.toggle("invalid", Boolean(parsed.error));
+    note.textContent = parsed.error || "";
+    if (parsed.error) continue;
+    if (c.metric) { if (parsed.value !== null) limits.min_scores[c.metric] = parsed.value; else delete limits.min_scores[c.metric]; }
+    else limits[c.key] = parsed.value;
   }
   return limits;
 }
@@ -37,8 +54,9 @@ function buildInputs() {
   for (const c of DATA.constraints) {
     const start = c.metric ? DATA.limits.min_scores[c.metric] : DATA.limits[c.key];
     const label = c.metric ? c.label : `${c.label} (${c.unit})`;
-    box.append(el("label", {}, label, el("input", {id: constraintId(c), type: "number", step: "any", inputmode: "decimal",
-      value: start === null || start === undefined ? "" : start, placeholder: "no limit", on: {input: redraw}})));
+    box.append(el("label", {}, label, el("input", {id: constraintId(c), type: "text", inputmode: "decimal",
+      value: start === null || start === undefined ? "" : start, placeholder: "no limit", on: {input: redraw}}),
+      el("span", {class: "error", id: `${constraintId(c)}-error`, role: "alert"})));
   }
   box.append(el("button", {type: "button", id: "reset", on: {click: () => {
     for (const c of DATA.constraints) {
@@ -84,15 +102,17 @@ function drawRecommendation(perTask, chosen) {
     const rows = perTask[task.name], best = rows.find(r => r.rank === 1);
     if (!best) { list.append(el("li", {}, el("b", {}, task.name + ": "), "no model fits the constraints")); continue; }
     const tied = rows.filter(r => r.rank > 1 && r.tied).map(r => r.model);
-    list.append(el("li", {}, el("b", {}, task.name + ": "), best.model, ` (${task.metric} ${fmt(best.score)}, n=${best.n ?? "?"})`,
-      tied.length ? ` - statistically tied: ${tied.join(", ")}` : ""));
+    list.append(el("li", {}, el("b", {}, task.name + ": "), best.model, ` (${task.metric} ${fmt(best.score)}, n=${best.n ?? "?"}` +
+      (best.baseline === null ? "" : `; the most common label alone scores ${fmt(best.baseline)}`) + ")",
+      tied.length ? ` - statistically tied: ${tied.join(", ")}` : "", best.flags.length ? ` - ! ${best.flags.join("; ")}` : ""));
   }
   box.append(list);
 }
 
 function drawMatrix(perTask) {
   const head = el("tr", {}, el("th", {}, "model"), DATA.tasks.map(t => el("th", {}, t.name, el("div", {class: "muted"}, `${t.metric} ${t.higher ? "↑" : "↓"}`))),
-    el("th", {}, "memory GiB"), el("th", {}, "latency ms (tasks' range)"), el("th", {}, "cost / 1k examples"));
+    el("th", {}, "memory GiB"), el("th", {title: DATA.tasks.map(t => `${t.name}: ${t.latency_unit || "-"}`).join("\n")},
+      "latency (tasks' range, each in its task's unit)"), el("th", {}, "cost / 1k examples"));
   const body = DATA.models.map(model => {
     const cells = DATA.tasks.map(task => {
       const r = perTask[task.name].find(x => x.model === model);
@@ -100,7 +120,9 @@ function drawMatrix(perTask) {
       if (r.score === null || Number.isNaN(r.score) || r.excluded.length) return el("td", {class: "none", title: r.why.join("; ")}, r.excluded.length ? "n/a" : "-");
       const interval = r.ci_low === null ? "" : ` [${fmt(r.ci_low)}, ${fmt(r.ci_high)}]`;
       const versus = r.vs ? `\n${fmt(r.vs.difference, 3)} [${fmt(r.vs.low, 3)}, ${fmt(r.vs.high, 3)}] vs best, Holm p=${fmt(r.vs.p_holm, 2)} (${r.vs.test}, n=${r.vs.n})` : "";
-      const title = `${model} on ${task.name}: ${task.metric} ${fmt(r.score)}${interval}, n=${r.n ?? "?"}${versus}` +
+      const baseline = r.baseline === null ? "" : `\nmost common label alone: ${fmt(r.baseline)}`;
+      const flags = r.flags.length ? `\n! ${r.flags.join("; ")}` : "";
+      const title = `${model} on ${task.name}: ${task.metric} ${fmt(r.score)}${interval}, n=${r.n ?? "?"}${versus}${baseline}${flags}` +
         (r.why.length ? `\nexcluded: ${r.why.join("; ")}` : r.rank === 1 ? "\nthe pick" : r.tied ? "\ntied with the best" : "");
       const marks = r.rank === 1 ? "★" : r.tied ? "=" : "";
       return el("td", {class: `num${r.why.length ? " out" : ""}${r.rank === 1 ? " top" : ""}`, style: r.why.length ? null : `background:${colour(task, r.score)}`,
@@ -175,8 +197,8 @@ function chart(task, rows, key, label, limit) {
 function drawCharts(perTask, limits) {
   const box = document.getElementById("charts");
   box.replaceChildren();
-  for (const [key, label, limit] of [["latency_ms", "latency (ms)", limits.max_latency_ms], ["memory_gib", "memory (GiB)", limits.budget_gib]]) {
-    const figures = DATA.tasks.map(task => chart(task, perTask[task.name], key, label, limit)).filter(Boolean);
+  for (const [key, label, limit] of [["latency_ms", "latency", limits.max_latency_ms], ["memory_gib", "memory (GiB)", limits.budget_gib]]) {
+    const figures = DATA.tasks.map(task => chart(task, perTask[task.name], key, key === "latency_ms" ? `latency (${task.latency_unit || "ms"})` : label, limit)).filter(Boolean);
     box.append(el("h3", {}, `Quality against ${label}`), figures.length ? el("div", {class: "charts"}, figures) : el("p", {class: "muted"}, `No ${label} figures.`));
   }
 }

@@ -1,37 +1,63 @@
-// The rules of benchbench/ranking.py and benchbench/decision.py, for the report's page: which
-// models a set of limits excludes, their order, ties with the best (paired, Holm), the Pareto
-// set, the overall ranking and the decision map, from the data the report embeds. Kept rule for
-// rule with the Python (tests/test_report_page.py checks they agree); page.js draws the results.
+// The arithmetic of benchbench/selection (ranking.py, constraints.py, decision.py) for the report's
+// page. The rules themselves come from Python in the page's data: the table of constraints with
+// the fields they read and the words of each exclusion (DATA.rules.constraints), the direction of
+// every metric, the tie rule's level and the speed tolerance. This file applies them: exclusions,
+// order and tie-break, paired ties (Holm), the Pareto set, the overall ranking and the decision
+// map (tests/test_report_page.py checks they agree with Python).
 "use strict";
 const DATA = JSON.parse(document.getElementById("report-data").textContent);
 
-function fmt(v, digits = 4) {
-  if (v === null || v === undefined || Number.isNaN(v)) return "-";
-  if (Math.abs(v) >= 10 ** digits) return Math.round(v).toLocaleString("en-US");
-  return Number(v).toPrecision(digits).replace(/(\.\d*?)0+(e|$)/, "$1$2").replace(/\.(e|$)/, "$1");
+// Python's format(x, f".{p}g"), so a number reads the same here as in the terminal. The digits come
+// from a long exact expansion of the binary value, rounded once: an exact half (as binary values like
+// 0.0625 are) goes to even, as Python's correctly rounded formatting does; 0.0615 (just below a half
+// in binary) goes down.
+function pyG(x, p = 6) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "-";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  const [mantissa, power] = Math.abs(x).toExponential(60).split("e");
+  const all = mantissa.replace(".", "");
+  let exponent = Number(power);
+  let kept = BigInt(all.slice(0, p));
+  const next = all[p], after = all.slice(p + 1);
+  if (next > "5" || (next === "5" && /[1-9]/.test(after)) || (next === "5" && kept % 2n === 1n)) kept += 1n;
+  let digits = kept.toString();
+  if (digits.length > p) { digits = digits.slice(0, p); exponent += 1; }
+  const sign = x < 0 ? "-" : "";
+  if (exponent < -4 || exponent >= p) {
+    const body = (digits[0] + "." + digits.slice(1)).replace(/0+$/, "").replace(/\.$/, "");
+    return `${sign}${body}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  }
+  const fixed = exponent >= 0 ? digits.slice(0, exponent + 1).padEnd(exponent + 1, "0") + "." + digits.slice(exponent + 1)
+                              : "0." + "0".repeat(-exponent - 1) + digits;
+  return sign + (fixed.includes(".") ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed);
 }
+
+function fmt(v, digits = 4) { return pyG(v, digits); }
 // a value the data has under `key` (a model or task named "toString" is data, not Object's)
 const own = (object, key) => object && Object.hasOwn(object, key) ? object[key] : undefined;
 const higher = metric => !Object.hasOwn(DATA.rules.higher, metric) || DATA.rules.higher[metric] !== false;
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 
-// --- ranking (ranking.py: apply_constraints, rank, overall) ---------------------------------
+// --- ranking (constraints.exclusions, ranking.rank, ranking.overall) -------------------------
 function exclusions(c, limits) {
   const why = c.excluded.slice();
-  if (limits.max_cost_per_1k !== null) {
-    if (c.cost_per_1k === null) why.push("cost unknown");
-    else if (c.cost_per_1k > limits.max_cost_per_1k) why.push(`costs ${fmt(c.cost_per_1k)} per 1k examples > ${limits.max_cost_per_1k}`);
-  }
-  if (limits.budget_gib !== null && c.memory_source !== DATA.rules.remote_memory) {
-    if (c.memory_gib === null) why.push("memory unknown");
-    else if (c.memory_gib > limits.budget_gib) why.push(`needs ${fmt(c.memory_gib, 3)} GiB > ${limits.budget_gib} GiB (${c.memory_source})`);
-  }
-  if (limits.max_latency_ms !== null && c.latency_ms !== null && c.latency_ms > limits.max_latency_ms) {
-    why.push(`latency ${fmt(c.latency_ms)} ms > ${limits.max_latency_ms} ms`);
+  for (const rule of DATA.rules.constraints) {
+    const limit = limits[rule.key];
+    if (limit === null || limit === undefined || (rule.exempt_field && c[rule.exempt_field] === rule.exempt)) continue;
+    const figure = c[rule.field];
+    if (figure === null) { if (rule.unknown) why.push(rule.unknown); continue; }
+    if (figure > limit) {
+      why.push(fill(rule.over, {figure: pyG(figure, 4), limit: pyG(limit), source: c[DATA.rules.source_fields[rule.field]] ?? "",
+                                unit: c[DATA.rules.unit_fields[rule.field]] ?? ""}));
+    }
   }
   for (const [metric, threshold] of Object.entries(limits.min_scores)) {
     const score = Object.hasOwn(c.scores, metric) ? c.scores[metric] : null;
     if (score === null) continue;
-    if (higher(metric) ? score < threshold : score > threshold) why.push(`${metric} ${fmt(score)} ${higher(metric) ? "<" : ">"} ${threshold}`);
+    if (higher(metric) ? score < threshold : score > threshold) {
+      why.push(fill(DATA.rules.score_over, {metric, figure: pyG(score, 4), op: higher(metric) ? "<" : ">", limit: pyG(threshold)}));
+    }
   }
   return why;
 }
@@ -47,12 +73,33 @@ function holm(pValues) {
   return adjusted;
 }
 
-function dominates(a, b, up) {
-  const pairs = [up ? [a.score, b.score] : [-a.score, -b.score]];
-  for (const key of ["latency_ms", "memory_gib", "cost_per_1k"]) {
-    if (a[key] !== null && b[key] !== null) pairs.push([-a[key], -b[key]]);
+const known = v => v === null || v === undefined ? Infinity : v;
+function orderKey(c, up) {
+  const memory = c.memory_source === DATA.rules.remote_memory ? 0 : known(c.memory_gib);
+  return [up ? -c.score : c.score, known(c.latency_ms), memory, known(c.cost_per_1k), c.model];
+}
+function compareKeys(a, b) {
+  for (let i = 0; i < a.length; i++) { if (a[i] < b[i]) return -1; if (a[i] > b[i]) return 1; }
+  return 0;
+}
+
+function speedOrder(a, b) {
+  // -1: a faster than b beyond the noise (intervals apart and SPEED_TOLERANCE lower); +1: slower
+  if (a.latency_ms === null || b.latency_ms === null) return 0;
+  for (const [sign, fast, slow] of [[-1, a, b], [1, b, a]]) {
+    const apart = fast.latency_high === null || slow.latency_low === null || fast.latency_high < slow.latency_low;
+    if (apart && fast.latency_ms <= slow.latency_ms * (1 - DATA.rules.speed_tolerance)) return sign;
   }
-  return pairs.every(([x, y]) => x >= y) && pairs.some(([x, y]) => x > y);
+  return 0;
+}
+
+function dominates(a, b, up) {
+  const quality = up ? (a.score > b.score) - (a.score < b.score) : (a.score < b.score) - (a.score > b.score);
+  const orders = [quality, -speedOrder(a, b)];
+  for (const key of ["memory_gib", "cost_per_1k"]) {
+    if (a[key] !== null && b[key] !== null) orders.push((a[key] < b[key]) - (a[key] > b[key]));
+  }
+  return orders.every(o => o >= 0) && orders.some(o => o > 0);
 }
 
 function rankTask(task, limits) {
@@ -60,7 +107,7 @@ function rankTask(task, limits) {
   const eligible = rows.filter(r => r.why.length === 0);
   if (!eligible.length) return rows;
   const up = task.higher;
-  eligible.sort((a, b) => up ? b.score - a.score : a.score - b.score);
+  eligible.sort((a, b) => compareKeys(orderKey(a, up), orderKey(b, up)));
   const best = eligible[0], pairs = own(task.pairs, best.model);
   const paired = pairs ? eligible.slice(1).filter(r => own(pairs, r.model)) : [];
   const adjusted = holm(paired.map(r => pairs[r.model].p_value));
@@ -110,10 +157,9 @@ function withValue(limits, constraint, value) {
 }
 
 function figure(constraint, c) {
-  if (constraint.key === "budget_gib") return c.memory_source === DATA.rules.remote_memory ? null : c.memory_gib;
-  if (constraint.key === "max_latency_ms") return c.latency_ms;
-  if (constraint.key === "max_cost_per_1k") return c.cost_per_1k;
-  return Object.hasOwn(c.scores, constraint.metric) ? c.scores[constraint.metric] : null;
+  if (constraint.metric) return Object.hasOwn(c.scores, constraint.metric) ? c.scores[constraint.metric] : null;
+  if (constraint.key === "budget_gib" && c.memory_source === DATA.rules.remote_memory) return null;
+  return c[constraint.field];
 }
 
 function decisionMap(limits) {

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
-from benchbench.metrics import DIRECTION
-from benchbench.ranking import REMOTE_MEMORY
+from benchbench.metrics.catalogue import Catalogue
+from benchbench.selection import Recommendation
+from benchbench.selection.figures import REMOTE_MEMORY
+from benchbench.selection.ranking import Candidate
+from benchbench.selection.results import frame_of
+from benchbench.selection.statistics import ALPHA
+from benchbench.store import ResultRecord
 
 # served models' request figures (p50 over requests) and cost, shown when a task has them
 _SERVED_COLUMNS = {"request_latency_ttft_p50_ms": "ttft_ms", "request_latency_tpot_p50_ms": "tpot_ms",
                    "cost_per_1k_examples": "cost/1k"}
 
 
-def comparison_table(frame: pd.DataFrame) -> str:
-    """One block per task: models as rows, that task's metrics and speed as columns."""
+def comparison_table(records: list[ResultRecord], catalogue: Catalogue) -> str:
+    """One block per task: models as rows, that task's scores and speed as columns."""
+    frame = frame_of(records)
     blocks = []
     for task, group in frame.groupby("task", sort=False):
-        metric_columns = sorted({k for s in group["result_id"] for k in _metric_names(frame, s)})
+        metric_columns = [m for m in catalogue if m in group.columns and group[m].notna().any()]
         columns = ["model", "status", *metric_columns, "examples", "examples_per_second", "load_seconds",
                    *[c for c in _SERVED_COLUMNS if c in group.columns and group[c].notna().any()]]
         shown = group[[c for c in columns if c in group.columns]].copy()
@@ -28,57 +32,84 @@ def comparison_table(frame: pd.DataFrame) -> str:
     return "\n\n".join(blocks)
 
 
-def _metric_names(frame: pd.DataFrame, result_id: int) -> list[str]:
-    row = frame[frame["result_id"] == result_id].iloc[0]
-    return [name for name in DIRECTION if name in frame.columns and pd.notna(row.get(name))]
+def p_text(p: float) -> str:
+    """A p-value as every output writes it (the page's script too: rank.js pyG(p, 2))."""
+    return f"{p:.2g}"
 
 
 def versus_best_text(versus: dict[str, Any]) -> str:
     """A paired difference from the best as people read it: "-2.1 [-3.4, -0.8] vs best, p=0.01"."""
     return (f"{versus['difference']:+.3g} [{versus['low']:+.3g}, {versus['high']:+.3g}] vs best, "
-            f"p={versus['p_holm']:.2g}")
+            f"p={p_text(versus['p_holm'])}")
 
 
-def format_table(result: dict[str, Any]) -> str:
+def _tie_text(c: Candidate) -> str:
+    """" =best", explained where the interval alone would say otherwise: on few examples the
+    exact test decides, and the bootstrap interval is only approximate."""
+    if not (c.tied_with_best and c.rank and c.rank > 1):
+        return ""
+    v = c.vs_best
+    if v and (v["low"] > 0 or v["high"] < 0):
+        return (f" =best (the interval excludes 0, but the exact {v['test']} test on n={v['n']} gives Holm "
+                f"p={p_text(v['p_holm'])} >= {ALPHA:.2g}: too few examples to call it worse)")
+    return " =best"
+
+
+def _line(c: Candidate) -> str:
+    ci = f" [{c.ci_low:.4g}, {c.ci_high:.4g}]" if c.ci_low is not None else ""
+    memory = "remote" if c.memory_source == REMOTE_MEMORY else "?" if c.memory_gib is None \
+        else f"{c.memory_gib:.2f} GiB" + (" (estimate)" if c.memory_source == "estimated" else "")
+    cost = "" if c.cost_per_1k is None else f"  cost {c.cost_per_1k:.4g}/1k ex"
+    latency = "?" if c.latency_ms is None else f"{c.latency_ms:.4g} {c.latency_unit}".rstrip()
+    if c.latency_ms is not None and c.latency_low is not None:
+        latency += f" [{c.latency_low:.4g}, {c.latency_high:.4g}]"
+    raw = "" if c.raw_latency_ms is None or c.raw_latency_ms == c.latency_ms else f" (raw {c.raw_latency_ms:.4g} ms)"
+    baseline = "" if c.baseline is None else f" (majority class {c.baseline:.4g})"
+    n = "n=?" if c.n is None else f"n={c.n}"
+    versus = f"  {versus_best_text(c.vs_best)}" if c.vs_best else ""
+    flags = "".join(f"  ! {flag}" for flag in c.flags)
+    return (f"  {c.rank:>2}. {c.model:<28} {c.score:.4g}{ci}{baseline} {n}{versus}  mem {memory}  latency {latency}{raw}"
+            f"{cost}{_tie_text(c)}{' pareto' if c.pareto else ''}{flags}")
+
+
+def format_table(result: Recommendation) -> str:
     lines = []
-    budget = result["constraints"]["budget_gib"]
-    for task, candidates in result["tasks"].items():
-        metric = candidates[0]["metric"] if candidates else "?"
-        lines.append(f"task: {task} (ranked by {metric}" + (f"; budget {budget:g} GiB)" if budget else ")"))
-        for c in candidates:
-            if c["rank"] is None:
-                continue
-            ci = f" [{c['ci_low']:.4g}, {c['ci_high']:.4g}]" if c["ci_low"] is not None else ""
-            memory = "remote" if c["memory_source"] == REMOTE_MEMORY else "?" if c["memory_gib"] is None \
-                else f"{c['memory_gib']:.2f} GiB" + (" (estimate)" if c["memory_source"] == "estimated" else "")
-            cost = "" if c["cost_per_1k"] is None else f"  cost {c['cost_per_1k']:.4g}/1k ex"
-            latency = "?" if c["latency_ms"] is None else f"{c['latency_ms']:.1f} ms"
-            marks = "".join([" =best" if c["tied_with_best"] and c["rank"] > 1 else "",
-                             " pareto" if c["pareto"] else ""])
-            n = "n=?" if c["n"] is None else f"n={c['n']}"
-            versus = f"  {versus_best_text(c['vs_best'])}" if c["vs_best"] else ""
-            lines.append(f"  {c['rank']:>2}. {c['model']:<28} {c['score']:.4g}{ci} {n}{versus}  mem {memory}  "
-                         f"latency {latency}{cost}{marks}")
-        if task in result["nothing_fits"]:
+    budget = result.limits.budget_gib
+    for task, candidates in result.tasks.items():
+        metric = candidates[0].metric if candidates else "?"
+        unit = next((c.latency_unit for c in candidates if c.latency_ms is not None), "")
+        lines.append(f"task: {task} (ranked by {metric}" + (f"; latency in {unit}" if unit else "")
+                     + (f"; budget {budget:g} GiB)" if budget else ")"))
+        lines += [_line(c) for c in candidates if c.rank is not None]
+        if task in result.nothing_fits:
             lines.append("  no model fits the constraints:")
-        for c in candidates:
-            if c["excluded"]:
-                lines.append(f"   excluded {c['model']}: {'; '.join(c['excluded'])}")
+        lines += [f"   excluded {c.model}: {'; '.join(c.excluded)}" for c in candidates if c.excluded]
+        lines += [f"  caution: {text}" for text in result.cautions.get(task, [])]
         lines.append("")
-    if result["overall"]:
+    if result.overall:
         lines.append("overall (mean rank over tasks where the model is eligible):")
-        for row in result["overall"]:
+        for row in result.overall:
             if row["rank"] is not None:
                 lines.append(f"  {row['rank']:>2}. {row['model']:<28} mean rank {row['mean_rank']:.2f} "
                              f"({row['tasks_ranked']}/{row['tasks_total']} tasks)")
-    lines += _nearest_flips(result["decision_map"])
-    lines += [f"note: {note}" for note in result["data"]["notes"]]
-    lines.append("vs best: the paired difference from the best model on the examples both scored, its 95% interval "
-                 "and Holm-adjusted p-value; =best: tied with the best (that p-value is 0.05 or more; where "
-                 "predictions cannot be paired, the 95% intervals overlap); pareto: no model is better on quality, "
-                 "latency and memory at once; n: examples scored; memory in GiB (estimate: from the model's shape, not measured; "
-                 "remote: a served model); cost per 1,000 examples in the price's currency")
+        lines += [f"  caution: {text}" for text in result.cautions.get(None, [])]
+    lines += _nearest_flips(result.decision_map)
+    lines += [f"note: {note}" for note in result.to_dict()["data"]["notes"]]
+    lines.append(LEGEND)
     return "\n".join(lines)
+
+
+LEGEND = (
+    "legend: score [95% interval]; n: examples scored; majority class: the accuracy of always answering the most "
+    "common label. vs best: the paired difference from the best model on the examples both scored, its 95% interval "
+    "and Holm-adjusted p-value. =best: tied with the best (that p-value is 0.05 or more; where predictions cannot be "
+    "paired, the 95% intervals overlap). pareto: no model is better on quality, latency, memory and cost at once "
+    "(latencies count as different only when their intervals are apart and one is at least 10% lower). mem: peak GPU "
+    "memory in GiB (estimate: from the model's shape, not measured; remote: a served model). latency: p50 with its 95% "
+    "interval, per the unit each task names: ms per output token for generating tasks (a batch's time over its "
+    "decoding steps), ms per example for the others, or ms for a fixed-length request where the probe ran; raw: "
+    "the whole batch's (or request's) p50. Equal scores rank by lower latency, then memory, cost and name. cost: per "
+    "1,000 examples in the price's currency. !: degenerate outputs.")
 
 
 def _nearest_flips(entries: list[dict[str, Any]]) -> list[str]:

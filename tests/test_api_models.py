@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from helpers import parse, write_suite
 from serving import free_port, served
 
+from benchbench import load_results
 from benchbench.cli import main
 from benchbench.errors import SuiteError
-from benchbench.results import load_results
 
 DATA = Path(__file__).resolve().parents[1] / "benchbench" / "suites" / "data"
 SECRET = "sk-benchbench-SECRET-0f9e8d7c"  # a recognisable key: it must appear nowhere

@@ -12,7 +12,7 @@ from helpers import parse
 
 from benchbench import load_results
 from benchbench.cli import main
-from benchbench.run import worker
+from benchbench.run import task
 from benchbench.store import Store
 
 
@@ -42,7 +42,7 @@ class SmallMemoryBackend(FakeBackend):
 
 def run(tmp_path, monkeypatch, backend, batch_size, out):
     monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: backend)
-    monkeypatch.setitem(worker.AUTO_FIRST_BATCH_SIZE, "cpu", 8)
+    monkeypatch.setitem(task.AUTO_FIRST_BATCH_SIZE, "cpu", 8)
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"source": f"text {i}", "reference": f"text {i}"}) + "\n" for i in range(21)))
     suite = parse(tmp_path, {"name": "s", "runtime": {"batch_size": batch_size, "isolation": "none"},

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from fake_backend import FakeBackend
 
 from benchbench.cli import main
-from benchbench.lease import Owner
-from benchbench.store import Store
+from benchbench.store import Outcome, ResultSettings, Status, Store
+from benchbench.store.lease import Owner
 
 
 def _valid(tmp: Path) -> dict[str, Any]:
@@ -178,8 +178,8 @@ def existing_results(tmp_path) -> Path:
     store = Store(tmp_path / "results")
     store.begin_run("earlier", "s", "s.yaml", "benchbench run s.yaml", {}, Owner.me())
     result = store.claim("earlier", "sig", ("s", "m", "t", "classification"), False, lambda run: False).result_id
-    store.finish_result(result, "ok", metrics={"accuracy": 0.5}, counts={"examples": 2},
-                        settings={"signature": {"dataset": {"fingerprint": "f" * 16}}})
+    store.finish_result(result, Outcome(Status.OK, metrics={"accuracy": 0.5}, counts={"examples": 2},
+                                        settings=ResultSettings({"dataset": {"fingerprint": "f" * 16}})))
     store.finish_run("earlier", "finished")
     store.close()
     return tmp_path / "results"

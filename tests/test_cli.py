@@ -51,7 +51,9 @@ def test_batch_size_and_dtype_override_the_suite(tmp_path, monkeypatch):
 def test_json_output_of_list_validate_and_estimate(tmp_path, tiny_llama):
     listed = json.loads(CliRunner().invoke(main, ["list", "--format", "json"]).output)
     assert listed["task_types"]["translation"]["options"]["top_p"]["range"] == "(0, 1]"
-    assert "quickstart" in listed["suites"] and "acc_norm" in listed["metrics"]
+    assert "quickstart" in listed["suites"] and "bleu" in listed["metrics"]
+    assert listed["scores"]["acc_norm"]["computed_by"] == ["classification"]
+    assert listed["scores"]["ter"]["higher_is_better"] is False
     valid = json.loads(CliRunner().invoke(main, ["validate", str(_suite(tmp_path)), "--format", "json"]).output)
     assert valid == {"suite": str(tmp_path / "suite.yaml"), "valid": True, "models": ["m"],
                      "tasks": {"t": "classification"}}

@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 from helpers import picks_of, recommend_json, three_model_store
 
-from benchbench.decision import possible_picks
-from benchbench.ranking import REMOTE_MEMORY, Candidate, Limits, picks, rank_under
+from benchbench.metrics.catalogue import CATALOGUE
+from benchbench.selection import Limits
+from benchbench.selection.decision import possible_picks
+from benchbench.selection.figures import REMOTE_MEMORY
+from benchbench.selection.ranking import Candidate, picks, rank_under
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +63,10 @@ def test_possible_picks_are_exactly_the_models_some_limits_make_the_pick():
     candidates = [_candidate("big", 0.9, 8.0, 50.0), _candidate("small-slow", 0.8, 1.0, 90.0),
                   _candidate("dominated", 0.7, 9.0, 95.0), _candidate("served", 0.6, None, 200.0, remote=True),
                   _candidate("unknown-memory", 0.5, None, 10.0)]
-    possible = {c.model for c in possible_picks(candidates)}
+    possible = {c.model for c in possible_picks(candidates, CATALOGUE)}
     assert possible == {"big", "small-slow", "served", "unknown-memory"}
     seen = set()
     for budget in (None, 0.5, 1.0, 8.0, 9.0):
         for latency in (None, 20.0, 60.0, 95.0, 300.0):
-            seen.add(picks(rank_under({"t": candidates}, Limits(budget, latency)))["t"])
+            seen.add(picks(rank_under({"t": candidates}, Limits(budget, latency), CATALOGUE))["t"])
     assert seen - {None} == possible

@@ -11,17 +11,32 @@ from helpers import parse
 from benchbench.run.driver import Driver
 from benchbench.run.events import Log, Predictions, Progress, ResultOpened, TaskFinished, TaskStarted
 from benchbench.run.executors.local import OnThisMachine
-from benchbench.store import Store
+from benchbench.store import Outcome, Status, Store
+
+
+class ScriptedWorker:
+    def __init__(self, executor, spec):
+        self.executor, self.spec = executor, spec
+
+    def run(self, plans, emit):
+        return self.executor.play(self.spec.model.name, plans, emit)
+
+    def close(self):
+        self.executor.closed += 1
 
 
 class ScriptedExecutor(OnThisMachine):
-    """Replays one list of events per job, then reports the crash reason given for it."""
+    """Replays one list of events per call on a worker, then reports the crash reason given for it."""
 
     def __init__(self, scripts):
-        self.scripts, self.jobs = list(scripts), []
+        self.scripts, self.jobs, self.started, self.closed = list(scripts), [], 0, 0
 
-    def run(self, job, emit):
-        self.jobs.append([plan.task.name for plan in job.plans])
+    def start(self, spec):
+        self.started += 1
+        return ScriptedWorker(self, spec)
+
+    def play(self, model, plans, emit):
+        self.jobs.append([plan.task.name for plan in plans])
         events, crash = self.scripts.pop(0)
         for event in events:
             emit(event)
@@ -38,7 +53,7 @@ def _suite(tmp_path, tasks, models=("m",), rows=1):
 
 
 def _ok(task):
-    return TaskFinished(task, "ok", None, {"metrics": {"accuracy": 0.5}, "counts": {"examples": 4}})
+    return TaskFinished(task, Outcome(Status.OK, metrics={"accuracy": 0.5}, counts={"examples": 4}))
 
 
 def test_a_dead_worker_costs_only_the_task_in_flight(tmp_path):
@@ -51,31 +66,31 @@ def test_a_dead_worker_costs_only_the_task_in_flight(tmp_path):
         ([TaskStarted("c"), ResultOpened("c"), Progress(4), _ok("c")], None),
     ])
     lines = []
-    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lines.append)
-    driver.executor = executor
+    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lines.append, executor=executor)
     summary = driver.run()
 
     assert executor.jobs == [["a", "b", "c"], ["c"]]  # after the crash, a new worker for what was left
+    assert (executor.started, executor.closed) == (2, 1)  # the dead worker is not closed, the second is
     assert driver.bar.n == driver.bar.total == 12  # the bar still ends full
     assert summary.statuses == {"ok": 2, "crashed": 1}
     assert "working on b" in lines and any("b: crashed: the model's worker process was killed" in x for x in lines)
     store = Store(tmp_path / "out")
-    results = {r["task_name"]: r for r in store.results()}
-    assert results["a"]["status"] == "ok" and results["a"]["metrics"] == {"accuracy": 0.5}
-    assert results["b"]["status"] == "crashed" and "SIGKILL" in results["b"]["reason"]
-    assert [p["input"] for p in store.predictions(results["b"]["result_id"])] == ["t0"]  # kept for a resume
-    assert results["c"]["status"] == "ok"
+    results = {r.task: r for r in store.results()}
+    assert results["a"].status is Status.OK and results["a"].metrics == {"accuracy": 0.5}
+    assert results["b"].status is Status.CRASHED and "SIGKILL" in results["b"].reason
+    assert [p["input"] for p in store.predictions(results["b"].result_id)] == ["t0"]  # kept for a resume
+    assert results["c"].status is Status.OK
     store.close()
 
 
 def test_a_failure_before_scoring_gets_a_result_of_its_own(tmp_path):
     suite = _suite(tmp_path, ("a",))
-    driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None)
-    driver.executor = ScriptedExecutor([([TaskStarted("a"), TaskFinished("a", "unavailable", "no network")], None)])
+    driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None, executor=ScriptedExecutor(
+        [([TaskStarted("a"), TaskFinished("a", Outcome(Status.UNAVAILABLE, "no network"))], None)]))
     assert driver.run().statuses == {"unavailable": 1}
     store = Store(tmp_path / "out")
     (result,) = store.results()
-    assert (result["status"], result["reason"], store.predictions(result["result_id"])) == ("unavailable", "no network", [])
+    assert (result.status, result.reason, store.predictions(result.result_id)) == ("unavailable", "no network", [])
     store.close()
 
 
@@ -129,11 +144,11 @@ class ParallelScriptedExecutor(ScriptedExecutor):
         self.together = threading.Barrier(len(scripts), timeout=10)
         self.threads = set()
 
-    def run(self, job, emit):
-        self.jobs.append((job.model.name, [plan.task.name for plan in job.plans]))
+    def play(self, model, plans, emit):
+        self.jobs.append((model, [plan.task.name for plan in plans]))
         self.threads.add(threading.get_ident())
-        first = len(self.by_model[job.model.name]) == len(self.scripts_of[job.model.name])
-        events, crash = self.by_model[job.model.name].pop(0)
+        first = len(self.by_model[model]) == len(self.scripts_of[model])
+        events, crash = self.by_model[model].pop(0)
         if first:
             self.together.wait()  # raises BrokenBarrierError if the jobs ran one after another
         for event in events:
@@ -150,8 +165,7 @@ def test_a_parallel_executor_runs_models_at_once_and_the_driver_alone_writes(tmp
         "n": [([TaskStarted("a"), ResultOpened("a"), Progress(4), _ok("a"),
                 TaskStarted("b"), ResultOpened("b"), Progress(4), _ok("b")], None)],
     })
-    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None)
-    driver.executor = executor
+    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None, executor=executor)
     writer = threading.get_ident()
     writes = []
     original = driver.store.add_predictions
@@ -163,23 +177,23 @@ def test_a_parallel_executor_runs_models_at_once_and_the_driver_alone_writes(tmp
     assert writer not in executor.threads and writes == [writer]  # jobs in threads; the store written here only
     assert driver.bar.n == driver.bar.total == 16
     store = Store(tmp_path / "out")
-    results = {(r["model_name"], r["task_name"]): r for r in store.results()}
+    results = {(r.model, r.task): r for r in store.results()}
     store.close()
-    assert results[("m", "a")]["status"] == "crashed" and results[("m", "a")]["reason"] == "worker lost"
-    assert all(results[key]["status"] == "ok" for key in [("m", "b"), ("n", "a"), ("n", "b")])
+    assert results[("m", "a")].status is Status.CRASHED and results[("m", "a")].reason == "worker lost"
+    assert all(results[key].status is Status.OK for key in [("m", "b"), ("n", "a"), ("n", "b")])
 
 
 def test_a_worker_that_never_starts_a_task_fails_every_remaining_task_once(tmp_path):
     suite = _suite(tmp_path, ("a", "b", "c"))
-    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None)
-    driver.executor = ScriptedExecutor([([], "Ray could not set up the model's worker: no torch")])
+    driver = Driver(suite, str(tmp_path / "out"), progress=True, log=lambda line: None,
+                    executor=ScriptedExecutor([([], "Ray could not set up the model's worker: no torch")]))
     summary = driver.run()  # one job: a new worker would fail the same way
     assert summary.statuses == {"crashed": 3} and driver.bar.n == driver.bar.total == 3
     assert driver.executor.jobs == [["a", "b", "c"]]
 
 
 class FailingParallelExecutor(ParallelScriptedExecutor):
-    def run(self, job, emit):
+    def play(self, model, plans, emit):
         emit(TaskStarted("a"))
         raise RuntimeError("the executor itself broke")
 
@@ -188,8 +202,8 @@ def test_an_executor_error_in_a_job_thread_ends_the_run_in_the_driver(tmp_path):
     import pytest
 
     suite = _suite(tmp_path, ("a",))
-    driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None)
-    driver.executor = FailingParallelExecutor({"m": []})
+    driver = Driver(suite, str(tmp_path / "out"), progress=False, log=lambda line: None,
+                    executor=FailingParallelExecutor({"m": []}))
     with pytest.raises(RuntimeError, match="the executor itself broke"):
         driver.run()
     store = Store(tmp_path / "out")

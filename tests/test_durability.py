@@ -10,13 +10,13 @@ import subprocess
 import sys
 import time
 
-from benchbench.lease import Owner
 from benchbench.store import Store
+from benchbench.store.lease import Owner
 
 BATCH = 25
 WRITER = f"""
 import sys
-from benchbench.lease import Owner
+from benchbench.store.lease import Owner
 from benchbench.store import Store
 store = Store(sys.argv[1])
 store.begin_run("writer", "s", "s.yaml", "writer", {{}}, Owner.me())

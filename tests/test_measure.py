@@ -316,7 +316,7 @@ def test_no_weights_run_measures_without_quality(tmp_path, tiny_gpt2, corpus_fil
     data = tmp_path / "mt.jsonl"
     data.write_text('{"source": "a good film", "reference": "x"}\n{"source": "bread", "reference": "y"}\n')
     suite = write_suite(tmp_path, {
-        "name": "perf", "runtime": {"latency_probe": True, "probe_new_tokens": 4, "probe_repeats": 2},
+        "name": "perf", "runtime": {"latency_probe": True, "probe_new_tokens": 16, "probe_repeats": 3},
         "models": [{"name": "g", "source": str(tiny_gpt2)}],
         "tasks": [{"name": "mt", "type": "translation", "dataset": {"path": str(data)}, "options": {"max_new_tokens": 4}},
                   {"name": "ppl", "type": "perplexity", "dataset": {"path": str(corpus_file)}}]})
@@ -330,9 +330,9 @@ def test_no_weights_run_measures_without_quality(tmp_path, tiny_gpt2, corpus_fil
     assert frame.loc["mt", "examples_per_second"] > 0 and frame.loc["mt", "generated_tokens"] > 0
     assert frame.loc["mt", "settings"]["signature"]["random_weights"] is True
     store = Store(out)
-    record = next(r for r in store.results() if r["task_name"] == "mt")
-    assert store.predictions(record["result_id"]) == []
-    assert record["model_info"]["random_weights"] is True
-    assert record["measurements"]["latency_probe"]["batch_1"]["per_token_ms"] > 0
-    assert record["measurements"]["gpu"] is None and "cpu" in record["measurements"]["gpu_note"]
+    record = next(r for r in store.results() if r.task == "mt")
+    assert store.predictions(record.result_id) == []
+    assert record.model_info["random_weights"] is True
+    assert record.measurements["latency_probe"]["batch_1"]["per_token_ms"] > 0
+    assert record.measurements["gpu"] is None and "cpu" in record.measurements["gpu_note"]
     store.close()

@@ -5,6 +5,7 @@ would have found tied with the winner no more often than 1 - confidence allows."
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -15,10 +16,11 @@ from helpers import write_suite
 
 from benchbench import load_results
 from benchbench.cli import main
+from benchbench.metrics.catalogue import CATALOGUE
 from benchbench.run.race import race_order, round_size, stop_level, stops
 from benchbench.run.signals import RunInterrupted
+from benchbench.selection.statistics import PairedDifference, holm, mcnemar_exact
 from benchbench.spec import RaceSpec
-from benchbench.statistics import PairedDifference, holm, mcnemar_exact
 from benchbench.store import Store
 
 ROWS = 200
@@ -30,8 +32,11 @@ class Classifier(FakeBackend):
 
     WRONG = {"oracle": set(), "noisy": {0}, "coin": {0, 2, 4, 6, 8}, "inverted": {0, 1, 2, 3, 5, 6, 7, 9}}
     stop_at: int | None = None  # raise RunInterrupted on this example (once), as Ctrl-C would
+    seconds_per_example = 0.0  # a scripted time for each example of a batch
+    opened: list[str] = []  # the models a worker opened, in order
 
     def classify(self, requests, max_length):
+        time.sleep(self.seconds_per_example * len(requests))
         predictions = []
         for request, right in zip(requests, super().classify(requests, max_length)):
             number = int(request.text.split()[-1])
@@ -59,7 +64,13 @@ def _suite(tmp_path, race=True):
 
 @pytest.fixture
 def classifiers(monkeypatch):
-    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: Classifier(spec.name))
+    Classifier.opened = []
+
+    def open_classifier(spec, runtime, device):
+        Classifier.opened.append(spec.name)
+        return Classifier(spec.name)
+
+    monkeypatch.setattr("benchbench.run.worker.open_backend", open_classifier)
 
 
 def _run(suite, out, *flags):
@@ -72,15 +83,20 @@ def test_racing_stops_the_models_that_cannot_win_and_keeps_the_full_runs_winner(
     frame = load_results(tmp_path / "raced", all_attempts=True).set_index("model")
     assert frame.loc["oracle", "status"] == "ok" and frame.loc["oracle", "examples"] == ROWS
     store = Store(tmp_path / "raced")
-    (winner,) = [r for r in store.results() if r["model_name"] == "oracle"]
+    (winner,) = [r for r in store.results() if r.model == "oracle"]
     store.close()
-    assert winner["counts"]["resumed_examples"] == 0  # its earlier rounds' examples were scored in this run
+    assert winner.counts["resumed_examples"] == 0  # its earlier rounds' examples were scored in this run
+    assert sorted(Classifier.opened) == sorted(Classifier.WRONG)  # one worker per model, kept across the rounds
+    assert "4 model worker(s) started" in raced.output
     assert set(frame.loc[["noisy", "coin", "inverted"], "status"]) == {"eliminated"}
     # inverted (wrong 4 times in 5) loses after the first round's 20 examples, coin (every other) by the
     # second round's 50; noisy (1 in 10 wrong) later
     assert frame.loc["inverted", "examples"] == 20 and frame.loc["coin", "examples"] <= 50
     assert 20 < frame.loc["noisy", "examples"] < ROWS
-    assert "eliminated by racing in round 1 after 20 examples: accuracy" in frame.loc["inverted", "reason"]
+    reason = frame.loc["inverted", "reason"]  # in plain words first, then the statistics
+    assert reason.startswith("stopped by racing after 20 of 200 examples (round 1): clearly worse than oracle on "
+                             "accuracy (")
+    assert "Evidence: accuracy" in reason and "McNemar exact" in reason
     assert frame.loc["coin", "settings"]["race"]["leader"] == "oracle"
     scored = int(frame["examples"].sum())
     assert f"racing: {scored} of {4 * ROWS} model-examples scored, {4 * ROWS - scored} saved" in raced.output
@@ -136,9 +152,13 @@ def test_a_run_without_racing_completes_an_eliminated_result(tmp_path, classifie
 class _Outcomes:
     """Right/wrong outcomes per model, compared as benchbench compares accuracy (McNemar exact)."""
 
+    catalogue = CATALOGUE
+
     def __init__(self, outcomes):
         self.outcomes = outcomes
-        self.examples = {model: dict.fromkeys(range(len(right))) for model, right in outcomes.items()}
+
+    def examples_of(self, model):
+        return set(range(len(self.outcomes[model])))
 
     def score(self, model, metric, indices):
         return float(self.outcomes[model][list(indices)].mean())
@@ -252,3 +272,38 @@ def test_weights_over_budget_judges_by_the_weights_alone(tiny_gpt2):
     assert weights_over_budget(models, "float32", weights * 2) == {}
     over = weights_over_budget(models, "float32", weights / 2)
     assert list(over) == ["tiny"] and f"{weights:.2f} GiB > race.max_memory_gb" in over["tiny"]
+
+
+def test_a_survivors_speed_figures_cover_every_round_as_a_run_without_racing_does(tmp_path, classifiers,
+                                                                                   monkeypatch):
+    """The oracle survives the race: its time, throughput and latency must be those of all 200
+    examples, as in a run without racing, not of its last round (scripted: 3 ms per example)."""
+    monkeypatch.setattr(Classifier, "seconds_per_example", 0.003)
+    _run(_suite(tmp_path), tmp_path / "raced")
+    _run(_suite(tmp_path, race=False), tmp_path / "full")
+    raced = load_results(tmp_path / "raced", all_attempts=True).set_index("model").loc["oracle"]
+    full = load_results(tmp_path / "full").set_index("model").loc["oracle"]
+    assert raced["status"] == "ok" and raced["examples"] == full["examples"] == ROWS
+    assert raced["timed_examples"] == ROWS and raced["segments"] == 4  # every round's examples, in 4 stretches
+    for column in ("task_seconds", "examples_per_second", "unit_latency_p50_ms"):
+        assert raced[column] == pytest.approx(full[column], rel=0.25), column
+    assert raced["unit_latency_p50_ms"] == pytest.approx(3.0, rel=0.5)  # ms per example, as scripted
+    assert raced["task_seconds"] == pytest.approx(ROWS * 0.003, rel=0.5)  # not the last round's 100 examples
+    assert raced["unit_latency_unit"] == "example"
+
+
+def test_a_task_too_small_to_stop_anything_runs_in_one_round(tmp_path, classifiers):
+    data = tmp_path / "small.jsonl"
+    data.write_text("".join(json.dumps({"text": f"{'good' if i % 2 else 'bad'} film {i}",
+                                        "label": "positive" if i % 2 else "negative"}) + "\n" for i in range(16)))
+    suite = write_suite(tmp_path, {
+        "name": "small", "runtime": {"race": True, "bootstrap_resamples": 0},
+        "models": [{"name": name, "source": f"org/{name}"} for name in Classifier.WRONG],
+        "tasks": [{"name": "tiny", "type": "classification", "dataset": {"path": str(data)},
+                   "options": {"method": "head"}, "metrics": ["accuracy"]}]}, name="small.yaml")
+    done = _run(suite, tmp_path / "r")
+    assert done.exit_code == 0, done.output
+    assert "racing: task tiny has too few examples for any model to be stopped before the end" in done.output
+    frame = load_results(tmp_path / "r").set_index("model")
+    assert (frame["status"] == "ok").all() and (frame["examples"] == 16).all()
+    assert (frame["segments"] == 1).all()  # one round: no stretch per round

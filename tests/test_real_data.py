@@ -80,9 +80,10 @@ def test_quickstart_paired_intervals_are_never_wider_than_unpaired_and_verdicts_
     JSON) and the report."""
     import json
 
+    from benchbench.tasks.paired import TIE_RULE
+
     from benchbench import load_comparisons
     from benchbench.metrics import DIRECTION
-    from benchbench.tasks.paired import TIE_RULE
 
     comparisons = load_comparisons(quickstart_results)
     frame = load_results(quickstart_results).set_index(["model", "task"])

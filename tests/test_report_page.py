@@ -149,3 +149,39 @@ def test_a_command_line_limit_no_model_has_a_figure_for_still_applies(results, b
     page.page.fill("#max_cost_per_1k", "")
     assert page.picks() == picks_of(recommend_json(results))
     assert not page.errors, page.errors
+
+
+def test_the_page_words_every_exclusion_as_recommend_does(results, browser):
+    python = recommend_json(results)
+    memories = sorted({c["memory_gib"] for cs in python["tasks"].values() for c in cs if c["memory_gib"]})
+    budget = memories[len(memories) // 2] * 0.999  # some models fit, some do not
+    args = ("--budget-gb", repr(budget), "--min-score", "accuracy=0.6", "--max-latency-ms", "1e-3")
+    expected = recommend_json(results, *args)
+    page = Page(browser, _report(results, *args))
+    words = page.evaluate("Object.fromEntries(Object.entries(window.benchbench.perTask).map(([t, rows]) => "
+                          "[t, Object.fromEntries(rows.map(r => [r.model, r.why]))]))")
+    assert words == {task: {c["model"]: c["excluded"] for c in cs} for task, cs in expected["tasks"].items()}
+    assert any("GiB >" in why for rows in words.values() for reasons in rows.values() for why in reasons)
+    assert not page.errors, page.errors
+
+
+def test_numbers_read_the_same_in_the_page_as_in_python(results, browser):
+    values = [0.0625, 0.125, 0.0615, 1 / 3, 2 / 3, 12345.678, 1e-5, 0.00012345, 99999.5, 123456789.0, -0.0625, 7.0,
+              0.062, 0.9999, 1e21, 2.5, 3.5]
+    page = Page(browser, _report(results))
+    for digits in (2, 4, 6):
+        shown = page.evaluate(f"{values!r}.map(v => pyG(v, {digits}))")
+        assert shown == [format(v, f".{digits}g") for v in values], digits
+
+
+@pytest.mark.parametrize("typed,why", [("1,5", "is not a number"), ("0", "above 0"), ("-1", "above 0"),
+                                       ("15 GB", "is not a number")])
+def test_a_bad_limit_is_marked_and_ignored(results, browser, typed, why):
+    page = Page(browser, _report(results, "--budget-gb", "100"))
+    page.page.fill("#budget_gib", typed)
+    assert page.evaluate("document.getElementById('budget_gib').getAttribute('aria-invalid')") == "true"
+    assert why in page.page.inner_text("#budget_gib-error")
+    assert page.evaluate("window.benchbench.limits.budget_gib") == 100  # the command line's limit still holds
+    page.page.fill("#budget_gib", "1.5")
+    assert page.evaluate("window.benchbench.limits.budget_gib") == 1.5
+    assert page.page.inner_text("#budget_gib-error") == ""

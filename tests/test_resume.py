@@ -38,7 +38,7 @@ def _predictions(out):
     store = Store(out)
     try:
         result = store.results()[-1]
-        return result, {p["example_index"]: p["prediction"] for p in store.predictions(result["result_id"])}
+        return result, {p["example_index"]: p["prediction"] for p in store.predictions(result.result_id)}
     finally:
         store.close()
 
@@ -57,7 +57,7 @@ def test_interrupted_result_continues_without_recomputing(tmp_path, tiny_gpt2):
     assert result.exit_code == 0 and "5 examples resumed" in result.output
     record, predictions = _predictions(out)
     assert predictions[0] == "kept from before"  # not recomputed
-    assert record["counts"] == {"examples": 12, "resumed_examples": 5}
+    assert record.counts == {"examples": 12, "resumed_examples": 5}
     _, reference = _predictions(reference_out)
     assert {i: p for i, p in predictions.items() if i} == {i: p for i, p in reference.items() if i}
     assert len(load_results(out, all_attempts=True)) == 1  # the same result row was continued
@@ -117,7 +117,7 @@ def _wait_until_gone(pids: list[int], seconds: float) -> None:
 
 def _assert_resumes_to_reference(tmp_path, suite, out):
     killed_record, before = _predictions(out)
-    assert killed_record["status"] == "running" and 10 <= len(before) < 80
+    assert killed_record.status == "running" and 10 <= len(before) < 80
     reference_out = tmp_path / "reference"
     assert CliRunner().invoke(main, ["run", str(suite), "-o", str(reference_out), "--no-progress"]).exit_code == 0
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
@@ -126,8 +126,8 @@ def _assert_resumes_to_reference(tmp_path, suite, out):
     record, after = _predictions(out)
     reference_record, reference = _predictions(reference_out)
     assert after == reference
-    assert record["metrics"] == reference_record["metrics"]
-    assert record["intervals"] == reference_record["intervals"]
+    assert record.metrics == reference_record.metrics
+    assert record.intervals == reference_record.intervals
 
 
 def test_sigkill_of_the_whole_run_then_rerun_gives_identical_results(tmp_path, tiny_gpt2):

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import binomtest, permutation_test
 
 from benchbench.metrics.bootstrap import mean_of, with_count
-from benchbench.statistics import (
+from benchbench.selection.statistics import (
     MCNEMAR,
     PERMUTATION,
     binary_outcomes,

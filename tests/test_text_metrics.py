@@ -145,16 +145,13 @@ def test_confusion_form_matches_sklearn():
     from sklearn.metrics import f1_score as sk_f1
     from sklearn.metrics import matthews_corrcoef
 
-    from benchbench.metrics.classification import (
-        _confusion_stats,
-        _macro_f1_from_confusion,
-        _mcc_from_confusion,
-    )
+    from benchbench.metrics.classification import _confusion_stats
+    from benchbench.metrics.sums import SumScore
 
     rng = np.random.default_rng(1)
     refs = [str(x) for x in rng.integers(0, 4, 300)]
     preds = [str(x) for x in rng.integers(0, 4, 300)]
     labels = sorted(set(refs) | set(preds))
     sums = _confusion_stats(preds, refs, labels).sum(axis=0, keepdims=True)
-    assert _macro_f1_from_confusion(len(labels))(sums)[0] == pytest.approx(sk_f1(refs, preds, average="macro"))
-    assert _mcc_from_confusion(sums)[0] == pytest.approx(matthews_corrcoef(refs, preds))
+    assert SumScore.of("macro_f1", labels=len(labels))(sums)[0] == pytest.approx(sk_f1(refs, preds, average="macro"))
+    assert SumScore.of("mcc")(sums)[0] == pytest.approx(matthews_corrcoef(refs, preds))

@@ -50,8 +50,9 @@ def _tie_text(c: Candidate) -> str:
         return ""
     v = c.vs_best
     if v and (v["low"] > 0 or v["high"] < 0):
-        return (f" =best (the interval excludes 0, but the exact {v['test']} test on n={v['n']} gives Holm "
-                f"p={p_text(v['p_holm'])} >= {ALPHA:.2g}: too few examples to call it worse)")
+        return (f" =best (the interval excludes 0, but {v['test']} on n={v['n']} gives Holm "
+                f"p={p_text(v['p_holm'])} >= {ALPHA:.2g}: too few examples to call it worse; the bootstrap "
+                f"interval is only approximate on so few)")
     return " =best"
 
 

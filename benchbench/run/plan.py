@@ -64,7 +64,7 @@ def plan_model(suite: Suite, model: ModelSpec, tasks: list[TaskSpec], examples: 
         if claim.kind == "reuse":
             record = store.result(claim.result_id)
             plan.reused[task.name] = Reused(claim.result_id, len(data), claim.status, claim.copied_from, record.reason,
-                                            record.settings.metric_failures)
+                                            record.settings.failures)
         elif claim.kind == "elsewhere":
             plan.elsewhere[task.name] = claim.owner or {}
         else:

@@ -131,7 +131,7 @@ class Recorder:
     def _finish(self, model: ModelSpec, task: TaskSpec, result_id: int, outcome: Outcome) -> None:
         self.store.finish_result(result_id, outcome)
         self.count(model.name, task.name, outcome.status, result_id, outcome.reason,
-                   outcome.settings.metric_failures)
+                   outcome.settings.failures)
 
     def count(self, model: str, task: str, status: Status, result_id: int, reason: str | None,
               metric_failures: dict[str, str] | None = None) -> None:

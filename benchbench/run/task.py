@@ -122,7 +122,7 @@ class TaskRun:
             Status.OK, note, metrics=scored.scores, measurements=measurement,
             intervals={name: interval.to_dict() for name, interval in scored.intervals.items()},
             settings=ResultSettings(plan.fields, resolved, requested, batch_size, retries, scored.signatures,
-                                    scored.failures, score_info={n: i.to_dict() for n, i in scored.info.items()}),
+                                    scored.failures, score_info={n: i.to_dict() for n, i in scored.info.items()} or None),
             counts=self._counts(results) | _quality_counts(scored), model_info=info.to_dict()),
             stats, example_scores))
 

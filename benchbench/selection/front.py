@@ -43,7 +43,7 @@ class Selection:
         self.attempts: list[ResultRecord] = store.results()
         self.records, self.example_sets = choose_comparable(self.attempts, data)
         self.runs = store.runs()
-        self.catalogue: Catalogue = CATALOGUE.with_recorded(r.settings.score_info for r in self.attempts)
+        self.catalogue: Catalogue = CATALOGUE.with_recorded(r.settings.recorded_scores for r in self.attempts)
 
     @classmethod
     def open(cls, results: str | Path, data: str = "complete") -> "Selection":

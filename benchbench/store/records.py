@@ -71,15 +71,15 @@ class ResultSettings:
     signature and any metric that failed; racing's verdict for an eliminated result."""
 
     fields: dict[str, Any] = field(default_factory=dict)
-    resolved: dict[str, Any] = field(default_factory=dict)
+    # None: not recorded (a failure before the settings were resolved); read through the properties below
+    resolved: dict[str, Any] | None = None
     batch_size: Any = None
     batch_size_used: int | None = None
     batch_size_retries: int | None = None
-    metric_signatures: dict[str, str] = field(default_factory=dict)
-    metric_failures: dict[str, str] = field(default_factory=dict)
+    metric_signatures: dict[str, str] | None = None
+    metric_failures: dict[str, str] | None = None
     race: RaceVerdict | None = None
-    score_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalogue entries of scores it lacks
-
+    score_info: dict[str, dict[str, Any]] | None = None  # catalogue entries of scores the catalogue lacks
 
     @property
     def data_fingerprint(self) -> str | None:
@@ -93,26 +93,36 @@ class ResultSettings:
 
     @property
     def metric_options(self) -> dict[str, dict[str, Any]]:
-        return dict(self.resolved.get("metric_options") or {})
+        return dict(self.task_settings.get("metric_options") or {})
 
     @property
     def bootstrap(self) -> tuple[int, int | None]:
         """(resamples, seed) of the result's intervals (seed None: the store did not say)."""
-        bootstrap = self.resolved.get("bootstrap") or {}
+        bootstrap = self.task_settings.get("bootstrap") or {}
         return int(bootstrap.get("resamples", 1000)), bootstrap.get("seed")
 
     @property
     def task_settings(self) -> dict[str, Any]:
         """The resolved settings as the task type reads them back (scoring, sequence lengths)."""
-        return dict(self.resolved)
+        return dict(self.resolved or {})
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Per metric that could not be computed, why."""
+        return dict(self.metric_failures or {})
+
+    @property
+    def recorded_scores(self) -> dict[str, dict[str, Any]]:
+        """The catalogue entries this result recorded for scores the built-in catalogue lacks."""
+        return dict(self.score_info or {})
 
     def to_dict(self) -> dict[str, Any]:
-        """As stored: the signature's fields under "signature"; empty parts left out."""
+        """As stored: the signature's fields under "signature"; what was not recorded left out."""
         out: dict[str, Any] = {"signature": self.fields}
         for name in ("resolved", "batch_size", "batch_size_used", "batch_size_retries", "metric_signatures",
                      "metric_failures", "score_info"):
             value = getattr(self, name)
-            if value not in (None, {}):
+            if value is not None:
                 out[name] = value
         if self.race is not None:
             out["race"] = {k: v for k, v in asdict(self.race).items() if v is not None}
@@ -122,12 +132,10 @@ class ResultSettings:
     def from_dict(cls, raw: dict[str, Any] | None) -> "ResultSettings":
         raw = raw or {}
         race = raw.get("race")
-        return cls(fields=dict(raw.get("signature") or {}), resolved=dict(raw.get("resolved") or {}),
+        return cls(fields=dict(raw.get("signature") or {}), resolved=raw.get("resolved"),
                    batch_size=raw.get("batch_size"), batch_size_used=raw.get("batch_size_used"),
-                   batch_size_retries=raw.get("batch_size_retries"),
-                   metric_signatures=dict(raw.get("metric_signatures") or {}),
-                   metric_failures=dict(raw.get("metric_failures") or {}),
-                   score_info=dict(raw.get("score_info") or {}),
+                   batch_size_retries=raw.get("batch_size_retries"), metric_signatures=raw.get("metric_signatures"),
+                   metric_failures=raw.get("metric_failures"), score_info=raw.get("score_info"),
                    race=RaceVerdict.from_dict(race) if isinstance(race, dict) else None)
 
 

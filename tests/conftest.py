@@ -17,6 +17,32 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# What whole test modules need, as markers, so a developer can leave them out while working:
+#   python -m pytest -q -m "not (slow or server or ray or browser or real_data)"
+# (docs/architecture.md, Tests). CI runs everything.
+MODULE_MARKERS = {
+    "test_api_models": ("server",),  # a real `transformers serve` on loopback
+    "test_ray": ("ray",),  # a real Ray head
+    "test_ray_authentication": ("ray",),
+    "test_report_page": ("browser",),  # headless Chromium
+    "test_real_data": ("real_data", "slow"),  # ../shared/data and the packaged models
+    "test_concurrency": ("slow",),  # several runs and processes at once
+    "test_durability": ("slow",),  # kills processes mid-write
+    "test_isolation": ("slow",),  # a child process per model
+    "test_resume": ("slow",),
+    "test_signals": ("slow",),
+    "test_allocator": ("slow",),
+    "test_loading": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in MODULE_MARKERS.get(item.module.__name__.rsplit(".", 1)[-1], ()):
+            item.add_marker(getattr(pytest.mark, name))
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_data)
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "A good film is a joy; a bad one is a long evening.",

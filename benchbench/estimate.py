@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from benchbench.spec import ModelSpec
+from benchbench.spec import CheckpointSpec, ModelSpec
 
 GIB = 1024**3
 BYTES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0, "int4": 0.5 * 1.03}
@@ -92,16 +92,16 @@ def _weight_bytes(parameters: int, shape: dict[str, int | None], dtype: str) -> 
 def weights_over_budget(models: Sequence[ModelSpec], dtype: str, budget_gib: float) -> dict[str, str]:
     """The models whose weights alone need more than `budget_gib` (racing's up-front
     constraint): by name, the reason. Weights are a lower bound of what a model needs, so no
-    model that would fit is left out; a served model, or one whose config cannot be read
-    here (a hub id offline), is not judged."""
+    model that would fit is left out; a model not loaded here by the hf backend (a served
+    one), or one whose config cannot be read here (a hub id offline), is not judged."""
     from benchbench.backends.hf.loading import inspect_config
 
     out = {}
     for model in models:
-        if model.api is not None:
+        if not isinstance(model.settings, CheckpointSpec):
             continue
         try:
-            config, _ = inspect_config(model)
+            config, _ = inspect_config(model.settings, model.name)
             parameters = count_parameters(config)
         except Exception:  # noqa: BLE001 - a model that cannot be judged here runs, and is judged by its run
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.base import ModelBackend
+from benchbench.backends.capabilities import ChatPrompts, require
 from benchbench.errors import TaskConfigError
 
 
@@ -22,4 +23,4 @@ def render_prompt(backend: ModelBackend, template: str, row: dict[str, Any], ext
                   chat_template: bool, system_prompt: str | None = None) -> str:
     """The rendered template, wrapped in the model's chat format when asked."""
     prompt = render(template, row, extra)
-    return backend.chat_prompt(prompt, system_prompt) if chat_template else prompt
+    return require(backend, ChatPrompts).chat_prompt(prompt, system_prompt) if chat_template else prompt

@@ -38,19 +38,29 @@ class PluginBroken(BenchbenchError):
 
 
 @functools.cache
-def _plugins() -> dict[str, importlib.metadata.EntryPoint]:
-    """The installed plugins' entry points by backend name (none imported yet). A built-in
-    name cannot be taken over; of two plugins with one name, the first found is kept."""
+def _plugins() -> tuple[dict[str, importlib.metadata.EntryPoint], tuple[str, ...]]:
+    """The installed plugins' entry points by backend name (none imported yet), and a line for
+    each one left out: a built-in name cannot be taken over, and of two plugins with one name
+    the first found is kept."""
     found: dict[str, importlib.metadata.EntryPoint] = {}
+    left_out = []
     for point in importlib.metadata.entry_points(group=GROUP):
-        if point.name not in BACKENDS:
-            found.setdefault(point.name, point)
-    return found
+        if point.name in BACKENDS or point.name in found:
+            holder = "a built-in backend" if point.name in BACKENDS else _package(found[point.name])
+            left_out.append(f"backend {point.name!r} from {_package(point)} is left out: {holder} has that name; "
+                            f"rename the entry point in {_package(point)}")
+        else:
+            found[point.name] = point
+    return found, tuple(left_out)
+
+
+def _package(point: importlib.metadata.EntryPoint) -> str:
+    return f"{point.dist.name} {point.dist.version}" if point.dist else f"the package providing {point.value}"
 
 
 def backend_names() -> list[str]:
     """Every backend a suite may name: the built-in ones, then the installed plugins'."""
-    return [*BACKENDS, *(name for name in _plugins() if name not in BACKENDS)]
+    return [*BACKENDS, *_plugins()[0]]
 
 
 def backend_entry(name: str) -> BackendEntry:
@@ -60,8 +70,8 @@ def backend_entry(name: str) -> BackendEntry:
 
 @functools.cache
 def _load_plugin(name: str) -> BackendEntry:
-    point = _plugins()[name]
-    package = f"{point.dist.name} {point.dist.version}" if point.dist else f"the package providing {point.value}"
+    point = _plugins()[0][name]
+    package = _package(point)
     try:
         entry = point.load()
     except Exception as exc:  # noqa: BLE001 - any failure of a third party's import is reported as one line
@@ -75,7 +85,7 @@ def _load_plugin(name: str) -> BackendEntry:
 
 def installed_backends() -> tuple[dict[str, BackendEntry], list[str]]:
     """Every backend that can be used, and one line for each installed plugin that cannot."""
-    usable, broken = {}, []
+    usable, broken = {}, list(_plugins()[1])
     for name in backend_names():
         try:
             usable[name] = backend_entry(name)

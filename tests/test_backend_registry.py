@@ -5,6 +5,7 @@ broken plugin is one line naming its package."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,8 +17,8 @@ import pytest
 from helpers import parse, write_suite
 
 from benchbench import load_results
-from benchbench.errors import SuiteError
-from benchbench.spec import ApiSpec, CheckpointSpec
+from benchbench.errors import ModelUnavailable, SuiteError
+from benchbench.spec import ApiSpec, CheckpointSpec, ModelSpec, Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = Path(__file__).resolve().parent / "plugins" / "benchbench-echo"
@@ -59,6 +60,17 @@ def test_each_backend_checks_its_own_keys(tmp_path, model, key, words):
     assert info.value.key == key and words in str(info.value), str(info.value)
 
 
+def test_an_engine_that_cannot_be_imported_makes_its_models_unavailable(monkeypatch):
+    from benchbench.backends import open_backend
+    from benchbench.backends.registry import BACKENDS
+
+    monkeypatch.setitem(BACKENDS, "ghost", dataclasses.replace(BACKENDS["hf"], factory="no_such_engine:Backend"))
+    with pytest.raises(ModelUnavailable) as info:
+        open_backend(ModelSpec("m", "ghost", CheckpointSpec("org/m")), Runtime(), "cpu")
+    assert str(info.value) == ("the ghost backend's engine no_such_engine:Backend (built-in) cannot be imported: "
+                               "ModuleNotFoundError: No module named 'no_such_engine'")
+
+
 # --- a third-party backend, installed as a package ---------------------------------------------
 
 _CLI = "import sys; from benchbench.cli import main; sys.argv[0] = 'benchbench'; main()"
@@ -90,13 +102,16 @@ def _with_plugins(site: Path, *args: str, code: str = _CLI) -> subprocess.Comple
 
 def test_an_installed_backend_runs_a_suite_and_is_listed_with_its_origin(plugins, tmp_path):
     suite = write_suite(tmp_path, _document(tmp_path, {"name": "parrot", "backend": "echo"},
-                                            {"name": "prefixed", "backend": "echo", "prefix": "well, "}))
+                                            {"name": "prefixed", "backend": "echo", "prefix": "well, "},
+                                            {"name": "chatty", "backend": "echo",
+                                             "task_options": {"mt": {"chat_template": True}}}))
     checked = _with_plugins(plugins, str(suite), code=(
         "import sys; from benchbench.suite import load_suite; models = load_suite(sys.argv[1]).models; "
         "print([type(m.settings).__name__ for m in models], sorted(m for m in sys.modules if 'echo' in m), "
         "'torch' in sys.modules)"))
     # validation reads the plugin's entry, not its engine (nor torch)
-    assert checked.stdout.split() == ["['EchoSpec',", "'EchoSpec']", "['benchbench_echo']", "False"], checked.stderr
+    assert checked.stdout.split() == ["['EchoSpec',", "'EchoSpec',", "'EchoSpec']", "['benchbench_echo']", "False"], \
+        checked.stderr
     conformance = _with_plugins(plugins, code=(
         "import pkgutil; from benchbench.backends.capabilities import conformance_problems; "
         "from benchbench.backends.registry import backend_entry; entry = backend_entry('echo'); "
@@ -112,6 +127,9 @@ def test_an_installed_backend_runs_a_suite_and_is_listed_with_its_origin(plugins
     assert frame.loc[("parrot", "mt"), "settings"]["resolved"]["engine"] == "echo"
     assert frame.loc[("parrot", "ppl"), "status"] == "unsupported"
     assert "scores no text" in frame.loc[("parrot", "ppl"), "reason"]
+    chat = frame.loc[("chatty", "mt")]  # a capability the backend does not implement: one line, before any example
+    assert chat["status"] == "unsupported" and chat["reason"] == (
+        "the model's backend (EchoBackend) does not implement ChatPrompts (chat_prompt)")
 
     listed = _with_plugins(plugins, "list")
     assert listed.returncode == 0, listed.stderr

@@ -36,7 +36,7 @@ from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
 from benchbench.tasks.generation_options import generation_details
-from benchbench.tasks.prompts import render_prompt
+from benchbench.tasks.prompts import check_chat_format, render_prompt
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
 _CHOICE_DEFAULT_METRICS = ("accuracy", "acc_norm", "macro_f1")
@@ -95,6 +95,7 @@ class Classification:
                 raise TaskConfigError("classification: acc_norm applies to the choices method only")
             return {"method": "head", "labels": labels, "max_length": options["max_length"],
                     "label_map": _head_label_map(require(backend, Classifier).class_labels(), options, labels)}
+        check_chat_format(backend, options["chat_template"])
         choices = options["choices"] or {label: f" {label}" for label in labels}
         common = {"method": method, "labels": labels, "prompt": options["prompt"],
                   "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"]}

@@ -19,6 +19,13 @@ def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
                               f"available: {names}") from None
 
 
+def check_chat_format(backend: ModelBackend, chat_template: bool) -> None:
+    """Before any example runs: prompts to wrap in a chat format need a backend that has one
+    (Unsupported, in one line, when it does not)."""
+    if chat_template:
+        require(backend, ChatPrompts)
+
+
 def render_prompt(backend: ModelBackend, template: str, row: dict[str, Any], extra: dict[str, Any],
                   chat_template: bool, system_prompt: str | None = None) -> str:
     """The rendered template, wrapped in the model's chat format when asked."""

@@ -24,7 +24,7 @@ from benchbench.tasks.generation_options import (
     generation_request,
     generation_settings,
 )
-from benchbench.tasks.prompts import render, render_prompt
+from benchbench.tasks.prompts import check_chat_format, render, render_prompt
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "cs": "Czech",
@@ -88,6 +88,7 @@ class TextToText:
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
         decoder = backend.profile.family == "decoder-only"
+        check_chat_format(backend, options["chat_template"] and decoder)
         prompt = options["prompt"] or (self.defaults.decoder_prompt if decoder
                                        else self.defaults.encoder_decoder_prompt)
         settings = {"prompt": prompt, "prompt_variables": self._variables(options),

@@ -139,8 +139,11 @@ class ModelSpec:
 
     @property
     def remote(self) -> bool:
+        """Whether the model runs on a server, not on this machine."""
         return self.settings.remote
 
+    # The fields of the built-in specs that code outside the backends reads (the plan's dtype,
+    # the Ray executor's GPU reservation and paths): None for a model of another backend.
     @property
     def api(self) -> ApiSpec | None:
         return self.settings if isinstance(self.settings, ApiSpec) else None

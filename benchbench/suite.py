@@ -217,8 +217,8 @@ def _reject_other_backends_keys(raw: Any, backend: str, chosen_by: str, schema: 
         owner = next((other for other, entry in BACKENDS.items() if name in entry.keys), None)
         if name not in schema and owner is not None:
             raise SuiteError(file, f"{path}.{name}", f"a key of {owner} models ({BACKENDS[owner].description}), "
-                                                     f"and this is an {backend} model ({chosen_by})",
-                             f"remove {name}: a model is run by one backend, not both")
+                                                     f"not of this model's backend, {backend} ({chosen_by})",
+                             f"remove {name} (a model takes the keys of its own backend only)")
 
 
 def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 from benchbench.errors import Unsupported
 
@@ -225,7 +225,6 @@ def from_record(cls: type[S], record: dict[str, Any]) -> S:
     return cls(**{k: v for k, v in record.items() if k in names})
 
 
-@runtime_checkable
 class ModelBackend(Protocol):
     """The core every backend implements: what it is before loading, loading, and memory. What
     it answers is in the capability protocols it implements (capabilities.py)."""

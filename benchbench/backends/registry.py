@@ -25,11 +25,15 @@ GROUP = "benchbench.backends"
 
 BACKENDS: dict[str, BackendEntry] = {
     "hf": BackendEntry(
-        "transformers: a hub id, local folder, .gguf file or packaged model, loaded on this machine",
-        CHECKPOINT_KEYS, checkpoint_spec, "benchbench.backends.hf.backend:HFBackend", frozenset(CAPABILITIES)),
+        description="transformers: a hub id, local folder, .gguf file or packaged model, loaded on this machine",
+        keys=CHECKPOINT_KEYS, spec=checkpoint_spec,  # -> spec.CheckpointSpec
+        factory="benchbench.backends.hf.backend:HFBackend",
+        capabilities=frozenset(CAPABILITIES)),
     "api": BackendEntry(
-        "a model behind an OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp's server, hosted APIs)",
-        SERVED_KEYS, served_spec, "benchbench.backends.api.backend:ApiBackend", frozenset({GENERATE, LOGLIKELIHOOD})),
+        description="a model behind an OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp's server, hosted APIs)",
+        keys=SERVED_KEYS, spec=served_spec,  # -> spec.ApiSpec
+        factory="benchbench.backends.api.backend:ApiBackend",
+        capabilities=frozenset({GENERATE, LOGLIKELIHOOD})),
 }
 
 

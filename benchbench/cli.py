@@ -309,11 +309,11 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
     from benchbench.backends.hf.loading import inspect_config, model_shape
     from benchbench.backends.reference import resolve_source_path
     from benchbench.estimate import count_parameters, estimate_from_shape
-    from benchbench.spec import ModelSpec
+    from benchbench.spec import CheckpointSpec
 
     try:
         source = resolve_source_path(model, Path.cwd(), "command line", "MODEL")
-        config, family = inspect_config(ModelSpec("model", source, trust_remote_code=trust_remote_code))
+        config, family = inspect_config(CheckpointSpec(source, trust_remote_code=trust_remote_code))
     except BenchbenchError as exc:
         _fail(exc)
     shape = model_shape(config)

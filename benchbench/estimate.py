@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from benchbench.spec import ModelSpec
+from benchbench.spec import CheckpointSpec, ModelSpec
 
 GIB = 1024**3
 BYTES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0, "int4": 0.5 * 1.03}
@@ -90,16 +90,17 @@ def _weight_bytes(parameters: int, shape: dict[str, int | None], dtype: str) -> 
 
 
 def weights_gib(models: Sequence[ModelSpec], dtype: str) -> dict[str, float]:
-    """Each local model's weights in GiB, from its config (a lower bound of what it needs); a
-    served model, or one whose config cannot be read here (a hub id offline), is left out."""
+    """Each model's weights in GiB, from its config (a lower bound of what it needs); a model not
+    loaded here by the hf backend (a served one), or one whose config cannot be read here (a
+    hub id offline), is left out."""
     from benchbench.backends.hf.loading import inspect_config
 
     out = {}
     for model in models:
-        if model.api is not None:
+        if not isinstance(model.settings, CheckpointSpec):
             continue
         try:
-            config, _ = inspect_config(model)
+            config, _ = inspect_config(model.settings, model.name)
             parameters = count_parameters(config)
         except Exception:  # noqa: BLE001 - a model that cannot be judged here runs, and is judged by its run
             continue

@@ -17,20 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from benchbench.spec import REMOTE_DEVICE, ModelSpec, TaskSpec
-
-
-def portable(location: str | None, suite_folder: Path | None) -> str | None:
-    """A local path relative to the suite's folder; hub ids and packaged: names as they are."""
-    if location is None or suite_folder is None or not Path(location).is_absolute():
-        return location
-    return os.path.relpath(location, suite_folder)
-
 
 # Options added after results were stored, at the value that reproduces the old behaviour:
 # left out of the signature at that value, so the results stored before them are still reused.
@@ -39,18 +30,12 @@ _NEUTRAL_LATER_OPTIONS = {"min_new_tokens": None}
 
 def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], data_fingerprint: str,
                      device: str, dtype: str, suite_folder: Path | None = None) -> dict[str, Any]:
-    chosen_attention = {"attn_implementation": model.attn_implementation} if model.attn_implementation else {}
     dataset = asdict(task.dataset)
     if dataset["format"] != "hub":
         del dataset["path"]  # the content fingerprint stands for the file, wherever it lies
-    if model.api is not None:  # a served model: the server decides device and dtype
-        identity: dict[str, Any] = {"api": model.api.identity()}
+    identity = model.settings.identity(dtype, suite_folder)  # the model's backend says what names it
+    if model.remote:  # a served model: the server decides the device
         device = REMOTE_DEVICE
-    else:
-        identity = {"source": portable(model.source, suite_folder), "revision": model.revision,
-                    "gguf_file": model.gguf_file, "tokenizer": portable(model.tokenizer, suite_folder), "dtype": dtype,
-                    "trust_remote_code": model.trust_remote_code,
-                    **chosen_attention}  # only when chosen, so results stored before this key keep their signature
     return {
         "model": identity,
         "device": device,

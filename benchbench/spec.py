@@ -1,7 +1,7 @@
 """The suite's dataclasses: what a validated suite says, and nothing else.
 
 A leaf module: everything may import it, and it imports no other part of benchbench but
-the errors and the schema helpers. suite.py builds these from YAML; the run layer,
+the errors, the schema helpers and the path rule. suite.py builds these from YAML; the run layer,
 backends and tasks read them.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 from benchbench.errors import SuiteError
+from benchbench.paths import portable
 from benchbench.schema import did_you_mean
 
 DEFAULT_SEED = 1234  # runtime.seed: example sampling, generation sampling, bootstrap resamples
@@ -71,25 +73,99 @@ class ApiSpec:
     max_failed_fraction: float = 0.0  # examples whose requests may fail for the result to stay ok
     extra_body: dict[str, Any] = field(default_factory=dict)  # server-specific request fields
 
-    def identity(self) -> dict[str, Any]:
-        """What names the model and can change its answers: the signature's part (no key, no
-        concurrency, timeouts or prices, which change cost and speed but not a figure)."""
-        return {"base_url": self.base_url, "model": self.model, "endpoint": self.endpoint,
-                "extra_body": self.extra_body}
+    remote: ClassVar[bool] = True
+
+    def label(self) -> str:
+        return f"api:{self.model}@{self.base_url}"
+
+    def identity(self, dtype: str, suite_folder: Path | None) -> dict[str, Any]:
+        """What names the model and can change its answers (no key, no concurrency, timeouts or
+        prices, which change cost and speed but not a figure); the server decides the dtype."""
+        return {"api": {"base_url": self.base_url, "model": self.model, "endpoint": self.endpoint,
+                        "extra_body": self.extra_body}}
+
+
+class ModelSettings(Protocol):
+    """A backend's typed spec of one suite model (CheckpointSpec for hf, ApiSpec for api, a
+    plugin's own): a frozen dataclass, so it travels to workers. backends/registry.py says
+    which backend parses which keys into which spec."""
+
+    remote: ClassVar[bool]  # the model runs on a server: device "remote", no local memory to estimate
+
+    def label(self) -> str:
+        """Where the model comes from, as messages name it ("org/name", "api:MODEL@URL")."""
+
+    def identity(self, dtype: str, suite_folder: Path | None) -> dict[str, Any]:
+        """What names the model and can change its answers: its part of the settings signature
+        (`dtype`: the runtime's where the model sets none; `suite_folder`: local paths are
+        recorded relative to it, so a moved checkout reuses its results)."""
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    source: str  # for a served model: "api:MODEL@BASE_URL", for messages
+class CheckpointSpec:
+    """The hf backend's spec: weights loaded here, from a hub id, a local folder, a .gguf file
+    or packaged:NAME."""
+
+    source: str
     revision: str | None = None
     dtype: str | None = None
     gguf_file: str | None = None
     tokenizer: str | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
+    remote: ClassVar[bool] = False
+
+    def label(self) -> str:
+        return self.source
+
+    def identity(self, dtype: str, suite_folder: Path | None) -> dict[str, Any]:
+        # attn_implementation only when chosen, so results stored before that key keep their signature
+        chosen_attention = {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        return {"source": portable(self.source, suite_folder), "revision": self.revision, "gguf_file": self.gguf_file,
+                "tokenizer": portable(self.tokenizer, suite_folder), "dtype": dtype,
+                "trust_remote_code": self.trust_remote_code, **chosen_attention}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A suite model: its name, the backend that runs it (backends/registry.py) and that
+    backend's typed spec of it."""
+
+    name: str
+    backend: str  # a registry name: "hf", "api", or an installed plugin's
+    settings: ModelSettings
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    api: ApiSpec | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the model comes from, for messages (a served model: "api:MODEL@BASE_URL")."""
+        return self.settings.label()
+
+    @property
+    def remote(self) -> bool:
+        """Whether the model runs on a server, not on this machine."""
+        return self.settings.remote
+
+    # The fields of the built-in specs that code outside the backends reads (the plan's dtype,
+    # the Ray executor's GPU reservation and paths): None for a model of another backend.
+    @property
+    def api(self) -> ApiSpec | None:
+        return self.settings if isinstance(self.settings, ApiSpec) else None
+
+    @property
+    def dtype(self) -> str | None:
+        """The model's own dtype (None: the runtime's)."""
+        return self.settings.dtype if isinstance(self.settings, CheckpointSpec) else None
+
+    @property
+    def tokenizer(self) -> str | None:
+        return self.settings.tokenizer if isinstance(self.settings, CheckpointSpec) else None
+
+    def without_own_dtype(self) -> "ModelSpec":
+        """This model with its own dtype dropped, so a dtype given for the whole run applies."""
+        if self.dtype is None:
+            return self
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, dtype=None))
 
     def options_for(self, task: "TaskSpec") -> dict[str, Any]:
         """Task options with this model's overrides (by task type, then task name) merged in."""
@@ -151,7 +227,7 @@ class Suite:
             chosen_tasks = tuple(dataclasses.replace(t, batch_size=None) for t in chosen_tasks)
         if dtype:
             overrides["dtype"] = dtype
-            chosen_models = tuple(dataclasses.replace(m, dtype=None) for m in chosen_models)
+            chosen_models = tuple(m.without_own_dtype() for m in chosen_models)
         return dataclasses.replace(self, models=chosen_models, tasks=chosen_tasks,
                                    runtime=dataclasses.replace(self.runtime, **overrides))
 

@@ -13,12 +13,13 @@ from typing import Any
 
 import yaml
 
-from benchbench.backends.reference import resolve_source_path
+from benchbench.backends.entry import SuitePlace
+from benchbench.backends.registry import BACKENDS, PluginBroken, backend_entry, backend_names
 from benchbench.errors import SuiteError
 from benchbench.metrics import CATALOGUE, EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
-from benchbench.spec import DTYPES, ApiSpec, DatasetSpec, ModelSpec, RaceSpec, Runtime, Suite, TaskSpec
+from benchbench.spec import DTYPES, DatasetSpec, ModelSpec, RaceSpec, Runtime, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -84,46 +85,12 @@ RACE_SCHEMA = {
     "max_memory_gb": key(float, None, bounds="(0, inf)",
                          help="GPU memory budget: models whose weights alone need more stop before the first round"),
 }
-MODEL_SCHEMA = {
+MODEL_SCHEMA = {  # the keys of every model; its backend's own keys (backends/registry.py) come beside them
     "name": key(str, required=True, help="display name, unique in the suite"),
-    "source": key(str, None, help="a hub id (org/name), a local folder, a .gguf file, or packaged:NAME "
-                                  "(or give api: for a served model)"),
-    "api": key(dict, None, help="a model behind an OpenAI-compatible endpoint: {base_url: ..., model: ...} "
-                                "(docs/api-models.md)"),
-    "revision": key(str, None, help="hub revision (branch, tag or commit)"),
-    "dtype": key(str, None, choices=DTYPES),
-    "gguf_file": key(str, None, help="file name of the .gguf inside a folder or hub repo"),
-    "tokenizer": key(str, None, help="tokenizer source when it differs from the model's"),
-    "trust_remote_code": key(bool, False, help="true only for repos whose code you trust"),
-    "attn_implementation": key(str, None, help="attention kernel: eager, sdpa, flash_attention_2, ... "
-                                                "(default: transformers' choice for the model)"),
+    "backend": key(str, None, help="what runs the model: hf (weights loaded here; the default), api (a served model; "
+                                   "the default when api: is given) or an installed plugin's (benchbench list)"),
     "task_options": key(dict, dict,
                         help="options per task name or task type, merged over the task's own"),
-}
-_CHECKPOINT_KEYS = ("revision", "dtype", "gguf_file", "tokenizer", "trust_remote_code", "attn_implementation")
-API_SCHEMA = {
-    "base_url": key(str, required=True, help="the server's OpenAI-compatible root, e.g. http://127.0.0.1:8000/v1"),
-    "model": key(str, required=True, help="the model name the server knows"),
-    "endpoint": key(str, "completions", choices=("completions", "chat"),
-                    help="completions: the prompt as text; chat: the prompt as a user message (the server "
-                         "applies the chat template)"),
-    "api_key_env": key(str, None, help="the environment variable that holds the API key (the key itself never "
-                                       "goes in a suite)"),
-    "concurrency": key(int, 8, bounds="[1, inf)", help="requests in flight at once"),
-    "timeout_s": key(float, 60.0, bounds="(0, inf)", help="seconds a request may take (and a stream may stall)"),
-    "max_retries": key(int, 4, bounds="[0, inf)",
-                       help="retries of a request after a 408/409/429/5xx, a timeout or a dropped connection"),
-    "price_per_million_tokens": key(dict, None, help="{input: ..., output: ...}: the price of a million prompt "
-                                                     "and generated tokens, for cost figures"),
-    "max_failed_fraction": key(float, 0.0, bounds="[0, 1]",
-                               help="share of a task's examples whose requests may fail (after retries) and the "
-                                    "result still count as ok, over the others"),
-    "extra_body": key(dict, dict, help="server-specific fields added to every request, e.g. {min_tokens: 32} "
-                                       "for vLLM"),
-}
-PRICE_SCHEMA = {
-    "input": key(float, required=True, bounds="[0, inf)", help="price of a million prompt tokens"),
-    "output": key(float, required=True, bounds="[0, inf)", help="price of a million generated tokens"),
 }
 TASK_SCHEMA = {
     "name": key(str, required=True, help="task name, unique in the suite"),
@@ -223,37 +190,42 @@ def _parse_race(value: bool | dict | None, file: str) -> RaceSpec | None:
 
 
 def _parse_model(raw: Any, file: str, path: str, base: Path) -> ModelSpec:
-    values = check_mapping(raw, MODEL_SCHEMA, file, path)
-    if values["source"] is None and values["api"] is None:
-        raise SuiteError(file, f"{path}.source", "required key is missing (a model is weights to load, or a server)",
-                         "give source: for a checkpoint, or api: {base_url: ..., model: ...} for a served model")
-    if values["source"] is not None and values["api"] is not None:
-        raise SuiteError(file, f"{path}.api", "a model has either source (weights to load) or api (a served model), "
-                                              "not both", "keep one of them")
-    if values["api"] is not None:
-        for name in _CHECKPOINT_KEYS:
-            if values[name] not in (None, False):
-                raise SuiteError(file, f"{path}.{name}", "applies to checkpoints loaded here, not to a served model",
-                                 "remove it (the server decides how it loads the model)")
-        values["api"] = _parse_api(values["api"], file, f"{path}.api")
-        values["source"] = f"api:{values['api'].model}@{values['api'].base_url}"
-        return ModelSpec(**values)
-    values["source"] = resolve_source_path(values["source"], base, file, f"{path}.source")
-    if values["tokenizer"]:
-        values["tokenizer"] = resolve_source_path(values["tokenizer"], base, file, f"{path}.tokenizer")
-    return ModelSpec(**values)
+    """A model entry: the keys every model has, and its backend's own, parsed by that backend
+    into its typed spec."""
+    backend, chosen_by = _backend_of(raw, file, path)
+    try:
+        entry = backend_entry(backend)
+    except PluginBroken as exc:
+        raise SuiteError(file, f"{path}.backend", str(exc)) from None
+    _reject_other_backends_keys(raw, backend, chosen_by, MODEL_SCHEMA | entry.keys, file, path)
+    values = check_mapping(raw, MODEL_SCHEMA | entry.keys, file, path)
+    settings = entry.spec({name: values[name] for name in entry.keys}, SuitePlace(file, path, base))
+    return ModelSpec(values["name"], backend, settings, values["task_options"])
 
 
-def _parse_api(raw: Any, file: str, path: str) -> ApiSpec:
-    values = check_mapping(raw, API_SCHEMA, file, path)
-    if not values["base_url"].startswith(("http://", "https://")):
-        raise SuiteError(file, f"{path}.base_url", f"{values['base_url']!r} is not an http(s) URL",
-                         "write e.g. http://127.0.0.1:8000/v1 (the root the server's /completions lives under)")
-    values["base_url"] = values["base_url"].rstrip("/")
-    price = values.pop("price_per_million_tokens")
-    if price is not None:
-        price = check_mapping(price, PRICE_SCHEMA, file, f"{path}.price_per_million_tokens")
-    return ApiSpec(**values, price_input=price and price["input"], price_output=price and price["output"])
+def _backend_of(raw: Any, file: str, path: str) -> tuple[str, str]:
+    """The backend of a model entry and what chose it: its backend: key, else api for an entry
+    with api: (as before that key existed), else hf."""
+    named = raw.get("backend") if isinstance(raw, dict) else None
+    if named is None:
+        return ("api", "chosen by its api: key") if isinstance(raw, dict) and "api" in raw else ("hf", "the default")
+    check_mapping({"backend": named}, {"backend": MODEL_SCHEMA["backend"]}, file, path)
+    if named not in backend_names():
+        raise SuiteError(file, f"{path}.backend", f"unknown backend {named!r}",
+                         did_you_mean(named, backend_names(), "backends") + " (a plugin's backend is known once its "
+                                                                            "package is installed: benchbench list)")
+    return named, f"backend: {named}"
+
+
+def _reject_other_backends_keys(raw: Any, backend: str, chosen_by: str, schema: dict[str, Key], file: str,
+                                path: str) -> None:
+    """A key of another built-in backend's models says which, rather than 'unknown key'."""
+    for name in raw if isinstance(raw, dict) else ():
+        owner = next((other for other, entry in BACKENDS.items() if name in entry.keys), None)
+        if name not in schema and owner is not None:
+            raise SuiteError(file, f"{path}.{name}", f"a key of {owner} models ({BACKENDS[owner].description}), "
+                                                     f"not of this model's backend, {backend} ({chosen_by})",
+                             f"remove {name} (a model takes the keys of its own backend only)")
 
 
 def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:

@@ -52,7 +52,7 @@ def export(target: Path) -> None:
     from benchbench.backends.hf.loading import materialize
 
     for model in load_suite(SUITES / "quickstart.yaml").models:
-        folder = Path(materialize(model).pretrained)
+        folder = Path(materialize(model.settings, model.name).pretrained)
         (target / model.name).mkdir(parents=True, exist_ok=True)
         for name in MODEL_FILES:
             if (folder / name).exists():

@@ -59,9 +59,9 @@ def run_lm_eval(source: str, text: str, max_length: int):
     from lm_eval.models.huggingface import HFLM
 
     from benchbench.backends.hf.loading import load_model
-    from benchbench.spec import ModelSpec
+    from benchbench.spec import CheckpointSpec
 
-    loaded = load_model(ModelSpec("model", source), "causal-lm", "cpu")
+    loaded = load_model(CheckpointSpec(source), "causal-lm", "cpu")
     lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, max_length=max_length, batch_size=1)
     started = time.perf_counter()
     request = Instance(request_type="loglikelihood_rolling", doc={}, arguments=(text,), idx=0)

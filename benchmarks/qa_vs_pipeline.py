@@ -79,7 +79,7 @@ def main() -> None:
     from benchbench import metrics
     from benchbench.backends.hf.extractive_qa import answer_examples, span_settings
     from benchbench.backends.hf.loading import load_model
-    from benchbench.spec import ModelSpec
+    from benchbench.spec import CheckpointSpec
 
     examples = squad_examples(args.data, args.limit)
     settings = {"default (384/128)": {"max_seq_len": 384, "doc_stride": 128},
@@ -97,7 +97,7 @@ def main() -> None:
                                f"{tmp}/settings.json", f"{tmp}/near.json"], capture_output=True, text=True,
                               check=True)
         reference = json.loads(done.stdout.strip().splitlines()[-1])
-        loaded = load_model(ModelSpec("qa", str(folder)), "question-answering", "cpu")
+        loaded = load_model(CheckpointSpec(str(folder)), "question-answering", "cpu", name="qa")
         questions, contexts = [e["question"] for e in examples], [e["context"] for e in examples]
         print(f"{len(examples)} SQuAD v1.1 dev questions; reference: transformers {reference['transformers']} pipeline")
         for name, s in settings.items():

@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from benchbench.backends.base import GenerationSettings, cut_at_stop  # noqa: E402
 from benchbench.backends.hf.generation import encode_prompts, generate  # noqa: E402
 from benchbench.backends.hf.loading import load_model  # noqa: E402
-from benchbench.spec import ModelSpec  # noqa: E402
+from benchbench.spec import CheckpointSpec  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "benchbench" / "suites" / "data" / "translation-en-de.jsonl"
 PROMPT = "Translate the following text from English to German.\nEnglish: {source}\nGerman:"
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    loaded = load_model(ModelSpec(args.model, f"packaged:{args.model}"), "causal-lm", "cpu")
+    loaded = load_model(CheckpointSpec(f"packaged:{args.model}"), "causal-lm", "cpu", name=args.model)
     encoded = encode_prompts(loaded, [PROMPT.format(source=r["en"]) for r in rows], args.max_new_tokens)
     stopping = GenerationSettings(args.max_new_tokens, 1, False, None, None, None, 0, ["\n"])
     cutting = dataclasses.replace(stopping, stop=[])  # generate to the end, cut afterwards

@@ -278,9 +278,9 @@ def main() -> None:
     import yaml
 
     from benchbench.backends.hf.loading import materialize
-    from benchbench.spec import ModelSpec
+    from benchbench.spec import CheckpointSpec
 
-    smollm2 = materialize(ModelSpec("smollm2", "packaged:smollm2-135m-instruct")).pretrained
+    smollm2 = materialize(CheckpointSpec("packaged:smollm2-135m-instruct")).pretrained
     print(f"{args.device}, {args.dtype}; data and results in {work}")
     print(f"{'model':<11} {'task':<10} {'run':>3} {'figure lm-eval':>15} {'benchbench':>12} {'eval s lm-eval':>15} "
           f"{'benchbench':>11} {'ratio':>6} {'process s lm-eval':>18} {'benchbench':>11} {'ratio':>6}  agreement")

@@ -1,5 +1,6 @@
-"""A small deterministic ModelBackend with no model behind it: what a second backend (an API,
-another engine) has to provide, and a way to check every task type's arithmetic exactly."""
+"""A small deterministic backend with no model behind it, serving every capability: what a
+backend provides (base.ModelBackend and the protocols of capabilities.py), and a way to
+check every task type's arithmetic exactly."""
 
 from __future__ import annotations
 
@@ -58,12 +59,6 @@ class FakeBackend:
     def chat_prompt(self, user: str, system: str | None) -> str:
         return f"<user>{user}</user>"
 
-    def token_id(self, token: str) -> int | None:
-        return None
-
-    def source_language(self, candidates: list[str]) -> str | None:
-        return None
-
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
                       batch_size: int) -> Iterator[Batch[LogLikelihood]]:
         out = []
@@ -114,10 +109,6 @@ class FakeBackend:
             first = r.context.split()[0]
             out.append(Span(first, 0, len(first), 1.0, words(r.question) + words(r.context)))
         return out
-
-    def latency_probe(self, seed_text: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int],
-                      repeats: int) -> dict[str, Any] | None:
-        return None
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         return False

@@ -14,7 +14,7 @@ from benchbench.backends.base import CLASSIFY, GENERATE, ROLLING, SPANS
 from benchbench.backends.hf.backend import HFBackend
 from benchbench.backends.hf.loading import LoadedModel, load_model
 from benchbench.cli import main
-from benchbench.spec import ModelSpec, Suite
+from benchbench.spec import CheckpointSpec, ModelSpec, Runtime, Suite
 from benchbench.suite import load_suite
 
 CAPABILITY = {"causal-lm": ROLLING, "seq2seq-lm": GENERATE, "sequence-classification": CLASSIFY,
@@ -41,12 +41,12 @@ def minimal_suite(model_source: str, data_path: str, **task: Any) -> dict[str, A
 
 def load(folder: Path, head: str = "causal-lm") -> LoadedModel:
     """The transformers model and tokenizer themselves."""
-    return load_model(ModelSpec(name=folder.name, source=str(folder)), head, "cpu")
+    return load_model(CheckpointSpec(str(folder)), head, "cpu", name=folder.name)
 
 
 def backend(folder: Path, head: str = "causal-lm") -> HFBackend:
     """The model as tasks see it, loaded with `head`."""
-    model = HFBackend(ModelSpec(name=folder.name, source=str(folder)), "cpu")
+    model = HFBackend(ModelSpec(folder.name, "hf", CheckpointSpec(str(folder))), Runtime(), "cpu")
     model.load(CAPABILITY[head])
     return model
 

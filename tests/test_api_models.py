@@ -225,7 +225,7 @@ def test_api_entries_are_validated(tmp_path, api, problem):
 
 def test_a_model_is_either_a_checkpoint_or_a_server(tmp_path):
     both = {"name": "m", "source": "gpt2", "api": {"base_url": "http://x/v1", "model": "m"}}
-    with pytest.raises(SuiteError, match="not both"):
+    with pytest.raises(SuiteError, match="source: a key of hf models .*, not of this model's backend, api"):
         parse(tmp_path, {"name": "v", "models": [both], "tasks": tasks(limit=1)})
     with pytest.raises(SuiteError, match="source: required key is missing"):
         parse(tmp_path, {"name": "v", "models": [{"name": "m"}], "tasks": tasks(limit=1)})

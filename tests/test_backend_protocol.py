@@ -1,11 +1,13 @@
-"""Tasks know models only through the ModelBackend Protocol: a small deterministic backend
+"""Tasks know models only through the backend protocols: every registered backend implements
+the core and exactly the capability protocols it can claim, and a small deterministic backend
 (tests/fake_backend.py) runs every task type through the real driver, with exact figures."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
+import pkgutil
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -13,24 +15,50 @@ from fake_backend import FakeBackend
 from helpers import write_suite
 
 from benchbench import load_results
-from benchbench.backends.base import CLASSIFY, GENERATE, LOGLIKELIHOOD, ROLLING, SPANS, ModelBackend
-from benchbench.backends.hf.backend import HFBackend
+from benchbench.backends.base import CAPABILITIES, CLASSIFY, GENERATE, LOGLIKELIHOOD, ROLLING, SPANS
+from benchbench.backends.capabilities import conformance_problems
+from benchbench.backends.registry import BACKENDS
 from benchbench.cli import main
 
-
-def _protocol_methods() -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(member) for name, member in vars(ModelBackend).items()
-            if callable(member) and not name.startswith("_")}
+REGISTERED = {name: (entry.factory, entry.capabilities) for name, entry in BACKENDS.items()}
 
 
-@pytest.mark.parametrize("backend_class", [HFBackend, FakeBackend])
-def test_backends_implement_every_protocol_method(backend_class):
-    methods = _protocol_methods()
-    assert len(methods) >= 15
-    for name, signature in methods.items():
-        assert hasattr(backend_class, name), f"{backend_class.__name__} lacks {name}"
-        ours = inspect.signature(getattr(backend_class, name))
-        assert list(ours.parameters) == list(signature.parameters), f"{backend_class.__name__}.{name}"
+@pytest.mark.parametrize("backend_class, capabilities", [*REGISTERED.values(), (FakeBackend, frozenset(CAPABILITIES))],
+                         ids=[*REGISTERED, "fake"])
+def test_every_backend_implements_the_core_and_exactly_the_capabilities_it_can_claim(backend_class, capabilities):
+    assert set(REGISTERED) >= {"hf", "api"}
+    backend_class = pkgutil.resolve_name(backend_class) if isinstance(backend_class, str) else backend_class
+    assert conformance_problems(backend_class, capabilities) == []
+
+
+def test_the_check_finds_stubs_missing_methods_and_other_parameters():
+    class Stubbed(FakeBackend):  # a generating backend that still carries a classification stub
+        def generate(self, prompts, settings):  # batch_size dropped
+            return iter(())
+
+        def helper(self):
+            return None
+
+    problems = conformance_problems(Stubbed, {GENERATE, ROLLING})
+    assert any("implements Classifier but its entry does not claim classify" in p for p in problems)
+    assert any("Stubbed.generate(self, prompts, settings) differs from Generator.generate" in p for p in problems)
+    assert any("Stubbed.helper is public but no protocol names it" in p for p in problems)
+    bare = conformance_problems(object, {SPANS})
+    assert bare[0].startswith("object lacks ModelBackend.load(self, capability")
+    assert any(p.startswith("object lacks SpanPicker.answer_spans") for p in bare)
+
+
+def test_profiles_claim_no_more_than_their_backend_can_serve():
+    from benchbench.backends.api.backend import _profile
+    from benchbench.backends.hf.backend import profile_of
+
+    configs = [(SimpleNamespace(architectures=["GPT2LMHeadModel"]), "decoder-only"),
+               (SimpleNamespace(architectures=["T5ForConditionalGeneration"]), "encoder-decoder"),
+               (SimpleNamespace(architectures=["BertForSequenceClassification", "BertForQuestionAnswering"]), "encoder")]
+    for config, family in configs:
+        assert profile_of(config, family).loadable <= BACKENDS["hf"].capabilities
+    for why_not_scored in (None, "the server returns no log-probabilities"):
+        assert _profile(why_not_scored).loadable <= BACKENDS["api"].capabilities
 
 
 def _jsonl(path, rows):

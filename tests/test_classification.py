@@ -98,10 +98,13 @@ def test_encode_pair_moves_trailing_space_to_continuation(tiny_gpt2):
 def test_method_selection(tiny_bert_classifier, tiny_t5):
     from benchbench.backends.base import CLASSIFY
     from benchbench.backends.hf.backend import HFBackend
-    from benchbench.spec import ModelSpec
+    from benchbench.spec import CheckpointSpec, ModelSpec, Runtime
 
-    assert TASK.need(_options(), HFBackend(ModelSpec("b", str(tiny_bert_classifier)), "cpu").profile) == CLASSIFY
-    profile = HFBackend(ModelSpec("t", str(tiny_t5)), "cpu").profile
+    def profile_of(folder):
+        return HFBackend(ModelSpec(folder.name, "hf", CheckpointSpec(str(folder))), Runtime(), "cpu").profile
+
+    assert TASK.need(_options(), profile_of(tiny_bert_classifier)) == CLASSIFY
+    profile = profile_of(tiny_t5)
     assert profile.family == "encoder-decoder"
     with pytest.raises(TaskConfigError, match="no sequence-classification head"):
         TASK.need(_options(), profile)

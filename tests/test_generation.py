@@ -144,9 +144,9 @@ def test_min_new_tokens_gives_every_output_the_same_length(fixture, head, reques
 
 def test_min_new_tokens_unset_keeps_the_signature_of_older_results():
     from benchbench.signature import signature_fields
-    from benchbench.spec import DatasetSpec, ModelSpec, TaskSpec
+    from benchbench.spec import CheckpointSpec, DatasetSpec, ModelSpec, TaskSpec
 
-    model, task = ModelSpec("m", "org/m"), TaskSpec("t", "translation", DatasetSpec("x.jsonl"), ("bleu",))
+    model, task = ModelSpec("m", "hf", CheckpointSpec("org/m")), TaskSpec("t", "translation", DatasetSpec("x.jsonl"), ("bleu",))
     older = {"max_new_tokens": 8, "stop": []}
     assert signature_fields(model, task, older | {"min_new_tokens": None}, "f", "cpu", "auto") == \
         signature_fields(model, task, older, "f", "cpu", "auto")

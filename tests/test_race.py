@@ -264,11 +264,12 @@ def test_weights_over_budget_judges_by_the_weights_alone(tiny_gpt2):
     from transformers import AutoConfig
 
     from benchbench.estimate import GIB, count_parameters, weights_over_budget
-    from benchbench.spec import ApiSpec, ModelSpec
+    from benchbench.spec import ApiSpec, CheckpointSpec, ModelSpec
 
     weights = count_parameters(AutoConfig.from_pretrained(tiny_gpt2)) * 4 / GIB  # float32
-    models = [ModelSpec("tiny", str(tiny_gpt2)), ModelSpec("offline", "org/not-here"),
-              ModelSpec("served", "api:m@http://x", api=ApiSpec("http://x", "m"))]
+    models = [ModelSpec("tiny", "hf", CheckpointSpec(str(tiny_gpt2))),
+              ModelSpec("offline", "hf", CheckpointSpec("org/not-here")),
+              ModelSpec("served", "api", ApiSpec("http://x", "m"))]
     assert weights_over_budget(models, "float32", weights * 2) == {}
     over = weights_over_budget(models, "float32", weights / 2)
     assert list(over) == ["tiny"] and f"{weights:.2f} GiB > race.max_memory_gb" in over["tiny"]

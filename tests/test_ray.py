@@ -234,10 +234,10 @@ def test_a_model_path_missing_on_the_worker_says_how_to_make_it_reachable(tmp_pa
     from benchbench.run.events import TaskFinished
     from benchbench.run.executors.on_ray import REACHABILITY_HINT, with_reachability_hint
     from benchbench.run.job import ModelJob
-    from benchbench.spec import ModelSpec, Runtime
+    from benchbench.spec import CheckpointSpec, ModelSpec, Runtime
 
     def job(source):
-        return ModelJob(ModelSpec("m", source), Runtime(), "cpu", [], remote=True)
+        return ModelJob(ModelSpec("m", "hf", CheckpointSpec(source)), Runtime(), "cpu", [], remote=True)
 
     missing = TaskFinished("t", "unavailable", "no folder")
     here = f"on Ray worker {socket.gethostname()})"

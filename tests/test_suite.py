@@ -22,7 +22,7 @@ def test_valid_suite_resolves_relative_paths(tmp_path, corpus_file, tiny_gpt2):
     suite = parse(tmp_path, minimal_suite(str(tiny_gpt2), "data/c.txt"))
     assert suite.tasks[0].dataset.path == str((tmp_path / "data" / "c.txt").resolve())
     assert suite.tasks[0].dataset.format == "text"
-    assert suite.runtime.batch_size == 8 and suite.models[0].trust_remote_code is False
+    assert suite.runtime.batch_size == 8 and suite.models[0].settings.trust_remote_code is False
     assert suite.tasks[0].options["prefix"] == "bos"  # task option defaults are filled
 
 
@@ -110,17 +110,17 @@ def test_model_options_merge_by_type_then_name(tmp_path, corpus_file):
 
 def test_signature_changes_with_a_chosen_attention_kernel_only(tmp_path, corpus_file):
     from benchbench.signature import signature_fields, signature_hash
-    from benchbench.spec import ModelSpec
+    from benchbench.spec import CheckpointSpec, ModelSpec
 
     task = parse(tmp_path, minimal_suite("gpt2", str(corpus_file))).tasks[0]
 
     def signature(model: ModelSpec) -> str:
         return signature_hash(signature_fields(model, task, {}, "fingerprint", "cpu", "auto"))
 
-    plain = ModelSpec("m", "gpt2")
+    plain = ModelSpec("m", "hf", CheckpointSpec("gpt2"))
     assert "attn_implementation" not in signature_fields(plain, task, {}, "f", "cpu", "auto")["model"]
-    assert signature(plain) != signature(ModelSpec("m", "gpt2", attn_implementation="eager"))
-    assert signature(plain) == signature(ModelSpec("other display name", "gpt2"))
+    assert signature(plain) != signature(ModelSpec("m", "hf", CheckpointSpec("gpt2", attn_implementation="eager")))
+    assert signature(plain) == signature(ModelSpec("other display name", "hf", CheckpointSpec("gpt2")))
 
 
 @pytest.mark.parametrize("where,value", [

@@ -1,9 +1,11 @@
 """The model interface: what a task may ask of a model, in typed requests and responses.
 
-Tasks are written against :class:`ModelBackend` alone, so a model behind another engine
-(an OpenAI-compatible server, vLLM) is a new backend, not an ``if`` in every task. A
-backend says what it can do before any weights are loaded (:class:`Profile`), loads for
-one *capability* at a time, and answers requests of that capability:
+Tasks are written against these protocols alone, so a model behind another engine (an
+OpenAI-compatible server, vLLM) is a new backend, not an ``if`` in every task. Every
+backend implements :class:`ModelBackend`: it says what it can do before any weights are
+loaded (:class:`Profile`) and loads for one *capability* at a time. It answers the
+requests of each capability it serves through that capability's protocol
+(capabilities.py), and implements no other:
 
 - ``loglikelihood``: the log-probability of a continuation after a context (choices);
 - ``loglikelihood_rolling``: the log-probability of whole texts, in windows (perplexity);
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Protocol, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from benchbench.errors import Unsupported
 
@@ -117,7 +119,7 @@ class RollingLogLikelihood:
 
 @dataclass(frozen=True)
 class RollingSettings:
-    """How texts are cut into windows; made by :meth:`ModelBackend.rolling_settings`."""
+    """How texts are cut into windows; made by :meth:`RollingScorer.rolling_settings`."""
 
     max_length: int
     stride: int
@@ -196,7 +198,7 @@ class SpanRequest:
 
 @dataclass(frozen=True)
 class SpanSettings:
-    """Extractive QA windows and span limits; made by :meth:`ModelBackend.span_settings`."""
+    """Extractive QA windows and span limits; made by :meth:`SpanPicker.span_settings`."""
 
     max_seq_len: int
     doc_stride: int
@@ -224,68 +226,14 @@ def from_record(cls: type[S], record: dict[str, Any]) -> S:
 
 
 class ModelBackend(Protocol):
-    """A model, as tasks see it. See the module docstring for the capabilities."""
+    """The core every backend implements: what it is before loading, loading, and memory. What
+    it answers is in the capability protocols it implements (capabilities.py)."""
 
     profile: Profile
 
     def load(self, capability: str) -> ModelInfo:
         """Make the model ready for `capability` (loading weights if needed: a backend may
         keep what it loaded while the next task needs the same). Raises ModelUnavailable."""
-
-    def chat_prompt(self, user: str, system: str | None) -> str:
-        """`user` (and a system message) in the model's chat format. Raises TaskConfigError
-        when the model has none."""
-
-    def token_id(self, token: str) -> int | None:
-        """The id of `token` in the vocabulary, or None."""
-
-    def source_language(self, candidates: list[str]) -> str | None:
-        """Multilingual seq2seq models (NLLB, M2M): set the source language to the first
-        candidate code the tokenizer knows; return the code in use (None: no such setting)."""
-
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
-                      batch_size: int) -> Iterator[Batch[LogLikelihood]]:
-        """The log-likelihood of each continuation after its context, batch by batch in the
-        backend's order (all requests are given at once, so it can sort and share work)."""
-
-    def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:
-        """Windows resolved against the model (max_length capped at its context length).
-        Raises TaskConfigError for impossible values."""
-
-    def loglikelihood_rolling(self, texts: Sequence[str], settings: RollingSettings,
-                              batch_size: int) -> Iterator[Batch[RollingLogLikelihood]]:
-        """Every token of each text predicted once, batch by batch."""
-
-    def describe_scoring(self, capability: str) -> dict[str, Any]:
-        """How the backend computes log-likelihoods for `capability` (LOGLIKELIHOOD or ROLLING),
-        to record with the figures (e.g. from hidden states or full logits, whether choices
-        share a prompt's cache)."""
-
-    def describe_generation(self) -> dict[str, Any]:
-        """What the backend decides about generation on its own, to record (padding side,
-        the checkpoint's generation defaults it overrides)."""
-
-    def generate(self, prompts: Sequence[str], settings: GenerationSettings,
-                 batch_size: int) -> Iterator[Batch[Generation]]:
-        """Text for each prompt, batch by batch (longest prompts first)."""
-
-    def class_labels(self) -> dict[int, str]:
-        """The classification head's class id -> label name."""
-
-    def classify(self, requests: Sequence[ClassifyRequest], max_length: int | None) -> list[ClassPrediction]:
-        """One batch of texts through the classification head."""
-
-    def span_settings(self, max_seq_len: int | None, doc_stride: int | None,
-                      max_answer_len: int) -> SpanSettings:
-        """Extractive QA windows resolved against the tokenizer. Raises TaskConfigError."""
-
-    def answer_spans(self, requests: Sequence[SpanRequest], settings: SpanSettings,
-                     batch_size: int) -> list[Span]:
-        """The best answer span of each request (windows batched across requests)."""
-
-    def latency_probe(self, seed_text: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int],
-                      repeats: int) -> dict[str, Any] | None:
-        """Fixed-length generation latency (docs/methodology.md); None where not measurable."""
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """Whether `error` means the device ran out of memory (recorded as 'oom')."""

@@ -14,6 +14,7 @@ import traceback
 from typing import Any
 
 from benchbench.backends.base import GENERATE, LOGLIKELIHOOD, ROLLING, ModelBackend, ModelInfo
+from benchbench.backends.capabilities import LatencyProbe
 from benchbench.errors import ModelUnavailable, TaskConfigError, Unsupported
 from benchbench.measure import TaskMeter, environment
 from benchbench.measure.cost import task_cost
@@ -217,8 +218,8 @@ class TaskRun:
         """Fixed-length generation latency (generating tasks; runtime.latency_probe)."""
         runtime = self.spec.runtime
         wanted = runtime.latency_probe is True or (runtime.latency_probe == "auto" and info.device == "cuda")
-        if not wanted or capability != GENERATE or not results:
-            return None
+        if not wanted or capability != GENERATE or not results or not isinstance(self.backend, LatencyProbe):
+            return None  # a served model's requests are timed one by one instead
         lengths = sorted(r.details.get("prompt_tokens", 0) for r in results)
         return self.backend.latency_probe(results[0].input, max(1, lengths[len(lengths) // 2]),
                                           runtime.probe_new_tokens, [1, batch_size], runtime.probe_repeats)

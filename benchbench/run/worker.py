@@ -29,7 +29,7 @@ class ModelWorker:
 
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
-        self.threads = use_threads(spec.runtime.threads, local=spec.model.api is None)
+        self.threads = use_threads(spec.runtime.threads, local=not spec.model.remote)
         self._backend: ModelBackend | None = None
         self._unavailable: str | None = None
         self._loaded: ModelInfo | None = None  # what the backend holds now

@@ -3,7 +3,8 @@
 A task type knows its fields, options and metrics, which backend capability it needs,
 how rows become requests and responses become scored examples, its primary metric, and
 how one stored example is scored for the report. It knows models only through
-:class:`benchbench.backends.base.ModelBackend`: no task module imports torch or
+:class:`benchbench.backends.base.ModelBackend` and the capability protocols it asks for
+(``benchbench.backends.capabilities.require``): no task module imports torch or
 transformers.
 """
 

@@ -31,12 +31,13 @@ from benchbench.backends.base import (
     Profile,
     RequestFailed,
 )
+from benchbench.backends.capabilities import Classifier, Generator, Scorer, require
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
 from benchbench.tasks.flags import majority_share, one_label
 from benchbench.tasks.generation_options import generation_details
-from benchbench.tasks.prompts import render_prompt
+from benchbench.tasks.prompts import check_chat_format, render_prompt
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
 _CHOICE_DEFAULT_METRICS = ("accuracy", "acc_norm", "macro_f1")
@@ -95,15 +96,16 @@ class Classification:
             if "acc_norm" in metrics:
                 raise TaskConfigError("classification: acc_norm applies to the choices method only")
             return {"method": "head", "labels": labels, "max_length": options["max_length"],
-                    "label_map": _head_label_map(backend.class_labels(), options, labels)}
+                    "label_map": _head_label_map(require(backend, Classifier).class_labels(), options, labels)}
+        check_chat_format(backend, options["chat_template"])
         choices = options["choices"] or {label: f" {label}" for label in labels}
         common = {"method": method, "labels": labels, "prompt": options["prompt"],
                   "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"]}
         if method == "generation":
             return common | {"answer_matching": _ANSWER_MATCHING, "max_new_tokens": _ANSWER_TOKENS, "stop": ["\n"],
-                             **backend.describe_generation()}
+                             **require(backend, Generator).describe_generation()}
         return common | {"acc_norm_length": "characters of the choice text, leading whitespace excluded",
-                         **backend.describe_scoring(LOGLIKELIHOOD)}
+                         **require(backend, Scorer).describe_scoring(LOGLIKELIHOOD)}
 
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
@@ -185,7 +187,7 @@ def _predict_head(backend: ModelBackend, batch: list[tuple[int, dict[str, Any]]]
     return [ExampleResult(index=index, input=_show_input(row), prediction=settings["label_map"][str(p.class_id)],
                           reference=str(row["label"]),
                           details={"class_id": p.class_id, "confidence": p.confidence, "prompt_tokens": p.tokens_read})
-            for (index, row), p in zip(batch, backend.classify(requests, settings["max_length"]))]
+            for (index, row), p in zip(batch, require(backend, Classifier).classify(requests, settings["max_length"]))]
 
 
 def _predict_choices(backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
@@ -197,7 +199,7 @@ def _predict_choices(backend: ModelBackend, rows: list[dict[str, Any]], settings
     contexts = [render_prompt(backend, settings["prompt"], row, {}, settings["chat_template"]) for row in rows]
     requests = [LoglikelihoodRequest(context, text) for context in contexts for text in choice_texts]
     scores: dict[int, list[LogLikelihood | RequestFailed | None]] = {}
-    for batch in backend.loglikelihood(requests, batch_size):
+    for batch in require(backend, Scorer).loglikelihood(requests, batch_size):
         finished = []
         for request_index, scored in batch:
             example, choice = divmod(request_index, len(labels))
@@ -216,7 +218,7 @@ def _predict_by_generation(backend: ModelBackend, rows: list[dict[str, Any]], se
     prompts = [render_prompt(backend, settings["prompt"], row, {}, settings["chat_template"]) for row in rows]
     greedy = GenerationSettings(max_new_tokens=settings["max_new_tokens"], num_beams=1, do_sample=False,
                                 temperature=None, top_p=None, top_k=None, seed=0, stop=settings["stop"])
-    for batch in backend.generate(prompts, greedy, batch_size):
+    for batch in require(backend, Generator).generate(prompts, greedy, batch_size):
         yield [_generated_result(i, rows[i], out, settings["choices"]) for i, out in batch]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.base import Generation, GenerationSettings, ModelBackend, from_record
+from benchbench.backends.capabilities import Generator, require
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.spec import DEFAULT_SEED
@@ -46,7 +47,7 @@ def generation_settings(backend: ModelBackend, options: dict[str, Any], default_
         "seed": options["seed"] if options["seed"] is not None else DEFAULT_SEED,
         "stop": list(options["stop"]) if options["stop"] is not None else default_stop,
         "chat_template": options["chat_template"], "system_prompt": options["system_prompt"],
-        **backend.describe_generation(),
+        **require(backend, Generator).describe_generation(),
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchbench.backends.base import ROLLING, ModelBackend, Profile, RollingSettings, from_record
+from benchbench.backends.capabilities import RollingScorer, require
 from benchbench.metrics.base import MetricResult
 from benchbench.metrics.perplexity import PERPLEXITY_METRICS, corpus_perplexity, count_bytes, count_words
 from benchbench.metrics.sums import SumScore
@@ -52,19 +53,21 @@ class Perplexity:
 
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-        windows = backend.rolling_settings(options["max_length"], options["stride"], options["prefix"])
+        scorer = require(backend, RollingScorer)
+        windows = scorer.rolling_settings(options["max_length"], options["stride"], options["prefix"])
         return {
             **asdict(windows), "windows": "disjoint" if windows.stride == windows.max_length else "overlapping",
             "documents": "joined" if options["join"] is not None else "separate",
             "join": options["join"], "add_special_tokens": False,
             "word_count": "len(re.split(r'\\s+', document)) on the scored text",
-            "byte_count": "UTF-8 bytes of the scored text", **backend.describe_scoring(ROLLING),
+            "byte_count": "UTF-8 bytes of the scored text", **scorer.describe_scoring(ROLLING),
         }
 
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
         texts = [text for _, text in self._documents(rows, settings)]
-        for batch in backend.loglikelihood_rolling(texts, from_record(RollingSettings, settings), batch_size):
+        scorer = require(backend, RollingScorer)
+        for batch in scorer.loglikelihood_rolling(texts, from_record(RollingSettings, settings), batch_size):
             yield [self._result(index, texts[index], scored) for index, scored in batch]
 
     @staticmethod

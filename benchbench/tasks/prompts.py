@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.base import ModelBackend
+from benchbench.backends.capabilities import ChatPrompts, require
 from benchbench.errors import TaskConfigError
 
 
@@ -18,8 +19,15 @@ def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
                               f"available: {names}") from None
 
 
+def check_chat_format(backend: ModelBackend, chat_template: bool) -> None:
+    """Before any example runs: prompts to wrap in a chat format need a backend that has one
+    (Unsupported, in one line, when it does not)."""
+    if chat_template:
+        require(backend, ChatPrompts)
+
+
 def render_prompt(backend: ModelBackend, template: str, row: dict[str, Any], extra: dict[str, Any],
                   chat_template: bool, system_prompt: str | None = None) -> str:
     """The rendered template, wrapped in the model's chat format when asked."""
     prompt = render(template, row, extra)
-    return backend.chat_prompt(prompt, system_prompt) if chat_template else prompt
+    return require(backend, ChatPrompts).chat_prompt(prompt, system_prompt) if chat_template else prompt

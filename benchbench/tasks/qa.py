@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any, Iterator
 
 from benchbench.backends.base import GENERATE, SPANS, ModelBackend, Profile, SpanRequest, SpanSettings, from_record
+from benchbench.backends.capabilities import SpanPicker, require
 from benchbench.metrics.squad import f1_score
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult
@@ -60,7 +61,8 @@ class QuestionAnswering(TextToText):
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
         if self.need(options, backend.profile) == GENERATE:
             return {"method": "generative", **super().settings(backend, options, metrics, rows)}
-        spans = backend.span_settings(options["max_seq_len"], options["doc_stride"], options["max_answer_len"])
+        spans = require(backend, SpanPicker).span_settings(options["max_seq_len"], options["doc_stride"],
+                                                           options["max_answer_len"])
         return {"method": "extractive", **asdict(spans), "align_to_words": True}
 
     def _row_fields(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -74,12 +76,12 @@ class QuestionAnswering(TextToText):
         if settings["method"] == "generative":
             yield from super().predict(backend, rows, settings, batch_size)
             return
-        spans = from_record(SpanSettings, settings)
+        spans, picker = from_record(SpanSettings, settings), require(backend, SpanPicker)
         for begin in range(0, len(rows), batch_size):
             chunk = rows[begin:begin + batch_size]
             fields = [self._row_fields(r) for r in chunk]
-            answers = backend.answer_spans([SpanRequest(f["question"], f["context"]) for f in fields], spans,
-                                           batch_size)
+            answers = picker.answer_spans([SpanRequest(f["question"], f["context"]) for f in fields], spans,
+                                          batch_size)
             yield [ExampleResult(index=begin + j, input=f"{f['question']}\n\n{f['context']}", prediction=a.text,
                                  reference=self._reference(row),
                                  details={"start": a.start, "end": a.end, "score": a.score,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from benchbench.backends.base import GENERATE, ModelBackend, Profile, RequestFailed
+from benchbench.backends.capabilities import Generator, Vocabulary, require
 from benchbench.errors import TaskConfigError
 from benchbench.schema import Key, key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
@@ -24,7 +25,7 @@ from benchbench.tasks.generation_options import (
     generation_request,
     generation_settings,
 )
-from benchbench.tasks.prompts import render, render_prompt
+from benchbench.tasks.prompts import check_chat_format, render, render_prompt
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "cs": "Czech",
@@ -89,6 +90,7 @@ class TextToText:
     def settings(self, backend: ModelBackend, options: dict[str, Any], metrics: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
         decoder = backend.profile.family == "decoder-only"
+        check_chat_format(backend, options["chat_template"] and decoder)
         prompt = options["prompt"] or (self.defaults.decoder_prompt if decoder
                                        else self.defaults.encoder_decoder_prompt)
         settings = {"prompt": prompt, "prompt_variables": self._variables(options),
@@ -119,7 +121,7 @@ class TextToText:
     def predict(self, backend: ModelBackend, rows: list[dict[str, Any]], settings: dict[str, Any],
                 batch_size: int) -> Iterator[list[ExampleResult]]:
         prompts = self.prompts(backend, rows, settings)
-        for batch in backend.generate(prompts, generation_request(settings), batch_size):
+        for batch in require(backend, Generator).generate(prompts, generation_request(settings), batch_size):
             yield [ExampleResult.failed(i, prompts[i], self._reference(rows[i]), out) if isinstance(out, RequestFailed)
                    else ExampleResult(index=i, input=prompts[i], prediction=out.text,
                                       reference=self._reference(rows[i]), details=generation_details(out))
@@ -162,18 +164,22 @@ class Translation(TextToText):
                 "target_language": LANGUAGE_NAMES.get(target or "", target or "the target language")}
 
     def _model_specific(self, backend: ModelBackend, options: dict[str, Any]) -> dict[str, Any]:
-        """NLLB / M2M100: the source language on the tokenizer, the forced first target token."""
-        if backend.profile.family != "encoder-decoder" or options["forced_bos_token"] == "none":
+        """NLLB / M2M100: the source language on the tokenizer, the forced first target token
+        (auto: none where the backend has no Vocabulary to look the language tokens up in)."""
+        wanted = options["forced_bos_token"]
+        if backend.profile.family != "encoder-decoder" or wanted == "none" or (
+                wanted == "auto" and not isinstance(backend, Vocabulary)):
             return {"forced_bos_token": None, "forced_bos_token_id": None}
+        vocabulary = require(backend, Vocabulary)
         target, source = options.get("target_lang"), options.get("source_lang")
         candidates = ([options["forced_bos_token"]] if options["forced_bos_token"] != "auto"
                       else [t for t in _language_codes(target) if t])
-        token = next((c for c in candidates if backend.token_id(c) is not None), None)
+        token = next((c for c in candidates if vocabulary.token_id(c) is not None), None)
         if options["forced_bos_token"] != "auto" and token is None:
             raise TaskConfigError(f"forced_bos_token {options['forced_bos_token']!r} is not in the tokenizer's vocabulary")
         sources = _language_codes(source) if token is not None and source else []
-        return {"forced_bos_token": token, "forced_bos_token_id": backend.token_id(token) if token else None,
-                "tokenizer_src_lang": backend.source_language(sources)}
+        return {"forced_bos_token": token, "forced_bos_token_id": vocabulary.token_id(token) if token else None,
+                "tokenizer_src_lang": vocabulary.source_language(sources)}
 
 
 class Summarization(TextToText):

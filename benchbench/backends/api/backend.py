@@ -6,7 +6,9 @@ prompt's log-probabilities (``echo`` + ``logprobs``, as vLLM does and as
 lm-evaluation-harness's local-completions asks), and whose echoed figure for a token agrees
 with the one it gives when generating that token, also scores choices. Perplexity is not
 offered (windows need the model's own tokenizer and context length), nor are
-classification or QA heads; the tasks say so in an 'unsupported' result.
+classification or QA heads: the backend implements only the Scorer, Generator and
+ChatPrompts protocols (capabilities.py), and its Profile gives the reasons the tasks
+record in an 'unsupported' result.
 
 Requests run concurrently (``api.concurrency``) and come back one example per batch, as
 each finishes, so every answer is stored at once. A request that keeps failing comes back
@@ -31,8 +33,6 @@ from benchbench.backends.base import (
     ROLLING,
     SPANS,
     Batch,
-    ClassifyRequest,
-    ClassPrediction,
     Generation,
     GenerationSettings,
     LogLikelihood,
@@ -41,15 +41,10 @@ from benchbench.backends.base import (
     Profile,
     RequestFailed,
     RequestTiming,
-    RollingLogLikelihood,
-    RollingSettings,
-    Span,
-    SpanRequest,
-    SpanSettings,
     finish_text,
 )
 from benchbench.errors import ModelUnavailable, TaskConfigError
-from benchbench.spec import REMOTE_DEVICE, ApiSpec
+from benchbench.spec import REMOTE_DEVICE, ApiSpec, ModelSpec, Runtime
 
 PROBE_PROMPT = "The capital of France is"
 ECHO_TOLERANCE_NATS = 0.25  # prefill and decode kernels differ a little; a wrong row differs by nats
@@ -60,15 +55,18 @@ _NO_ROLLING = ("perplexity needs a model's own tokenizer and context length to c
 
 
 class ApiBackend:
-    """ModelBackend over an OpenAI-compatible server (completions or chat endpoint)."""
+    """A backend over an OpenAI-compatible server (completions or chat endpoint). `device` is
+    unused: the server decides where the model runs."""
 
-    def __init__(self, name: str, api: ApiSpec, seed: int = 0) -> None:
+    def __init__(self, model: ModelSpec, runtime: Runtime, device: str) -> None:
+        assert isinstance(model.settings, ApiSpec), model.settings
+        name, api = model.name, model.settings
         self.name, self.api = name, api
-        self.client = ApiClient(api, seed)
+        self.client = ApiClient(api, runtime.seed)
         started = time.perf_counter()
         self.profile = _profile(self._probe())
         self._info = ModelInfo(
-            name=name, source=f"api:{api.model}@{api.base_url}", location_kind="api", gguf_file=None,
+            name=name, source=api.label(), location_kind="api", gguf_file=None,
             loaded_from=api.base_url, revision=None, head="", family="decoder-only", model_type="served",
             architecture=f"served ({api.endpoint} endpoint)", parameters=None, dtype=None, device=REMOTE_DEVICE,
             attention=None, max_length=0, random_weights=False, load_seconds=time.perf_counter() - started,
@@ -121,12 +119,6 @@ class ApiBackend:
         shown = f"[system] {system}\n[user] {user}" if system else user
         self._messages[shown] = messages
         return shown
-
-    def token_id(self, token: str) -> int | None:
-        return None
-
-    def source_language(self, candidates: list[str]) -> str | None:
-        return None
 
     def describe_scoring(self, capability: str) -> dict[str, Any]:
         return {"logprobs_from": "the server's echoed prompt log-probabilities (completions, echo + logprobs)",
@@ -206,29 +198,6 @@ class ApiBackend:
         finally:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
-
-    def rolling_settings(self, max_length: int | None, stride: int | None, prefix: str) -> RollingSettings:
-        raise self.profile.cannot(ROLLING, _NO_ROLLING)
-
-    def loglikelihood_rolling(self, texts: Sequence[str], settings: RollingSettings,
-                              batch_size: int) -> Iterator[Batch[RollingLogLikelihood]]:
-        raise self.profile.cannot(ROLLING, _NO_ROLLING)
-
-    def class_labels(self) -> dict[int, str]:
-        raise self.profile.cannot(CLASSIFY, _NO_HEAD.format("classification"))
-
-    def classify(self, requests: Sequence[ClassifyRequest], max_length: int | None) -> list[ClassPrediction]:
-        raise self.profile.cannot(CLASSIFY, _NO_HEAD.format("classification"))
-
-    def span_settings(self, max_seq_len: int | None, doc_stride: int | None, max_answer_len: int) -> SpanSettings:
-        raise self.profile.cannot(SPANS, _NO_HEAD.format("question-answering"))
-
-    def answer_spans(self, requests: Sequence[SpanRequest], settings: SpanSettings, batch_size: int) -> list[Span]:
-        raise self.profile.cannot(SPANS, _NO_HEAD.format("question-answering"))
-
-    def latency_probe(self, seed_text: str, prompt_tokens: int, new_tokens: int, batch_sizes: list[int],
-                      repeats: int) -> dict[str, Any] | None:
-        return None  # served models are timed request by request (RequestTiming)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         return False

@@ -33,7 +33,7 @@ from benchbench.backends.hf import extractive_qa, generation, scoring
 from benchbench.backends.hf.classify import classify_batch
 from benchbench.backends.hf.loading import LoadedModel, inspect_config, load_model, release_memory
 from benchbench.backends.hf.probe import generation_probe
-from benchbench.spec import ModelSpec
+from benchbench.spec import CheckpointSpec, ModelSpec, Runtime
 
 
 def profile_of(config: Any, family: str) -> Profile:
@@ -61,12 +61,15 @@ def head_for(capability: str, family: str) -> str:
 
 
 class HFBackend:
-    """ModelBackend over transformers. The config is read on construction (no weights), so
-    an unreachable checkpoint fails early with ModelUnavailable."""
+    """A backend over transformers that serves every capability (capabilities.py) and the
+    extras. The config is read on construction (no weights), so an unreachable checkpoint
+    fails early with ModelUnavailable."""
 
-    def __init__(self, spec: ModelSpec, device: str, default_dtype: str = "auto", no_weights: bool = False) -> None:
-        self.spec, self.device, self.default_dtype, self.no_weights = spec, device, default_dtype, no_weights
-        config, family = inspect_config(spec)
+    def __init__(self, model: ModelSpec, runtime: Runtime, device: str) -> None:
+        assert isinstance(model.settings, CheckpointSpec), model.settings
+        self.name, self.checkpoint, self.device = model.name, model.settings, device
+        self.default_dtype, self.no_weights = runtime.dtype, runtime.no_weights
+        config, family = inspect_config(self.checkpoint, self.name)
         self.profile = profile_of(config, family)
         self._loaded: LoadedModel | None = None
 
@@ -80,7 +83,8 @@ class HFBackend:
         head = head_for(capability, self.profile.family)
         if self._loaded is None or self._loaded.info.head != head:
             self.close()
-            self._loaded = load_model(self.spec, head, self.device, self.default_dtype, no_weights=self.no_weights)
+            self._loaded = load_model(self.checkpoint, head, self.device, self.default_dtype, self.no_weights,
+                                      self.name)
         return self._loaded.info
 
     def chat_prompt(self, user: str, system: str | None) -> str:

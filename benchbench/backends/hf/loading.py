@@ -22,7 +22,7 @@ from benchbench.backends.reference import ModelLocation, locate
 from benchbench.errors import ModelUnavailable, first_line
 from benchbench.measure.allocator import keep_freed_memory
 from benchbench.measure.system import peak_rss_mib, reset_peak_rss
-from benchbench.spec import ModelSpec
+from benchbench.spec import CheckpointSpec
 
 HEADS = {
     "causal-lm": "AutoModelForCausalLM",
@@ -74,44 +74,45 @@ def resolve_dtype(requested: str | None, device: str) -> Any:
     return "auto" if device != "cpu" else torch.float32
 
 
-def _pretrained_kwargs(spec: ModelSpec, where: ModelLocation) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
-    if spec.revision:
-        kwargs["revision"] = spec.revision
+def _pretrained_kwargs(checkpoint: CheckpointSpec, where: ModelLocation) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"trust_remote_code": checkpoint.trust_remote_code}
+    if checkpoint.revision:
+        kwargs["revision"] = checkpoint.revision
     if where.gguf_file:
         kwargs["gguf_file"] = where.gguf_file
     return kwargs
 
 
-def _unavailable(spec: ModelSpec, what: str, exc: BaseException) -> ModelUnavailable:
+def _unavailable(name: str, source: str, what: str, exc: BaseException) -> ModelUnavailable:
     hint = ""
     if "gguf" in str(exc).lower() and isinstance(exc, ImportError):
         hint = " (install the gguf extra: pip install 'benchbench[gguf]')"
-    return ModelUnavailable(f"cannot load {what} for model {spec.name!r} from {spec.source!r}: "
+    return ModelUnavailable(f"cannot load {what} for model {name!r} from {source!r}: "
                             f"{type(exc).__name__}: {first_line(exc)}{hint}")
 
 
-def materialize(spec: ModelSpec) -> ModelLocation:
-    """Where to load from; a GGUF checkpoint is converted once to a cached folder."""
-    where = locate(spec.source, spec.gguf_file)
+def materialize(checkpoint: CheckpointSpec, name: str = "model") -> ModelLocation:
+    """Where to load from; a GGUF checkpoint is converted once to a cached folder. `name`:
+    the suite's name of the model, for messages."""
+    where = locate(checkpoint.source, checkpoint.gguf_file)
     if not where.gguf_file or where.kind == "hub":
         return where
     try:
-        folder = converted_folder(where.pretrained, where.gguf_file, spec.trust_remote_code)
+        folder = converted_folder(where.pretrained, where.gguf_file, checkpoint.trust_remote_code)
     except _LOAD_ERRORS as exc:
-        raise _unavailable(spec, "GGUF checkpoint", exc) from exc
+        raise _unavailable(name, checkpoint.source, "GGUF checkpoint", exc) from exc
     return ModelLocation(where.kind, str(folder), None, original_gguf=where.gguf_file)
 
 
-def inspect_config(spec: ModelSpec) -> tuple[Any, str]:
+def inspect_config(checkpoint: CheckpointSpec, name: str = "model") -> tuple[Any, str]:
     """The model's config and family, read without loading weights."""
     from transformers import AutoConfig
 
-    where = materialize(spec)
+    where = materialize(checkpoint, name)
     try:
-        config = AutoConfig.from_pretrained(where.pretrained, **_pretrained_kwargs(spec, where))
+        config = AutoConfig.from_pretrained(where.pretrained, **_pretrained_kwargs(checkpoint, where))
     except _LOAD_ERRORS as exc:
-        raise _unavailable(spec, "config", exc) from exc
+        raise _unavailable(name, checkpoint.source, "config", exc) from exc
     return config, family_of(config)
 
 
@@ -183,8 +184,8 @@ def context_length(config: Any, tokenizer: Any) -> int:
     return DEFAULT_MAX_LENGTH
 
 
-def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "auto",
-               no_weights: bool = False) -> LoadedModel:
+def load_model(checkpoint: CheckpointSpec, head: str, device: str, default_dtype: str = "auto",
+               no_weights: bool = False, name: str = "model") -> LoadedModel:
     """Load tokenizer and model with the Auto class for `head`; time the whole load.
 
     With `no_weights`, the model is built from its config with random weights (for
@@ -193,26 +194,26 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
 
     reset_peak_rss()
     started = time.perf_counter()
-    where = materialize(spec)
-    kwargs = _pretrained_kwargs(spec, where)
-    dtype = resolve_dtype(spec.dtype or default_dtype, device)
+    where = materialize(checkpoint, name)
+    kwargs = _pretrained_kwargs(checkpoint, where)
+    dtype = resolve_dtype(checkpoint.dtype or default_dtype, device)
     try:
-        tokenizer = _load_tokenizer(spec, where, kwargs)
+        tokenizer = _load_tokenizer(checkpoint, where, kwargs, name)
     except _LOAD_ERRORS as exc:
-        raise _unavailable(spec, "tokenizer", exc) from exc
+        raise _unavailable(name, checkpoint.source, "tokenizer", exc) from exc
     auto_class = getattr(transformers, HEADS[head])
-    attention = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
+    attention = {"attn_implementation": checkpoint.attn_implementation} if checkpoint.attn_implementation else {}
     try:
         if no_weights:
             config = transformers.AutoConfig.from_pretrained(where.pretrained, **kwargs)
             if dtype == "auto":  # the checkpoint's dtype, as from_pretrained would use
                 dtype = getattr(config, "dtype", None) or torch.float32
-            model = auto_class.from_config(config, dtype=dtype, trust_remote_code=spec.trust_remote_code,
+            model = auto_class.from_config(config, dtype=dtype, trust_remote_code=checkpoint.trust_remote_code,
                                            **attention)
         else:
             model = auto_class.from_pretrained(where.pretrained, dtype=dtype, **kwargs, **attention)
     except _LOAD_ERRORS as exc:
-        raise _unavailable(spec, f"{HEADS[head]} weights", exc) from exc
+        raise _unavailable(name, checkpoint.source, f"{HEADS[head]} weights", exc) from exc
     model.to(device)
     model.eval()
     if device == "cuda":
@@ -221,9 +222,9 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
         keep_freed_memory()  # the passes' large activations reused, not page-faulted in per layer (measure/allocator.py)
     config = model.config
     info = ModelInfo(
-        name=spec.name, source=spec.source, location_kind=where.kind,
+        name=name, source=checkpoint.source, location_kind=where.kind,
         gguf_file=where.original_gguf or where.gguf_file, loaded_from=where.pretrained,
-        revision=spec.revision, head=head, family=family_of(config),
+        revision=checkpoint.revision, head=head, family=family_of(config),
         model_type=str(config.model_type),
         architecture=type(model).__name__,
         parameters=sum(p.numel() for p in model.parameters()),
@@ -233,11 +234,11 @@ def load_model(spec: ModelSpec, head: str, device: str, default_dtype: str = "au
     return LoadedModel(model=model, tokenizer=tokenizer, info=info)
 
 
-def _load_tokenizer(spec: ModelSpec, where: ModelLocation, kwargs: dict[str, Any]) -> Any:
+def _load_tokenizer(checkpoint: CheckpointSpec, where: ModelLocation, kwargs: dict[str, Any], name: str) -> Any:
     from transformers import AutoTokenizer
 
-    if spec.tokenizer:  # another source, resolved (and GGUF-converted) like a model source
-        where = materialize(ModelSpec(name=spec.name, source=spec.tokenizer))
+    if checkpoint.tokenizer:  # another source, resolved (and GGUF-converted) like a model source
+        where = materialize(CheckpointSpec(checkpoint.tokenizer), name)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
         if where.gguf_file:
             kwargs["gguf_file"] = where.gguf_file

@@ -170,7 +170,7 @@ class RayWorker:
 
     def __init__(self, executor: RayExecutor, spec: WorkerSpec) -> None:
         self.executor, self.ray = executor, executor.ray
-        gpus = 0 if spec.model.api else executor.gpus_per_model  # a served model computes on its server
+        gpus = 0 if spec.model.remote else executor.gpus_per_model  # a served model computes on its server
         self.actor = executor.actor_class.options(num_cpus=executor.runtime.cpus_per_model, num_gpus=gpus,
                                                   name=f"benchbench:{spec.model.name}:{id(self):x}",
                                                   **executor.task_env).remote(spec)

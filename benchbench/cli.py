@@ -235,8 +235,9 @@ def _constraint_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--budget-gb", "--budget-gib", "budget_gib", type=float, callback=_positive,
                      help="GPU memory budget in GiB (--budget-gib is the same)."),
         click.option("--max-latency-ms", type=float, callback=_positive,
-                     help="Exclude models slower than this on a task's ranking latency (p50, in ms per the task's "
-                          "unit: per output token for generating tasks, per example for the others)."),
+                     help="Exclude models slower than this on a task's ranking latency (p50 in ms, in the unit the "
+                          "task's heading names: per output token for generating tasks, per example for the others, "
+                          "or per fixed-length request where every model ran the latency probe)."),
         click.option("--min-score", "min_scores", multiple=True, metavar="[METRIC=]VALUE",
                      help="Exclude models scoring worse than VALUE on METRIC (at most VALUE for lower-is-better "
                           "metrics); repeatable. A bare VALUE applies to the ranking metric and needs --task or "

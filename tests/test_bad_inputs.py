@@ -242,12 +242,14 @@ def test_an_older_store_is_migrated_and_keeps_its_results(tmp_path, existing_res
     with sqlite3.connect(database) as db:  # back to the version 1 layout
         for column in ("host", "pid", "process_started", "heartbeat_at"):
             db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        db.execute("DROP TABLE example_stats")
+        db.execute("ALTER TABLE predictions DROP COLUMN score")
         db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     result = CliRunner().invoke(main, ["run", _write(tmp_path, _valid(tmp_path)), "--results", str(existing_results),
                                        "--no-progress"])
     assert result.exit_code == 0, result.output
     with sqlite3.connect(database) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
         assert db.execute("SELECT metrics FROM results WHERE result_id=1").fetchone() == ('{"accuracy": 0.5}',)
 
 

@@ -49,9 +49,9 @@ def test_a_killed_model_process_loses_only_the_task_in_flight(tmp_path, crashing
     again = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
     assert again.exit_code == 1 and "3 reused" in again.output  # the crashed task alone runs again
     store = Store(out)
-    crashed = [r for r in store.results() if r["model_name"] == "crashy" and r["task_name"] == "mt"]
+    crashed = [r for r in store.results() if r.model == "crashy" and r.task == "mt"]
     store.close()
-    assert len(crashed) == 1 and crashed[0]["status"] == "crashed"  # resumed in place, not duplicated
+    assert len(crashed) == 1 and crashed[0].status == "crashed"  # resumed in place, not duplicated
 
 
 def test_isolated_run_equals_a_run_in_one_process(tmp_path, tiny_gpt2, tiny_llama, corpus_file):
@@ -81,3 +81,22 @@ def test_isolated_run_equals_a_run_in_one_process(tmp_path, tiny_gpt2, tiny_llam
                                                (-signal.SIGSEGV, "killed by SIGSEGV"), (1, "exited with code 1")])
 def test_crash_reasons_say_what_happened(exitcode, expected):
     assert expected in crash_reason(exitcode)
+
+
+def test_a_kept_worker_that_died_while_it_waited_is_a_crash_not_an_error(tiny_gpt2):
+    """A race keeps each model's process between rounds; one killed while it waited (the
+    kernel's out-of-memory killer) is reported as a crash for its next call, not a traceback."""
+    import os
+    import signal
+
+    from benchbench.run.executors.process import ProcessWorker
+    from benchbench.run.job import WorkerSpec
+    from benchbench.spec import CheckpointSpec, ModelSpec, Runtime
+
+    worker = ProcessWorker(WorkerSpec(ModelSpec("g", "hf", CheckpointSpec(str(tiny_gpt2))), Runtime(), "cpu"))
+    events = []
+    assert worker.run([], events.append) is None  # a call with nothing to do: the child answers and waits
+    os.kill(worker.process.pid, signal.SIGKILL)
+    worker.process.join(30)
+    assert "killed by SIGKILL" in worker.run([], events.append)
+    assert not worker.process.is_alive()

@@ -138,8 +138,8 @@ def test_a_failing_and_a_killed_worker_are_recorded_and_a_rerun_completes(tmp_pa
     assert all("config.json' is not a valid JSON file" in reason for reason in frame.loc["broken", "reason"])
     assert (frame.loc["good", "status"] == "ok").all()
     store = Store(out)
-    (killed,) = [r for r in store.results() if r["model_name"] == "crashy" and r["task_name"] == "mt"]
-    kept = len(store.predictions(killed["result_id"]))
+    (killed,) = [r for r in store.results() if r.model == "crashy" and r.task == "mt"]
+    kept = len(store.predictions(killed.result_id))
     store.close()
     assert kept == 2  # the two examples before the kill were stored as they came
 
@@ -165,12 +165,12 @@ def _outputs(out: Path, result_id: int) -> list[tuple]:
         store.close()
 
 
-def _ray_workers(model: str) -> list[int]:
-    """PIDs of Ray workers running this model's job (Ray titles them ray::TASK_NAME)."""
+def _ray_workers() -> list[int]:
+    """PIDs of Ray workers holding a model's actor (Ray titles them ray::ModelActor...)."""
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if cmdline.read_bytes().startswith(f"ray::benchbench:{model}".encode()):
+            if cmdline.read_bytes().startswith(b"ray::ModelActor"):
                 found.append(int(cmdline.parent.name))
         except OSError:
             continue
@@ -189,7 +189,7 @@ def test_a_stopped_or_killed_driver_leaves_no_worker_and_a_rerun_resumes(tmp_pat
     suite.write_text(yaml.safe_dump(document))
     out = tmp_path / "stopped"
     process = _start_and_wait_for_predictions(suite, out, at_least=10, capture=True)
-    workers = _ray_workers("g")
+    workers = _ray_workers()
     assert workers, "the model should run in a Ray worker"
     os.killpg(process.pid, signum)
     output, _ = process.communicate(timeout=60)
@@ -233,20 +233,21 @@ def test_crash_reasons_say_what_happened_on_the_cluster(error, expected):
 def test_a_model_path_missing_on_the_worker_says_how_to_make_it_reachable(tmp_path):
     from benchbench.run.events import TaskFinished
     from benchbench.run.executors.on_ray import REACHABILITY_HINT, with_reachability_hint
-    from benchbench.run.job import ModelJob
+    from benchbench.run.job import WorkerSpec
     from benchbench.spec import CheckpointSpec, ModelSpec, Runtime
+    from benchbench.store import Outcome, Status
 
-    def job(source):
-        return ModelJob(ModelSpec("m", "hf", CheckpointSpec(source)), Runtime(), "cpu", [], remote=True)
+    def spec(source):
+        return WorkerSpec(ModelSpec("m", "hf", CheckpointSpec(source)), Runtime(), "cpu", remote=True)
 
-    missing = TaskFinished("t", "unavailable", "no folder")
+    missing = TaskFinished("t", Outcome(Status.UNAVAILABLE, "no folder"))
     here = f"on Ray worker {socket.gethostname()})"
-    elsewhere = with_reachability_hint(job(str(tmp_path / "elsewhere")), missing).reason
+    elsewhere = with_reachability_hint(spec(str(tmp_path / "elsewhere")), missing).outcome.reason
     assert elsewhere.startswith("no folder (") and REACHABILITY_HINT in elsewhere and elsewhere.endswith(here)
     for source in (str(tmp_path), "org/model"):  # the path is there, or a hub id: another cause, the node named
-        assert with_reachability_hint(job(source), missing).reason == f"no folder ({here}"
-    failed = TaskFinished("t", "error", "bug")
-    assert with_reachability_hint(job(str(tmp_path / "elsewhere")), failed) == failed
+        assert with_reachability_hint(spec(source), missing).outcome.reason == f"no folder ({here}"
+    failed = TaskFinished("t", Outcome(Status.ERROR, "bug"))
+    assert with_reachability_hint(spec(str(tmp_path / "elsewhere")), failed) == failed
 
 
 class _Cluster:
@@ -285,16 +286,16 @@ def test_the_device_on_ray_follows_the_gpus_each_model_reserves(caplog):
 
 
 class _RecordingRay:
-    """Ray's cancel and shutdown, recorded: what close() asks of Ray. A cancelled stream ends,
-    and the job's run() lets go of it, as Ray's would."""
+    """Ray's kill and shutdown, recorded: what close() asks of Ray. A killed actor's call ends,
+    and the driver's thread lets go of its stream, as Ray's would."""
 
     def __init__(self, executor):
         self.calls, self.executor = [], executor
 
-    def cancel(self, stream, force=False):
-        self.calls.append(("cancel", stream, force))
+    def kill(self, actor, no_restart=True):
+        self.calls.append(("kill", actor, no_restart))
         with self.executor.ended:
-            self.executor.streams.discard(stream)
+            self.executor.streams -= 1
             self.executor.ended.notify_all()
 
     def shutdown(self):
@@ -302,16 +303,27 @@ class _RecordingRay:
 
 
 @pytest.mark.parametrize("own_session", [True, False])
-def test_close_kills_the_running_jobs_and_leaves_only_its_own_session(own_session):
+def test_close_kills_the_running_actors_and_leaves_only_its_own_session(own_session):
     import threading
 
-    from benchbench.run.executors.on_ray import RayExecutor
+    from benchbench.run.executors.on_ray import RayExecutor, RayWorker
 
     executor = RayExecutor.__new__(RayExecutor)
-    executor.own_session, executor.ended, executor.streams = own_session, threading.Condition(), {"job-a"}
+    executor.own_session, executor.ended, executor.streams = own_session, threading.Condition(), 1
     executor.ray = _RecordingRay(executor)
+    worker = RayWorker.__new__(RayWorker)  # an actor in the middle of a call
+    worker.executor, worker.ray, worker.actor = executor, executor.ray, "actor-a"
+    executor.workers = {worker}
     executor.close()
-    assert executor.ray.calls == [("cancel", "job-a", True)] + ([("shutdown",)] if own_session else [])
+    assert executor.ray.calls == [("kill", "actor-a", True)] + ([("shutdown",)] if own_session else [])
+    assert not executor.workers and executor.streams == 0
+
+
+def test_a_race_keeps_workers_only_when_the_cluster_holds_every_model_at_once():
+    four_slots = _executor(_Cluster({"CPU": 2}, {"CPU": 2}), cpus_per_model=1.0)
+    four_slots.gpus_per_model = 0.0
+    assert four_slots.holds_at_once("cpu", [1.0] * 4) is None
+    assert "room for 4 model(s) at once" in four_slots.holds_at_once("cpu", [1.0] * 5)
 
 
 def test_a_ray_client_address_is_refused_with_the_way_that_works():

@@ -80,14 +80,13 @@ def test_quickstart_paired_intervals_are_never_wider_than_unpaired_and_verdicts_
     JSON) and the report."""
     import json
 
-    from benchbench.tasks.paired import TIE_RULE
-
     from benchbench import load_comparisons
-    from benchbench.metrics import DIRECTION
+    from benchbench.metrics import CATALOGUE
+    from benchbench.selection.evidence import TIE_RULE
 
     comparisons = load_comparisons(quickstart_results)
     frame = load_results(quickstart_results).set_index(["model", "task"])
-    scored = [(t, m) for t, rows in frame.groupby("task") for m in DIRECTION if m in rows and rows[m].notna().all()]
+    scored = [(t, m) for t, rows in frame.groupby("task") for m in CATALOGUE if m in rows and rows[m].notna().all()]
     assert sorted(zip(comparisons["task"], comparisons["metric"])) == sorted(scored)  # two models: one row each
     for _, row in comparisons.iterrows():
         model, best = frame.loc[(row["model"], row["task"])], frame.loc[(row["best"], row["task"])]

@@ -134,3 +134,27 @@ def test_result_ids_may_be_any_integer_and_nothing_else(tmp_path, fake_models):
             store.predictions("1")
     finally:
         store.close()
+
+
+def test_the_reading_commands_migrate_an_older_store_themselves(tmp_path, fake_models):
+    """A store of schema 2 that no run has opened since: `recommend`, `report` and
+    load_comparisons read it (migrating it, since its folder can be written) with the figures
+    it had, and fill in the statistics and example scores once."""
+    out = tmp_path / "r"
+    _run(_suite(tmp_path), out)
+    before = _figures(out)
+    db = sqlite3.connect(out / "benchbench.sqlite")
+    with db:
+        db.execute("DROP TABLE example_stats")
+        db.execute("ALTER TABLE predictions DROP COLUMN score")
+        db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    db.close()
+    ranked = CliRunner().invoke(main, ["recommend", "--results", str(out), "--format", "json"])
+    assert ranked.exit_code == 0, ranked.output
+    assert json.loads(ranked.output) == json.loads(json.dumps(before[1]))
+    assert CliRunner().invoke(main, ["report", str(out)]).exit_code == 0
+    db = sqlite3.connect(out / "benchbench.sqlite")
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    assert db.execute("SELECT COUNT(*) FROM example_stats").fetchone()[0] > 0
+    assert db.execute("SELECT COUNT(*) FROM predictions WHERE score IS NULL").fetchone()[0] == 0  # the report's
+    db.close()

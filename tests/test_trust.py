@@ -216,3 +216,24 @@ def test_each_result_records_the_threads_torch_used(tmp_path, monkeypatch):
     with Selection.open(out) as selection:
         assert selection.records[0].environment["threads"] == machine_threads()
     assert load_results(out).iloc[0]["threads"] == machine_threads()
+
+
+def test_an_evaluate_scores_direction_comes_from_whole_words_of_its_name():
+    from benchbench.metrics.catalogue import evaluate_info
+
+    assert evaluate_info("m", "wer").higher_is_better is False
+    assert evaluate_info("m", "mean_wer").higher_is_better is False
+    assert evaluate_info("m", "answer_f1").higher_is_better is True  # "wer" inside a word is not an error rate
+    assert evaluate_info("m", "character_overlap").higher_is_better is True  # nor "ter"
+    assert evaluate_info("m", "answer_f1", higher_is_better=False).higher_is_better is False  # the suite decides
+
+
+def test_the_overall_caution_compares_models_ranked_on_as_many_tasks():
+    from benchbench.selection.recommend import overall_cautions
+
+    rows = [{"model": "a", "mean_rank": 1.5, "tasks_ranked": 2, "rank": 1},
+            {"model": "b", "mean_rank": 1.0, "tasks_ranked": 1, "rank": 2}]
+    assert overall_cautions(rows, {}) == []  # b is ranked on fewer tasks: no "lead by -0.5"
+    rows[1]["tasks_ranked"] = 2
+    rows[1]["mean_rank"] = 1.75
+    assert "leads b by 0.25" in overall_cautions(rows, {})[0]

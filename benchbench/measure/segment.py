@@ -3,7 +3,7 @@
 A task is usually timed in one stretch. A race times it in several (one per round, with other
 models' rounds in between), and a resumed task was partly scored by an earlier run. Each
 stretch's TaskMeter gives a :class:`MeterSegment`: raw enough (every batch's duration and
-size, every request's timing, the example indices it timed) that :func:`combine` gives the
+size, every request's timing, the example indices it timed) that :func:`task_measurement` gives the
 figures the task would have had in one stretch: times and batch latencies summed over the
 stretches, peaks the highest of them, counts over every example (those resumed from the store
 too, from the details each stored example keeps), and rates over the timed examples only.
@@ -20,6 +20,7 @@ import numpy as np
 from benchbench.measure.stats import LatencyStats
 
 REQUEST_TIMINGS = {"ttft": "ttft_ms", "tpot": "tpot_ms", "e2e": "e2e_ms"}  # summary name: per-example detail
+GENERATED, EXAMPLE = "output token", "example"  # what a task's latency is per
 CONFIDENCE = 0.95
 
 
@@ -35,7 +36,7 @@ class MeterSegment:
     batch_seconds: list[float] = field(default_factory=list)  # warm-up batches left out
     warmup_batches: int = 0
     timer: str = ""
-    unit: str = "example"
+    unit: str = EXAMPLE
     unit_seconds: list[float] = field(default_factory=list)
     prompt_tokens: int | None = None
     generated_tokens: int | None = None
@@ -92,13 +93,23 @@ class Counts:
                 "request_retries": self.retries}
 
 
-def request_unit_seconds(details: dict[str, Any]) -> tuple[float, str] | None:
-    """A served request's seconds per unit: end to end over its output tokens when it generated,
-    else per example."""
+def batch_units(details: Sequence[dict[str, Any]], unit: str) -> int:
+    """How many units of `unit` a batch took: its decoding steps (its longest output; 0 when it
+    generated nothing, and the batch is left out of the per-token figures), or its examples."""
+    if unit == GENERATED:
+        return max((d.get("generated_tokens") or 0 for d in details), default=0)
+    return len(details)
+
+
+def request_unit_seconds(details: dict[str, Any], unit: str) -> float | None:
+    """A served request's seconds per `unit`: end to end over its output tokens, or per example
+    (None: not a timed request, or one that generated nothing)."""
     if details.get("e2e_ms") is None:
         return None
+    if unit == EXAMPLE:
+        return details["e2e_ms"] / 1000.0
     tokens = details.get("generated_tokens")
-    return (details["e2e_ms"] / 1000.0 / tokens, "output token") if tokens else (details["e2e_ms"] / 1000.0, "example")
+    return details["e2e_ms"] / 1000.0 / tokens if tokens else None
 
 
 def median_interval(values_ms: np.ndarray) -> tuple[float, float]:
@@ -122,10 +133,10 @@ def unit_latency(segments: Sequence[MeterSegment]) -> dict[str, Any] | None:
     stats = LatencyStats.from_seconds(values)
     if stats is None:
         return None
-    unit = next((s.unit for s in segments if s.unit_seconds), "example")
+    unit = segments[0].unit
     low, high = median_interval(np.asarray(values) * 1000.0)
     how = ("each request's end-to-end time over its output tokens" if segments[0].device == "remote"
-           else "each batch's time over its decoding steps (its longest output)") if unit == "output token" else \
+           else "each batch's time over its decoding steps (its longest output)") if unit == GENERATED else \
         ("each request's end-to-end time" if segments[0].device == "remote" else
          "each batch's time over its examples, at the task's batch size")
     return {"unit": unit, **stats.to_dict(), "p50_low_ms": low, "p50_high_ms": high,
@@ -228,3 +239,18 @@ def _sum(values: Iterable[int | None]) -> int | None:
 def _max(values: Iterable[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return max(known) if known else None
+
+
+def result_measurement(load_seconds: float, segments: list[MeterSegment], counts: Counts,
+                       serving: dict[str, Any] | None, context: dict[str, Any]) -> dict[str, Any]:
+    """What a result stores under `measurements`: the stretches combined, where it was measured
+    (`context`: the threads, a remote worker's environment), and a served model's cost from the
+    token counts of every example."""
+    from benchbench.measure.cost import task_cost
+
+    measured = task_measurement(load_seconds, segments, counts).to_dict() | context
+    if serving:
+        measured["cost"] = task_cost(serving.get("price_per_million_tokens"), counts.prompt_tokens,
+                                     counts.generated_tokens, counts.examples)
+        measured["concurrency"] = serving.get("concurrency")
+    return measured

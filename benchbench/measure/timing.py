@@ -12,7 +12,15 @@ from typing import Any, Iterable, Iterator, TypeVar
 import torch
 
 from benchbench.measure.nvml import GpuMeasurement, GpuSampler
-from benchbench.measure.segment import Counts, MeterSegment, TaskMeasurement, request_unit_seconds, task_measurement
+from benchbench.measure.segment import (
+    EXAMPLE,
+    Counts,
+    MeterSegment,
+    TaskMeasurement,
+    batch_units,
+    request_unit_seconds,
+    task_measurement,
+)
 from benchbench.measure.system import peak_rss_mib, reset_peak_rss
 from benchbench.spec import REMOTE_DEVICE
 
@@ -81,15 +89,16 @@ class BatchClock:
 
 class TaskMeter:
     """Wraps one stretch of a task: ``with TaskMeter(device) as meter:``, iterate
-    ``meter.timed(batches)`` and ``meter.count(indices, details)`` each batch; after it,
-    ``meter.segment`` is what the stretch measured (segment.py combines stretches)."""
+    ``meter.timed(batches)`` and ``meter.count(details, indices)`` each batch; after it,
+    ``meter.segment`` is what the stretch measured (segment.py combines stretches). `unit`:
+    what the task's latency is per (GENERATED for generating tasks, else EXAMPLE)."""
 
-    def __init__(self, device: str, warmup_batches: int = 1) -> None:
+    def __init__(self, device: str, warmup_batches: int = 1, unit: str = EXAMPLE) -> None:
         self.device, self.warmup_batches = device, warmup_batches
         self.clock = BatchClock(device)
         self.watch = Stopwatch(device)
         self.counts = Counts()
-        self.segment = MeterSegment(device)
+        self.segment = MeterSegment(device, unit=unit)
         self._batch_units: list[int] = []
         self._sampler: GpuSampler | None = None
 
@@ -167,12 +176,6 @@ class TaskMeter:
         self.counts.add(details)
         start = len(self.segment.indices)
         self.segment.indices += indices if indices is not None else list(range(start, start + len(details)))
-        generated = [d["generated_tokens"] for d in details if d.get("generated_tokens")]
-        if generated:
-            self.segment.unit = "output token"
-        self._batch_units.append(max(generated) if generated else len(details))
-        for d in details:
-            found = request_unit_seconds(d)
-            if found is not None:
-                self.segment.unit_seconds.append(found[0])
-                self.segment.unit = found[1]
+        self._batch_units.append(batch_units(details, self.segment.unit))
+        if self.device == REMOTE_DEVICE:  # each request is timed on its own
+            self.segment.unit_seconds += [s for d in details if (s := request_unit_seconds(d, self.segment.unit))]

@@ -13,6 +13,7 @@ McNemar's exact test) or `graded` (the paired permutation test).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -72,8 +73,8 @@ BUILT_IN: dict[str, MetricInfo] = {
 def evaluate_info(module: str, score: str, higher_is_better: bool | None = None) -> MetricInfo:
     """The entry of a score an `evaluate:` module returned: better when higher unless its name
     says otherwise (LOWER_IS_BETTER_WORDS) or the suite set `higher_is_better`."""
-    if higher_is_better is None:
-        higher_is_better = not any(word in score.lower() for word in LOWER_IS_BETTER_WORDS)
+    if higher_is_better is None:  # by whole words of the name: "wer_score" is an error rate, "answer_f1" is not
+        higher_is_better = not set(re.split(r"[^a-z0-9]+", score.lower())) & set(LOWER_IS_BETTER_WORDS)
     return MetricInfo(score, higher_is_better, "as the module defines it", f"score of the evaluate module {module!r}",
                       origin=f"evaluate:{module}")
 

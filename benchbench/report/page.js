@@ -122,8 +122,11 @@ function drawMatrix(perTask) {
       const versus = r.vs ? `\n${fmt(r.vs.difference, 3)} [${fmt(r.vs.low, 3)}, ${fmt(r.vs.high, 3)}] vs best, Holm p=${fmt(r.vs.p_holm, 2)} (${r.vs.test}, n=${r.vs.n})` : "";
       const baseline = r.baseline === null ? "" : `\nmost common label alone: ${fmt(r.baseline)}`;
       const flags = r.flags.length ? `\n! ${r.flags.join("; ")}` : "";
+      const contradicts = r.vs && r.tied && (r.vs.low > 0 || r.vs.high < 0);
+      const tied = contradicts ? `\ntied with the best: ${fill(DATA.rules.tied_despite_interval, {test: r.vs.test, n: r.vs.n,
+        p: fmt(r.vs.p_holm, 2), alpha: fmt(DATA.rules.alpha, 2)})}` : "\ntied with the best";
       const title = `${model} on ${task.name}: ${task.metric} ${fmt(r.score)}${interval}, n=${r.n ?? "?"}${versus}${baseline}${flags}` +
-        (r.why.length ? `\nexcluded: ${r.why.join("; ")}` : r.rank === 1 ? "\nthe pick" : r.tied ? "\ntied with the best" : "");
+        (r.why.length ? `\nexcluded: ${r.why.join("; ")}` : r.rank === 1 ? "\nthe pick" : r.tied ? tied : "");
       const marks = r.rank === 1 ? "★" : r.tied ? "=" : "";
       return el("td", {class: `num${r.why.length ? " out" : ""}${r.rank === 1 ? " top" : ""}`, style: r.why.length ? null : `background:${colour(task, r.score)}`,
         title, "data-model": model, "data-task": task.name}, fmt(r.score), marks ? el("span", {class: "mark"}, marks) : null);

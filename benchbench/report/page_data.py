@@ -16,7 +16,7 @@ from benchbench.selection.constraints import CONSTRAINTS, SCORE_OVER, SOURCE_FIE
 from benchbench.selection.decision import constraints_of, possible_picks
 from benchbench.selection.evidence import TIE_RULE, TaskEvidence
 from benchbench.selection.figures import REMOTE_MEMORY
-from benchbench.selection.ranking import OVERLAP_RULE, SPEED_TOLERANCE, Candidate
+from benchbench.selection.ranking import OVERLAP_RULE, SPEED_TOLERANCE, TIED_DESPITE_INTERVAL, Candidate
 from benchbench.selection.statistics import ALPHA
 
 _CANDIDATE_FIELDS = ("model", "score", "ci_low", "ci_high", "n", "memory_gib", "memory_source", "latency_ms",
@@ -38,6 +38,7 @@ def page_data(selection: Selection, base: dict[str, list[Candidate]], limits: Li
         "examples": examples_of(selection, list(base)),
         "rules": {"alpha": ALPHA, "tie_rule": TIE_RULE, "overlap_rule": OVERLAP_RULE, "remote_memory": REMOTE_MEMORY,
                   "speed_tolerance": SPEED_TOLERANCE, "constraints": [c.to_dict() for c in CONSTRAINTS],
+                  "tied_despite_interval": TIED_DESPITE_INTERVAL,
                   "score_over": SCORE_OVER, "source_fields": SOURCE_FIELDS, "unit_fields": UNIT_FIELDS,
                   "higher": {m: catalogue.higher_is_better(m) for m in catalogue}},
     })

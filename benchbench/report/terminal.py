@@ -7,7 +7,7 @@ from typing import Any
 from benchbench.metrics.catalogue import Catalogue
 from benchbench.selection import Recommendation
 from benchbench.selection.figures import REMOTE_MEMORY
-from benchbench.selection.ranking import Candidate
+from benchbench.selection.ranking import TIED_DESPITE_INTERVAL, Candidate
 from benchbench.selection.results import frame_of
 from benchbench.selection.statistics import ALPHA
 from benchbench.store import ResultRecord
@@ -50,9 +50,8 @@ def _tie_text(c: Candidate) -> str:
         return ""
     v = c.vs_best
     if v and (v["low"] > 0 or v["high"] < 0):
-        return (f" =best (the interval excludes 0, but {v['test']} on n={v['n']} gives Holm "
-                f"p={p_text(v['p_holm'])} >= {ALPHA:.2g}: too few examples to call it worse; the bootstrap "
-                f"interval is only approximate on so few)")
+        return " =best (" + TIED_DESPITE_INTERVAL.format(test=v["test"], n=v["n"], p=p_text(v["p_holm"]),
+                                                          alpha=f"{ALPHA:.2g}") + ")"
     return " =best"
 
 

@@ -30,7 +30,6 @@ from benchbench.store.lease import HEARTBEAT_SECONDS, Heartbeat, Owner
 from benchbench.tasks import TASK_TYPES
 
 WAIT_SECONDS = HEARTBEAT_SECONDS  # how often a run looks again at results another run is computing
-GPU_SHARE_FOR_WEIGHTS = 0.9  # racing keeps workers on one GPU when every racing model's weights fit in this share
 
 
 class Driver:
@@ -75,9 +74,13 @@ class Driver:
                     self._wait_for_other_runs(waiting, examples)
             status = "finished"
         finally:
-            try:
-                self.dispatcher.close_all()
-                self.executor.close()
+            try:  # interrupted: the executor stops what runs first, then kept workers are let go
+                first, then = (self.dispatcher.close_all, self.executor.close) if status == "finished" else \
+                    (self.executor.close, self.dispatcher.close_all)
+                try:
+                    first()
+                finally:
+                    then()
             finally:  # the run is recorded as it ended even when the cluster is gone
                 self.store.finish_run(self.run_id, status)
                 self.store.close()
@@ -125,25 +128,20 @@ class Driver:
         return waiting
 
     def _keep_racing_workers(self) -> bool:
-        """race.keep_workers, with auto: keep, unless the racing models' weights would not fit
-        together on this machine's GPU (every worker of a local race stays loaded)."""
+        """race.keep_workers, with auto: keep, unless the racing models cannot all be held at once
+        (their weights in this machine's memory, or their actors on the cluster)."""
+        from benchbench.estimate import weights_gib
+
         race = self.suite.runtime.race
         assert race is not None
         if race.keep_workers != "auto":
             return bool(race.keep_workers)
-        if self.executor.parallel or self.device != "cuda":
-            return True
-        import torch
-
-        from benchbench.estimate import weights_gib
-
-        total = torch.cuda.mem_get_info()[1] / 1024**3
-        needed = sum(weights_gib(self.suite.models, self.suite.runtime.dtype).values())
-        if needed <= GPU_SHARE_FOR_WEIGHTS * total:
-            return True
-        self.log(f"racing: the models' weights need {needed:.1f} GiB together, more than the GPU's {total:.1f} GiB "
-                 f"allow, so each round loads them again (race.keep_workers: auto)")
-        return False
+        racing = [m for m in self.suite.models if m.name not in self.up_front]
+        known = weights_gib(racing, self.suite.runtime.dtype)
+        why_not = self.executor.holds_at_once(self.device, [known.get(m.name, 0.0) for m in racing])
+        if why_not:
+            self.log(f"racing: {why_not}, so each round loads the models again (race.keep_workers: auto)")
+        return why_not is None
 
     def _plan(self, model: ModelSpec, tasks: list[TaskSpec], examples: dict[str, Examples | DatasetUnavailable],
               quiet: bool) -> tuple[ModelState, list[TaskSpec]]:

@@ -78,6 +78,8 @@ class RoundFinished:
     scores: dict[str, float]
     stats: dict[str, ExampleStats]
     segment: MeterSegment
+    model_info: dict[str, Any] = field(default_factory=dict)  # the model as loaded (ModelInfo.to_dict)
+    context: dict[str, Any] = field(default_factory=dict)  # where it was measured (threads, a remote environment)
 
 
 Event = Union[Log, Progress, TaskStarted, ResultOpened, Predictions, TaskFinished, RoundFinished]

@@ -38,15 +38,3 @@ class WorkerSpec:
     runtime: Runtime
     device: str
     remote: bool = False
-
-
-@dataclass(frozen=True)
-class ModelJob:
-    """Some of one model's tasks, for a worker started for that model."""
-
-    worker: WorkerSpec
-    plans: list[TaskPlan]
-
-    @property
-    def model(self) -> ModelSpec:
-        return self.worker.model

@@ -11,9 +11,10 @@ is said so and runs in one round.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable
+from typing import Callable
 
-from benchbench.measure.segment import Counts, MeterSegment, task_measurement
+from benchbench.measure.segment import Counts, MeterSegment, result_measurement
+from benchbench.metrics import METRICS
 from benchbench.metrics.catalogue import CATALOGUE, GRADED
 from benchbench.run.dispatch import Dispatcher
 from benchbench.run.events import RoundFinished
@@ -76,7 +77,11 @@ class Race:
                 for name in names:
                     stored[(name, task)] = [ExampleResult.stored(p)
                                             for p in self.store.predictions(plans[(name, task)].result_id)]
-                self._decide(task, names, plans, models, orders[task], number, fraction, level)
+                self._decide(task, names, plans, models, orders[task], number, fraction, level, stored)
+            still = {m for task, names in racing.items() if task not in whole for m in names}
+            for state in states:  # a model that races no task any more lets go of its model
+                if state.model.name not in still:
+                    self.dispatcher.close(state)
         self.dispatcher.close_all()
         return {"full": sum(len(p.rows) for p in plans.values()), "saved": self.saved}
 
@@ -107,8 +112,15 @@ class Race:
         return whole
 
     def metric_of(self, task: str) -> str:
+        """The metric the race decides `task` on: race.metric, else the task type's primary metric
+        where the task computes it, else the first score of the metrics the suite asked for (the
+        metric `recommend` ranks it by)."""
+        if self.race.metric:
+            return self.race.metric
         spec = next(t for t in self.suite.tasks if t.name == task)
-        return self.race.metric or TASK_TYPES[spec.type].primary_metric
+        primary = TASK_TYPES[spec.type].primary_metric
+        scores = [out for m in spec.metrics for out in (METRICS[m].outputs if m in METRICS else (m,))]
+        return primary if not scores or primary in scores else scores[0]
 
     def _round_plan(self, key: tuple[str, str], plans: dict[tuple[str, str], TaskPlan], order: list[int],
                     fraction: float, stored: dict[tuple[str, str], list[ExampleResult]], whole: bool) -> TaskPlan:
@@ -123,7 +135,8 @@ class Race:
                                    shown=len(done) if key in stored else 0, segments=list(self.segments.get(key, [])))
 
     def _decide(self, task: str, names: list[str], plans: dict[tuple[str, str], TaskPlan], models: dict[str, ModelSpec],
-                order: list[int], number: int, fraction: float, level: float) -> None:
+                order: list[int], number: int, fraction: float, level: float,
+                stored: dict[tuple[str, str], list[ExampleResult]]) -> None:
         """After a round: the models that cannot win `task` stop there."""
         metric = self.metric_of(task)
         rounds = {m: self.recorder.rounds[(m, task)] for m in names}
@@ -135,28 +148,27 @@ class Race:
             self.log(f"racing: task {task} computes no per-example {metric}, so no model stops on it "
                      f"(add {metric} to the task's metrics, or set race.metric)")
         for model, stop in stops(evidence, names, metric, prefix, level).items():
-            self._eliminate(models[model], plans[(model, task)], rounds[model], stop, metric, number, len(prefix))
+            self._eliminate(models[model], plans[(model, task)], rounds[model], stored[(model, task)], stop, metric,
+                            number, len(prefix))
             names.remove(model)
 
-    def _eliminate(self, model: ModelSpec, plan: TaskPlan, last: RoundFinished, stop: Stop, metric: str, number: int,
-                   examples: int) -> None:
-        """A model stopped on a task: its result records the figures and the speed over the examples
-        it scored, and why it stopped (a run without racing continues it); the bar counts the rest."""
+    def _eliminate(self, model: ModelSpec, plan: TaskPlan, last: RoundFinished, scored: list[ExampleResult],
+                   stop: Stop, metric: str, number: int, examples: int) -> None:
+        """A model stopped on a task: its result records the figures, the speed and the counts over
+        the examples it scored (`scored`: as stored), the model as loaded, and why it stopped (a run
+        without racing continues it); the bar counts the rest."""
         segments = self.segments.get((model.name, plan.task.name), [])
-        scored = sorted({i for s in segments for i in s.indices} | {r.index for r in plan.done})
-        counts = Counts(examples=len(scored), prompt_tokens=_sum(s.prompt_tokens for s in segments),
-                        generated_tokens=_sum(s.generated_tokens for s in segments))
-        measurement = task_measurement(0.0, segments, counts).to_dict() if segments else {}
+        counts = Counts()
+        counts.add([r.details for r in scored])
+        timed = {i for s in segments for i in s.indices}
+        measurement = result_measurement(float(last.model_info.get("load_seconds") or 0.0), segments, counts,
+                                         last.model_info.get("serving"), last.context)
         self.saved += len(plan.rows) - len(scored)
         verdict = RaceVerdict.from_dict(stop.verdict(number, examples, metric))
         stats = [s for name, found in last.stats.items() if (s := found.stored(name)) is not None]
         self.recorder.record(model, plan, Outcome(
             Status.ELIMINATED, stop.reason(metric, number, examples, len(plan.rows)), metrics=last.scores,
-            measurements=measurement, counts={"examples": len(scored)},
+            measurements=measurement, model_info=last.model_info,
+            counts={"examples": len(scored), "resumed_examples": sum(1 for r in scored if r.index not in timed)},
             settings=ResultSettings(plan.fields, last.resolved, race=verdict)), stats)
         self.recorder.advance(len(plan.rows) - len(scored))
-
-
-def _sum(values: Iterable[int | None]) -> int | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None

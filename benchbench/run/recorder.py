@@ -74,6 +74,7 @@ class Recorder:
         self.bar: tqdm | None = None
         self.active: dict[str, str] = {}  # model name: the task its worker is on (the bar's description)
         self.rounds: dict[tuple[str, str], RoundFinished] = {}  # racing: (model, task): its last round
+        self.started: set[int] = set()  # results a worker turned to in this run (a race's later rounds keep the time)
 
     def apply(self, state: ModelState, event: Event) -> None:
         """One event from a worker, applied to the store, the bar and the summary."""
@@ -85,7 +86,10 @@ class Recorder:
                 self.advance(examples)
             case TaskStarted(task):
                 state.advanced, state.started = 0, True
-                self.store.mark_started(state.plans[task].result_id)
+                result_id = state.plans[task].result_id
+                if result_id not in self.started:
+                    self.started.add(result_id)
+                    self.store.mark_started(result_id)
                 self.active[state.model.name] = task
                 self.describe_bar()
             case ResultOpened(task):

@@ -17,11 +17,11 @@ from benchbench.backends.base import GENERATE, LOGLIKELIHOOD, ROLLING, ModelBack
 from benchbench.backends.capabilities import LatencyProbe
 from benchbench.errors import ModelUnavailable, TaskConfigError, Unsupported
 from benchbench.measure import TaskMeter, environment
-from benchbench.measure.cost import task_cost
 from benchbench.measure.flops import throughput
-from benchbench.measure.segment import Counts, task_measurement
+from benchbench.measure.segment import EXAMPLE, GENERATED, Counts, result_measurement
 from benchbench.run.events import Emit, Log, Predictions, Progress, ResultOpened, RoundFinished, TaskFinished
 from benchbench.run.job import TaskPlan, WorkerSpec
+from benchbench.spec import REMOTE_DEVICE
 from benchbench.store.records import Outcome, ResultSettings, Status
 from benchbench.tasks import TASK_TYPES, ExampleResult
 from benchbench.tasks.base import Scoring, TaskScores
@@ -38,6 +38,7 @@ class TaskRun:
         self.task_type = TASK_TYPES[plan.task.type]
         self.name = plan.task.name
         self.failed: list[ExampleResult] = []  # examples whose requests failed (served models), kept out of the figures
+        self.loaded_now = False
 
     def run(self, previous: ModelInfo | None) -> ModelInfo | None:
         """Load (unless the backend holds the right weights), resolve settings, score; return
@@ -46,7 +47,8 @@ class TaskRun:
         try:
             capability = self.task_type.need(self.plan.options, self.backend.profile)
             info = self.backend.load(capability)
-            if info != previous:  # a new load (equal info: the backend kept what it had)
+            self.loaded_now = info != previous  # a new load (equal info: the backend kept what it had)
+            if self.loaded_now:
                 self.emit(Log(f"model {info.name}: loaded {info.architecture} "
                               f"({(info.parameters or 0) / 1e6:.1f}M parameters, {info.dtype}, "
                               f"{info.device}) in {info.load_seconds:.1f} s"))
@@ -71,7 +73,10 @@ class TaskRun:
         scoring = Scoring.of(plan.task, runtime)
         retries = 0
         try:
-            with TaskMeter(info.device, warmup_batches=0 if plan.segments else 1) as meter:
+            # the first batch after a load is a warm-up; a kept worker's next round is warm already
+            warm = bool(plan.segments) and not self.loaded_now
+            unit = GENERATED if capability == GENERATE else EXAMPLE
+            with TaskMeter(info.device, warmup_batches=0 if warm else 1, unit=unit) as meter:
                 while not self._predicted(info, settings, batch_size, meter, results, retry=requested == "auto"):
                     # out of memory under batch_size auto: what was stored stays, the rest runs in
                     # smaller batches, and the torch peaks restart so they describe what fitted
@@ -89,7 +94,8 @@ class TaskRun:
                 scored = self.task_type.score(results, settings, Scoring(scoring.metrics, scoring.metric_options, 0,
                                                                          scoring.seed))
                 self.emit(RoundFinished(self.name, resolved, scored.scores,
-                                        scored.example_stats([r.index for r in results]), meter.segment))
+                                        scored.example_stats([r.index for r in results]), meter.segment,
+                                        info.to_dict(), self._context(info)))
                 return
             scored = TaskScores() if info.random_weights else self.task_type.score(results, settings, scoring)
             probe = self._probe(capability, info, results, batch_size)
@@ -100,12 +106,13 @@ class TaskRun:
         counts = Counts()
         counts.add([r.details for r in results])  # every example, those resumed from the store too
         timed_tokens = sum(s.prompt_tokens or 0 for s in segments) or None
-        measurement = task_measurement(info.load_seconds, segments, counts).to_dict() | {
+        measurement = result_measurement(info.load_seconds, segments, counts, info.serving, self._context(info)) | {
             "latency_probe": probe, **throughput(timed_tokens, sum(len(s.indices) for s in segments),
                                                  sum(s.seconds for s in segments),
                                                  capability in (LOGLIKELIHOOD, ROLLING), info.to_dict(),
                                                  meter.device_name)}
-        self._add_context(measurement, info, counts)
+        if measurement["gpu"]:
+            self._warn_shared_gpu(measurement["gpu"])
         notes = ["quality metrics omitted: random weights (--no-weights)"] if info.random_weights else []
         notes += [f"metric {name} failed: {why}" for name, why in scored.failures.items()]
         if self.failed:
@@ -134,17 +141,15 @@ class TaskRun:
         detail = traceback.format_exc(limit=-3)
         return Outcome(Status.ERROR, f"{type(exc).__name__}: {exc}\n{detail}")
 
-    def _add_context(self, measurement: dict[str, Any], info: ModelInfo, counts: Counts) -> None:
-        """Where it was measured (a remote worker's own machine), the threads, a served model's cost."""
-        if measurement["gpu"]:
-            self._warn_shared_gpu(measurement["gpu"])
-        if self.spec.remote:  # the run's environment is the driver's machine, not this one
-            measurement["environment"] = environment(info.device) | {"host": socket.gethostname()}
-        measurement["threads"] = self.threads
-        if info.serving:
-            measurement["cost"] = task_cost(info.serving.get("price_per_million_tokens"), counts.prompt_tokens,
-                                            counts.generated_tokens, counts.examples)
-            measurement["concurrency"] = info.serving.get("concurrency")
+    def _context(self, info: ModelInfo) -> dict[str, Any]:
+        """Where it was measured: a remote worker's own machine (the run's environment is the
+        driver's), and the threads torch computed with (a served model computes on its server)."""
+        context: dict[str, Any] = {}
+        if self.spec.remote:
+            context["environment"] = environment(info.device) | {"host": socket.gethostname()}
+        if info.device != REMOTE_DEVICE:
+            context["threads"] = self.threads
+        return context
 
     def _failure_budget(self, info: ModelInfo) -> int:
         """How many examples may fail (served models' max_failed_fraction) for the result to stay ok."""

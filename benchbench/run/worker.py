@@ -19,7 +19,7 @@ from benchbench.backends.base import ModelBackend, ModelInfo
 from benchbench.errors import ModelUnavailable
 from benchbench.measure.threads import use_threads
 from benchbench.run.events import Emit, Log, Progress, TaskFinished, TaskStarted
-from benchbench.run.job import ModelJob, TaskPlan, WorkerSpec
+from benchbench.run.job import TaskPlan, WorkerSpec
 from benchbench.run.task import TaskRun
 from benchbench.store.records import Outcome, Status
 
@@ -57,15 +57,6 @@ class ModelWorker:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
-
-
-def run_job(job: ModelJob, emit: Emit) -> None:
-    """A job from start to end: a worker for its model, its plans, and the worker closed."""
-    worker = ModelWorker(job.worker)
-    try:
-        worker.run(job.plans, emit)
-    finally:
-        worker.close()
 
 
 class _ForwardLogs(logging.Handler):

@@ -19,6 +19,7 @@ import numpy as np
 from benchbench.metrics.catalogue import Catalogue
 from benchbench.metrics.sums import ExampleStats
 from benchbench.selection.statistics import ALPHA, PairedDifference, compare, holm
+from benchbench.spec import DEFAULT_SEED
 
 TIE_RULE = f"paired: tied unless the Holm-adjusted p-value of the difference from the best is below {ALPHA:.2g}"
 DEFAULT_RESAMPLES = 1000
@@ -57,7 +58,7 @@ class TaskEvidence:
             common = np.intersect1d(common, np.asarray(among, dtype=np.int64))
         key = (model, reference, metric, common.tobytes())
         if key not in self._compared:
-            resamples, seed = self.bootstrap.get(reference, (DEFAULT_RESAMPLES, 0))
+            resamples, seed = self.bootstrap.get(reference, (DEFAULT_RESAMPLES, DEFAULT_SEED))
             self._compared[key] = None if len(common) < 2 else compare(
                 (a.rows(common), a.scorer), (b.rows(common), b.scorer), resamples or DEFAULT_RESAMPLES, seed)
         return self._compared[key]

@@ -4,9 +4,9 @@ Memory is the measured GPU peak of the process (NVML) where a GPU run measured i
 reserved peak, else an estimate from the recorded model shape (flagged as such); a served
 model uses no local memory (it fits any budget).
 
-Latency compares like with like (docs/methodology.md): the fixed-length probe (batch 1, the
-same prompt and output length for every model) where it was measured; else the task's own
-unit latency: for generating tasks the time per output token (a batch's time over its decoding
+Latency compares like with like (docs/methodology.md), in one unit per task: the
+fixed-length probe (batch 1, the same prompt and output length for every model) where every
+model of the task has it; else the task's own unit latency: for generating tasks the time per output token (a batch's time over its decoding
 steps, so a model that writes longer answers is not called slower for it), for the others the
 time per example at the task's batch size. Each comes with a 95% interval (of the median over
 batches, or the probe's range), so two models are called different on speed only beyond their
@@ -15,7 +15,7 @@ noise; the raw figure (a batch's or a request's whole time, p50) is kept beside 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from benchbench.estimate import estimate_from_shape
@@ -44,10 +44,6 @@ class Latency:
     unit: str = ""
     source: str = "unknown"
     raw_ms: float | None = None
-    raw_source: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _number(value: Any) -> float | None:
@@ -65,22 +61,27 @@ def _path(measurements: dict[str, Any], *keys: str) -> Any:
     return value
 
 
-def latency_of(record: ResultRecord) -> Latency:
-    """The ranking latency of a result (the module docstring says which, in which order)."""
+def has_probe(record: ResultRecord) -> bool:
+    """Whether the result measured the fixed-length probe."""
+    return _number(_path(record.measurements, "latency_probe", "batch_1", "total", "p50_ms")) is not None
+
+
+def latency_of(record: ResultRecord, probe: bool) -> Latency:
+    """The ranking latency of a result (the module docstring says which): the probe's where
+    `probe` (every model of the task has it), else the unit latency, else the raw figure."""
     m = record.measurements
     raw, raw_source = _raw(m)
-    probe = _path(m, "latency_probe", "batch_1", "total")
-    if isinstance(probe, dict) and _number(probe.get("p50_ms")) is not None:
-        new_tokens = _path(m, "latency_probe", "new_tokens")
-        return Latency(_number(probe["p50_ms"]), _number(probe.get("min_ms")), _number(probe.get("max_ms")),
+    if probe and has_probe(record):
+        total = _path(m, "latency_probe", "batch_1", "total")
+        return Latency(_number(total["p50_ms"]), _number(total.get("min_ms")), _number(total.get("max_ms")),
                        f"ms for a fixed-length request ({_path(m, 'latency_probe', 'prompt_tokens')} prompt tokens, "
-                       f"{new_tokens} new)", "probe: batch 1, fixed lengths, p50 [range of the repeats]", raw, raw_source)
+                       f"{_path(m, 'latency_probe', 'new_tokens')} new)",
+                       "probe: batch 1, fixed lengths, p50 [range of the repeats]", raw)
     unit = m.get("unit_latency")
     if isinstance(unit, dict) and _number(unit.get("p50_ms")) is not None:
         return Latency(_number(unit["p50_ms"]), _number(unit.get("p50_low_ms")), _number(unit.get("p50_high_ms")),
-                       f"ms per {unit.get('unit', 'example')}", str(unit.get("definition", "")), raw, raw_source)
-    return Latency(raw, unit="ms (whole batch or request)", source=raw_source or "unknown", raw_ms=raw,
-                   raw_source=raw_source)
+                       f"ms per {unit.get('unit', 'example')}", str(unit.get("definition", "")), raw)
+    return Latency(raw, unit="ms (whole batch or request)", source=raw_source or "unknown", raw_ms=raw)
 
 
 def _raw(m: dict[str, Any]) -> tuple[float | None, str | None]:

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from benchbench.metrics.catalogue import CATALOGUE, Catalogue
+from benchbench.metrics.external import EVALUATE_PREFIX
 from benchbench.metrics.sums import ExampleStats
 from benchbench.selection import figures
 from benchbench.selection.constraints import Limits, check_request
 from benchbench.selection.evidence import TaskEvidence, versus_best
 from benchbench.selection.examplesets import choose_comparable
-from benchbench.selection.ranking import Candidate
+from benchbench.selection.ranking import Candidate, order_key
 from benchbench.selection.recommend import Recommendation, recommend
 from benchbench.store import ResultRecord, Status, Store, StoreError, database_path
 from benchbench.tasks import TASK_TYPES, ExampleResult
@@ -52,7 +53,7 @@ class Selection:
         if not database_path(results).exists():
             raise FileNotFoundError(f"no benchbench results at {database_path(results)}; run `benchbench run SUITE "
                                     f"--results {Path(results)}` first")
-        store = Store(results, read_only=True)
+        store = Store.for_reading(results)
         try:
             return cls(store, data)
         except BaseException:
@@ -104,13 +105,19 @@ class Selection:
 
     # --- choosing ---------------------------------------------------------------------------
     def candidates(self, task: str | None = None, metric: str | None = None) -> dict[str, list[Candidate]]:
-        """Per task (one, or every task), its candidates before any limit."""
-        return {name: [self._candidate(r, metric or self.primary_metric(name)) for r in self.of_task(name)]
-                for name in ([task] if task else self.tasks)}
+        """Per task (one, or every task), its candidates before any limit. Latency is in one unit
+        per task: the fixed-length probe's only where every model of the task measured it."""
+        out = {}
+        for name in [task] if task else self.tasks:
+            records = self.of_task(name)
+            ok = [r for r in records if r.ok]
+            probe = bool(ok) and all(figures.has_probe(r) for r in ok)
+            out[name] = [self._candidate(r, metric or self.primary_metric(name), probe) for r in records]
+        return out
 
-    def _candidate(self, record: ResultRecord, metric: str) -> Candidate:
+    def _candidate(self, record: ResultRecord, metric: str, probe: bool) -> Candidate:
         memory, memory_source = figures.memory_of(r for r in self.records if r.model == record.model)
-        latency = figures.latency_of(record)
+        latency = figures.latency_of(record, probe)
         interval = record.intervals.get(metric) or {}
         score = record.metrics.get(metric)
         parameters = record.model_info.get("parameters")
@@ -153,29 +160,38 @@ class Selection:
         return out
 
     def _rescored(self, record: ResultRecord) -> dict[str, ExampleStats]:
-        """The statistics of a result stored without them, from its stored predictions."""
+        """The statistics of a result stored without them, from its stored predictions (the
+        suite's metrics but `evaluate:` modules, which have no per-example statistics and may
+        need the hub)."""
         stored = self.predictions(record)
         if not stored:
             return {}
         results = [ExampleResult.stored(p) for p in stored]
-        scoring = Scoring(record.settings.metrics, record.settings.metric_options, 0, Scoring.seed)
+        metrics = tuple(m for m in record.settings.metrics if not m.startswith(EVALUATE_PREFIX))
+        if record.settings.metrics and not metrics:
+            return {}
+        scoring = Scoring(metrics, record.settings.metric_options, 0, Scoring.seed)
         scored = TASK_TYPES[record.task_type].score(results, record.settings.task_settings, scoring)
         return scored.example_stats([r.index for r in results])
 
-    def _write_back(self, computed: dict[int, dict[str, ExampleStats]]) -> None:
-        """Keep what was scored here for the next reader, where the store can be written."""
-        rows = {result_id: [s for metric, stats in found.items() if (s := stats.stored(metric)) is not None]
-                for result_id, found in computed.items() if found}
-        if not rows:
+    def _write_back(self, stats: dict[int, dict[str, ExampleStats]] | None = None,
+                    scores: dict[int, dict[int, float]] | None = None) -> None:
+        """Keep what was scored here (statistics, example scores) for the next reader, where the
+        store can be written."""
+        rows = {result_id: [s for metric, found in by_metric.items() if (s := found.stored(metric)) is not None]
+                for result_id, by_metric in (stats or {}).items() if by_metric}
+        if not rows and not scores:
             return
         try:
             writer = Store(self.store.path)
         except StoreError as exc:
-            log.debug("per-example statistics not written back: %s", exc)
+            log.debug("scores not written back: %s", exc)
             return
         try:
-            for result_id, stats in rows.items():
-                writer.add_example_stats(result_id, stats)
+            for result_id, stored in rows.items():
+                writer.add_example_stats(result_id, stored)
+            for result_id, by_example in (scores or {}).items():
+                writer.set_example_scores(result_id, by_example)
         finally:
             writer.close()
 
@@ -195,8 +211,9 @@ class Selection:
                 scores = {r.model: float(v) for r in ok if (v := r.metrics.get(metric)) is not None and math.isfinite(v)}
                 if not scores:
                     continue
+                candidates = {c.model: c for c in self.candidates(task, metric)[task]}
                 higher = self.catalogue.higher_is_better(metric)
-                ranked = sorted(scores, key=lambda m: -scores[m] if higher else scores[m])
+                ranked = sorted(scores, key=lambda m: order_key(candidates[m], higher))  # recommend's order
                 for model, verdict in versus_best(evidence, ranked, metric).items():
                     if model != verdict["best"]:
                         rows.append({"task": task, "metric": metric, "model": model, "best": verdict["best"],
@@ -210,8 +227,12 @@ class Selection:
         return self.store.predictions(record.result_id)
 
     def example_scores(self, record: ResultRecord, stored: list[dict[str, Any]]) -> dict[int, float]:
-        """Each stored example's own score (its `score` column, else the task's example_score)."""
+        """Each stored example's own score: its `score` column, else the task's example_score
+        (written back for the next reader)."""
         task_type = TASK_TYPES[record.task_type]
-        return {p["example_index"]: p["score"] if p.get("score") is not None else
-                task_type.example_score(p["prediction"], p["reference"], p["details"] or {}) for p in stored}
+        missing = {p["example_index"]: task_type.example_score(p["prediction"], p["reference"], p["details"] or {})
+                   for p in stored if p.get("score") is None}
+        if missing:
+            self._write_back(scores={record.result_id: missing})
+        return {p["example_index"]: p["score"] for p in stored if p.get("score") is not None} | missing
 

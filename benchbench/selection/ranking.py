@@ -26,6 +26,9 @@ from benchbench.selection.figures import REMOTE_MEMORY
 OVERLAP_RULE = "intervals: tied when the 95% intervals overlap (no stored predictions to pair)"
 SPEED_TOLERANCE = 0.10  # two latencies closer than this (relative) are never called different
 TIE_BREAK = "equal scores: lower latency first, then less memory, then lower cost, then the model's name"
+# why a model is tied with the best although its paired interval excludes 0 (the terminal and the page fill it in)
+TIED_DESPITE_INTERVAL = ("the interval excludes 0, but {test} on n={n} gives Holm p={p} >= {alpha}: too few examples "
+                         "to call it worse; the bootstrap interval is only approximate on so few")
 
 
 @dataclass

@@ -101,11 +101,11 @@ def task_cautions(candidates: list[Candidate]) -> list[str]:
 
 
 def overall_cautions(rows: list[dict[str, Any]], per_task: dict[str, list[Candidate]]) -> list[str]:
-    """A thin overall lead: the runner-up's mean rank within THIN_MARGIN of the pick's, or tied
-    with the pick in every task where both are ranked."""
+    """A thin overall lead: the runner-up (ranked on as many tasks) within THIN_MARGIN of the
+    pick's mean rank, or tied with the pick in every task where both are ranked."""
     ranked = [row for row in rows if row["rank"] is not None]
-    if len(ranked) < 2:
-        return []
+    if len(ranked) < 2 or ranked[1]["tasks_ranked"] != ranked[0]["tasks_ranked"]:
+        return []  # ranked on fewer tasks, the runner-up is not compared on the same footing
     first, second = ranked[0], ranked[1]
     gap = second["mean_rank"] - first["mean_rank"]
     both = [cs for cs in per_task.values() if {c.model for c in cs if c.rank} >= {first["model"], second["model"]}]

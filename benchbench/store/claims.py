@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Literal
 
 from benchbench.store.lease import now
 from benchbench.store.records import RESUMABLE, Status
@@ -26,7 +26,7 @@ class Claim:
     interrupted one to continue), `reuse` (a finished one; `copied_from`: the result of another
     name it copies), or `elsewhere` (a live run is computing it)."""
 
-    kind: str
+    kind: Literal["new", "resume", "reuse", "elsewhere"]
     result_id: int
     owner: dict[str, Any] | None = None  # for `elsewhere`: the run that holds it
     status: Status = Status.OK  # for `reuse`: the stored result's status (a race reuses `eliminated` too)
@@ -57,7 +57,8 @@ def claim_result(db: sqlite3.Connection, insert: Callable[..., int], run_id: str
         if claim is None:
             claim = Claim("new", insert(run_id, signature, suite, model, task, task_type))
         elif claim.kind == "resume":
-            db.execute("UPDATE results SET run_id=?, status='running' WHERE result_id=?", (run_id, claim.result_id))
+            db.execute("UPDATE results SET run_id=?, status=? WHERE result_id=?",
+                       (run_id, Status.RUNNING.value, claim.result_id))
         elif claim.kind == "reuse" and claim.copied_from is not None:
             claim = Claim("reuse", _copy(db, claim.copied_from, run_id, identity), status=claim.status,
                           copied_from=claim.copied_from)
@@ -76,7 +77,7 @@ def _decide(rows: list[dict[str, Any]], run_id: str, alive: Callable[[dict[str, 
         other = (finished["model_name"], finished["task_name"]) != names
         return Claim("reuse", finished["result_id"], status=Status(finished["status"]),
                      copied_from=finished["result_id"] if other else None)
-    live = {r["result_id"] for r in rows if r["status"] == "running" and alive({**r, "status": r["run_status"]})}
+    live = {r["result_id"] for r in rows if r["status"] == Status.RUNNING.value and alive({**r, "status": r["run_status"]})}
     owned = next((r for r in rows if r["result_id"] in live and r["run_id"] != run_id), None)
     if owned:
         return Claim("elsewhere", owned["result_id"], {k: owned[k] for k in ("run_id", "host", "pid")})
@@ -91,12 +92,16 @@ def _copy(db: sqlite3.Connection, source: int, run_id: str, identity: tuple[str,
     suite, model, task, task_type = identity
     row = dict(db.execute("SELECT * FROM results WHERE result_id=?", (source,)).fetchone())
     counts = json.loads(row["counts"] or "{}") | {"copied_from": source}
+    measurements = json.loads(row["measurements"] or "{}")
+    if "environment" not in measurements:  # where the copied figures were measured: the source run's machine
+        run = db.execute("SELECT environment FROM runs WHERE run_id=?", (row["run_id"],)).fetchone()
+        measurements["environment"] = json.loads(run[0]) if run else {}
     cursor = db.execute(
         "INSERT INTO results (run_id, signature, suite_name, model_name, task_name, task_type, status, reason, "
         "metrics, intervals, measurements, settings, counts, model_info, started_at, finished_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (run_id, row["signature"], suite, model, task, task_type, row["status"], row["reason"], row["metrics"],
-         row["intervals"], row["measurements"], row["settings"], json.dumps(counts, sort_keys=True),
+         row["intervals"], json.dumps(measurements, sort_keys=True), row["settings"], json.dumps(counts, sort_keys=True),
          row["model_info"], now(), now()))
     copy = int(cursor.lastrowid)
     db.execute("INSERT INTO predictions SELECT ?, example_index, input, prediction, reference, details, score "

@@ -94,11 +94,11 @@ class Store:
             elif not self.path.is_file():
                 raise StoreError(f"no benchbench results at {self.path}")
             self.db = self._connect(read_only)
-            version = self._version()  # read first: nothing is written to a store that is refused
+            self.version = self._version()  # read first: nothing is written to a store that is refused
             if not read_only:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self._migrate(version)
+                self._migrate()
         except (OSError, sqlite3.Error, StoreError) as exc:
             if getattr(self, "db", None) is not None:
                 self.db.close()  # an open file would keep a refused store (and its disk) busy
@@ -133,14 +133,38 @@ class Store:
                              f"(pip install -U benchbench) or use another --results folder")
         return version
 
-    def _migrate(self, version: int | None) -> None:
-        with self.db:
-            if version is None:
-                self.db.executescript(_SCHEMA)
-            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[step]:
-                    self.db.execute(statement)
+    def _migrate(self) -> None:
+        """Create or migrate the schema in one write transaction (SQLite's DDL is transactional):
+        a run that dies midway, or two runs migrating at once, leave the store as it was or done."""
+        if self.version == SCHEMA_VERSION:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version()  # again, inside the transaction: another run may have migrated it
+            statements = [s for s in _SCHEMA.split(";") if s.strip()] if version is None else \
+                [s for step in range(version, SCHEMA_VERSION) for s in _MIGRATIONS[step]]
+            for statement in statements:
+                self.db.execute(statement)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.version = SCHEMA_VERSION
+
+    @classmethod
+    def for_reading(cls, results: str | Path) -> "Store":
+        """The store opened to read. One of an older schema is migrated first when its folder can
+        be written (so readers find what the new schema adds); else it is read as it is."""
+        store = cls(results, read_only=True)
+        if store.version is not None and store.version < SCHEMA_VERSION:
+            try:
+                cls(results).close()
+            except StoreError:
+                return store  # a read-only medium: read the older schema
+            store.close()
+            store = cls(results, read_only=True)
+        return store
 
     def close(self) -> None:
         self.db.close()
@@ -238,9 +262,12 @@ class Store:
                                   s.indices, s.values) for s in stats])
 
     def example_stats(self, result_ids: Iterable[int]) -> dict[int, list[StoredStats]]:
-        """The stored per-example statistics of these results (a result without any is absent)."""
+        """The stored per-example statistics of these results (a result without any is absent; an
+        older store, read where it cannot be migrated, has none)."""
         wanted = [_integer(r) for r in result_ids]
         out: dict[int, list[StoredStats]] = {}
+        if (self.version or SCHEMA_VERSION) < 3:
+            return out
         for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
             chunk = wanted[start:start + 500]
             for row in self.db.execute(f"SELECT * FROM example_stats WHERE result_id IN "

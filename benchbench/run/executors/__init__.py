@@ -42,6 +42,11 @@ class Executor(Protocol):
         """What the run records about where it ran (merged into the run's environment)."""
         ...
 
+    def holds_at_once(self, device: str, weights_gib: list[float]) -> str | None:
+        """Whether workers for models of these weights can all be kept at once (a race keeps
+        them): None when they can, else why not."""
+        ...
+
     def start(self, spec: WorkerSpec) -> Worker:
         """A worker for one model (it may load the model only when first given plans)."""
         ...

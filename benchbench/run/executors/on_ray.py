@@ -130,8 +130,25 @@ class RayExecutor:
             log.warning("warning: no node of the Ray cluster has %g CPU(s) and %g GPU(s) for a model now (%s); the "
                         "models wait until one joins (an autoscaler adds one), or stop with Ctrl-C and lower "
                         "--cpus-per-model / --gpus-per-model", cpus, gpus, _nodes_text(nodes))
+        most = max((node.get("CPU", 0) for node in nodes), default=0)
+        if self.runtime.threads == "auto" and cpus < most:
+            log.warning("note: each model computes with every CPU of the node it runs on (runtime.threads: auto), "
+                        "so its figures are those of a local run on that machine; models that share a node share "
+                        "its CPUs. For speed over a byte-identical match, set runtime.threads to %g", cpus)
         self.gpus_per_model = gpus
         return "cuda" if gpus else "cpu"
+
+    def holds_at_once(self, device: str, weights_gib: list[float]) -> str | None:
+        """Whether the cluster can run this many models' actors at once (a race keeps each one, with
+        the CPUs and GPUs it reserves): None when it can, else why not."""
+        cpus, gpus = self.runtime.cpus_per_model, self.gpus_per_model
+        slots = sum(min(int(node["Resources"].get("CPU", 0) // cpus),
+                        int(node["Resources"].get("GPU", 0) // gpus) if gpus else 10**9)
+                    for node in self.ray.nodes() if node.get("Alive"))
+        if len(weights_gib) <= slots:
+            return None
+        return (f"the cluster has room for {slots} model(s) at once ({cpus:g} CPU and {gpus:g} GPU each), fewer than "
+                f"the {len(weights_gib)} racing")
 
     def describe(self) -> dict[str, Any]:
         """The cluster as the run found it: Ray's version, address, nodes and resources, and

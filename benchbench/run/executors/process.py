@@ -88,9 +88,14 @@ class ProcessWorker:
         child.close()  # the child holds the only other end: its exit ends the pipe
 
     def run(self, plans: list[TaskPlan], emit: Emit) -> str | None:
-        """Run `plans` in the child; None when it ran them all, else why it died."""
+        """Run `plans` in the child; None when it ran them all, else why it died (also when it died
+        while it waited for them: a kept worker killed between a race's rounds)."""
         try:
-            self.connection.send(plans)
+            try:
+                self.connection.send(plans)
+            except (OSError, EOFError):  # the child is gone
+                self._stop()
+                return crash_reason(self.process.exitcode)
             while True:
                 try:
                     event: Event | Done = self.connection.recv()
@@ -116,8 +121,12 @@ class ProcessWorker:
         self._stop()
 
     def _stop(self) -> None:
+        """End the child: SIGTERM, then SIGKILL if it does not end within CLOSE_WAIT_SECONDS."""
         if self.process.is_alive():
             self.process.terminate()
+            self.process.join(CLOSE_WAIT_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
         self.process.join()
         self.connection.close()
 

@@ -333,3 +333,27 @@ def test_a_ray_client_address_is_refused_with_the_way_that_works():
 
     with pytest.raises(ExecutorUnavailable, match="Ray Client addresses .* --address HEAD_IP:6379"):
         RayExecutor(Runtime(executor="ray", ray_address="ray://head:10001"))
+
+
+@needs_ray
+def test_a_race_on_ray_keeps_one_actor_per_model_across_its_rounds(tmp_path, ray_cluster, tiny_gpt2, tiny_llama):
+    """Racing on a cluster: each model's actor is started once and kept, loaded, from round to
+    round (2 CPUs: room for both models at once), and the race's figures are the local race's."""
+    data = tmp_path / "s.jsonl"
+    data.write_text("".join(json.dumps({"sentence": f"{'a good' if i % 2 else 'a bad'} film number {i}",
+                                        "label": "positive" if i % 2 else "negative"}) + "\n" for i in range(40)))
+    suite = write_suite(tmp_path, {
+        "name": "race", "runtime": {"race": {"rounds": [0.25, 0.5, 1.0]}, "bootstrap_resamples": 20},
+        "models": [{"name": "gpt2", "source": str(tiny_gpt2)}, {"name": "llama", "source": str(tiny_llama)}],
+        "tasks": [{"name": "s", "type": "classification", "dataset": {"path": str(data), "fields": {"text": "sentence"}},
+                   "options": {"choices": {"positive": " positive", "negative": " negative"}}}]})
+    on_ray = _run(suite, tmp_path / "ray", "--executor", "ray", "--address", ray_cluster)
+    assert on_ray.exit_code == 0, on_ray.output
+    assert "2 model worker(s) started" in on_ray.output
+    local = _run(suite, tmp_path / "local")
+    assert local.exit_code == 0 and "2 model worker(s) started" in local.output, local.output
+    columns = ["status", "accuracy", "examples"]
+    ray_frame = load_results(tmp_path / "ray", all_attempts=True).set_index("model").sort_index()
+    local_frame = load_results(tmp_path / "local", all_attempts=True).set_index("model").sort_index()
+    assert ray_frame[columns].equals(local_frame[columns])
+    assert not _ray_workers()  # the actors were let go

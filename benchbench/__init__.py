@@ -13,8 +13,19 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from benchbench.comparisons import load_comparisons
-from benchbench.results import load_results
-from benchbench.suite import load_suite
+from typing import Any
 
-__all__ = ["load_comparisons", "load_results", "load_suite", "__version__"]
+# The public functions are imported on first use (PEP 562): importing them here would make every
+# command, `benchbench validate` and `list` too, pay for pandas and scikit-learn at start-up.
+_PUBLIC = {"load_comparisons": "benchbench.comparisons", "load_results": "benchbench.results",
+           "load_suite": "benchbench.suite"}
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'benchbench' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_PUBLIC[name]), name)

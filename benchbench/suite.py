@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchbench.backends.reference import resolve_source_path
+from benchbench.bounded_yaml import read_yaml
 from benchbench.errors import SuiteError
 from benchbench.metrics import DIRECTION, EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
@@ -160,16 +159,7 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(file, "", "suite file not found",
                          "give the path of a .yaml suite, or the name of a bundled one: "
                          + ", ".join(bundled_suites()))
-    try:
-        raw = yaml.safe_load(suite_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SuiteError(file, where, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                         "check indentation and quoting at that line") from None
-    except UnicodeDecodeError:
-        raise SuiteError(file, "", "not a UTF-8 text file", "save the suite as UTF-8") from None
-    return parse_suite(raw, suite_path)
+    return parse_suite(read_yaml(suite_path, file), suite_path)
 
 
 def parse_suite(raw: Any, suite_path: Path) -> Suite:

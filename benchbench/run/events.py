@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
+from benchbench.errors import readable
+
 
 @dataclass(frozen=True)
 class Log:
-    """A line for the user (a model loaded, a task failed)."""
+    """A line for the user (a model loaded, a task failed), cut to a readable length."""
 
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", readable(self.message))
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,12 @@ class TaskFinished:
     status: str
     reason: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Every reason a worker sends is stored and shown: cut it to a readable length here,
+        whatever raised it (a library's message may quote a whole input)."""
+        if self.reason is not None:
+            object.__setattr__(self, "reason", readable(self.reason))
 
 
 ROUND = "round"  # TaskFinished status of a race's round: the examples asked for are stored, the task goes on

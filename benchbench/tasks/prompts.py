@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchbench.backends.base import ModelBackend
-from benchbench.errors import TaskConfigError
+from benchbench.errors import TaskConfigError, shown
 
 
 def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
@@ -14,7 +14,7 @@ def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
         return template.format(**{**extra, **row})
     except (KeyError, IndexError) as exc:
         names = ", ".join("{" + n + "}" for n in [*row, *extra])
-        raise TaskConfigError(f"prompt {template!r} uses {exc}, which is not available; "
+        raise TaskConfigError(f"prompt {shown(template)} uses {exc}, which is not available; "
                               f"available: {names}") from None
 
 

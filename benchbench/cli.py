@@ -44,8 +44,16 @@ class _BatchSizeType(click.ParamType):
 BATCH_SIZE = _BatchSizeType()
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str] | None:
+    """--models/--tasks: comma-separated names, the option repeatable (the union, in order);
+    None when not given. An empty name selects nothing, so it is refused, not read as "all"."""
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",")]
+    if not all(names):
+        raise click.BadParameter(f"{','.join(values)!r} names an empty {param.name[:-1]}; give names from the "
+                                 f"suite, or leave the option out to run every {param.name[:-1]}")
+    return list(dict.fromkeys(names))
 
 
 def _fail(exc: BenchbenchError) -> None:
@@ -116,8 +124,10 @@ def main() -> None:
 @click.option("--batch-size", type=BATCH_SIZE, metavar="N|auto",
               help="Override runtime.batch_size (and every task's): rows per pass, or auto.")
 @click.option("--dtype", type=click.Choice(DTYPES), help="Override runtime.dtype and every model's dtype.")
-@click.option("--models", help="Comma-separated model names from the suite to run.")
-@click.option("--tasks", help="Comma-separated task names from the suite to run.")
+@click.option("--models", multiple=True, callback=_names,
+              help="Comma-separated model names from the suite to run; repeatable (the union).")
+@click.option("--tasks", multiple=True, callback=_names,
+              help="Comma-separated task names from the suite to run; repeatable (the union).")
 @click.option("--fresh", is_flag=True,
               help="Recompute everything, even results already in the store with the same settings.")
 @click.option("--no-weights", is_flag=True,
@@ -140,7 +150,7 @@ def main() -> None:
                    "cannot win (runtime.race; its defaults unless the suite sets it; docs/statistics.md).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: BatchSize | None, dtype: str | None,
-        models: str | None, tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None,
+        models: list[str] | None, tasks: list[str] | None, fresh: bool, no_weights: bool, isolation: str | None,
         executor: str | None, ray_address: str | None, gpus_per_model: float | None, cpus_per_model: float | None,
         race: bool, progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
@@ -166,7 +176,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     try:
         loaded = load_suite(suite)
         chosen = loaded.select(
-            _split(models), _split(tasks), limit, batch_size, dtype, device=device, no_weights=no_weights,
+            models, tasks, limit, batch_size, dtype, device=device, no_weights=no_weights,
             isolation=isolation, executor=executor, ray_address=ray_address, gpus_per_model=gpus_per_model,
             cpus_per_model=cpus_per_model, race=(loaded.runtime.race or RaceSpec()) if race else None)
         budget = chosen.runtime.race and chosen.runtime.race.max_memory_gb

@@ -153,8 +153,11 @@ class Suite:
 
 
 def _pick(items: tuple, names: list[str] | None, file: str, flag: str, what: str) -> tuple:
-    if not names:
+    """The items named (None: all of them; an empty selection is refused, not read as all)."""
+    if names is None:
         return items
+    if not names:
+        raise SuiteError(file, flag, "selects nothing", "name at least one, or leave it out to run all")
     known = [item.name for item in items]
     for name in names:
         if name not in known:

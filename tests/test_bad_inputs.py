@@ -182,6 +182,11 @@ CASES = [
     # options
     Case("unknown-model-flag", _args("--models", "nope"), 2, "models in the suite: m"),
     Case("unknown-task-flag", _args("--tasks", "nope"), 2, "tasks in the suite: t"),
+    Case("empty-models-flag", _args("--models", ""), 2, "names an empty model"),
+    Case("comma-models-flag", _args("--models", ","), 2, "names an empty model"),
+    Case("empty-models-flag-repeated", _args("--models", "m", "--models", ""), 2, "names an empty model"),
+    Case("empty-tasks-flag", _args("--tasks", " "), 2, "names an empty task"),
+    Case("comma-tasks-flag", _args("--tasks", "t,"), 2, "names an empty task"),
     Case("limit-flag-zero", _args("--limit", "0"), 2, "Invalid value for '--limit'"),
     Case("device-flag-tpu", _args("--device", "tpu"), 2, "Invalid value for '--device'"),
     Case("batch-size-flag-negative", _args("--batch-size", "-1"), 2, "Invalid value for '--batch-size'"),

@@ -63,3 +63,29 @@ def test_json_output_of_list_validate_and_estimate(tmp_path, tiny_llama):
 def test_a_wrong_model_name_lists_the_models_in_the_suite(tmp_path):
     done = CliRunner().invoke(main, ["run", str(_suite(tmp_path)), "--models", "nope"])
     assert done.exit_code == 2 and "models in the suite: m" in done.output
+
+
+def test_repeated_models_and_tasks_flags_run_their_union(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in [("good", "positive"),
+                                                                                          ("bad", "negative")]))
+    task = {"type": "classification", "dataset": {"path": str(data)}, "options": {"method": "head"}}
+    suite = write_suite(tmp_path, {"name": "s", "models": [{"name": n, "source": f"org/{n}"} for n in "abc"],
+                                   "tasks": [{"name": n, **task} for n in ("t1", "t2", "t3")]})
+    out = tmp_path / "r"
+    done = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress", "--models", "a",
+                                     "--models", "c,a", "--tasks", "t3", "--tasks", "t1"])
+    assert done.exit_code == 0, done.output
+    ran = load_results(out)
+    assert sorted(zip(ran["model"], ran["task"])) == [("a", "t1"), ("a", "t3"), ("c", "t1"), ("c", "t3")]
+
+
+def test_an_empty_selection_from_python_is_refused(tmp_path):
+    import pytest
+
+    from benchbench.errors import SuiteError
+    from benchbench.suite import load_suite
+
+    with pytest.raises(SuiteError, match="selects nothing"):
+        load_suite(_suite(tmp_path)).select(models=[])

@@ -102,10 +102,11 @@ class DatasetSpec:
     name: str | None = None
     split: str = "test"
     revision: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str | list[str]] = field(default_factory=dict)  # a list: several columns give one field
     limit: int | None = None
     sample: str = "first"
     seed: int | None = None
+    column_names: tuple[str, ...] | None = None  # a CSV/TSV without a header row: its columns, in order
 
 
 @dataclass(frozen=True)

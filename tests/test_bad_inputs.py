@@ -72,6 +72,13 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any], Path], None]:
     return mutate
 
 
+def _all(*mutations: Callable[[dict[str, Any], Path], Any]) -> Callable[[dict[str, Any], Path], None]:
+    def mutate(document: dict[str, Any], tmp: Path) -> None:
+        for change in mutations:
+            change(document, tmp)
+    return mutate
+
+
 def _data(content: str | bytes, suffix: str = ".jsonl") -> Callable[[dict[str, Any], Path], None]:
     def mutate(document: dict[str, Any], tmp: Path) -> None:
         path = tmp / f"data{suffix}"
@@ -136,6 +143,29 @@ CASES = [
     Case("unknown-field", _suite(_set("tasks.0.dataset.fields", {"txt": "review"})), 2, "did you mean 'text'"),
     Case("field-not-a-column-name", _suite(_set("tasks.0.dataset.fields", {"text": 3})), 2, "expected a column"),
     Case("unknown-data-format", _suite(_data("x", ".xyz")), 2, "cannot tell the format"),
+    # data files' columns, checked against the fields before anything runs
+    Case("data-without-the-column", _suite(_data('{"review": "a", "label": "x"}\n')), 2,
+         "data.jsonl has no column 'text' for field 'text'"),
+    Case("misspelt-column", _suite(_set("tasks.0.dataset.fields", {"text": "txet"})), 2,
+         "fields.text: sentiment.jsonl has no column 'txet' for field 'text'\n  fix: did you mean 'text'?"),
+    Case("misspelt-csv-column", _suite(_all(_data("sentence,label\ngood film,positive\n", ".csv"),
+                                            _set("tasks.0.dataset.fields", {"text": "sentense"}))), 2,
+         "did you mean 'sentence'?"),
+    Case("column-names-of-a-jsonl", _suite(_set("tasks.0.dataset.column_names", ["text", "label"])), 2,
+         "a jsonl dataset names its own columns"),
+    Case("column-names-miscounted", _suite(_all(_data("good film,positive,x\n", ".csv"),
+                                                _set("tasks.0.dataset.column_names", ["text", "label"]))),
+         2, "names 2 columns; the file's first row has 3"),
+    Case("column-names-repeated", _suite(_all(_data("good film,positive\n", ".csv"),
+                                              _set("tasks.0.dataset.column_names", ["text", "text"]))),
+         2, "is not a list of distinct column names"),
+    Case("several-columns-for-one-value", _suite(_set("tasks.0.dataset.fields", {"text": ["text", "label"]})), 2,
+         "field 'text' holds one value, so it takes one column"),
+    Case("misspelt-reference-column", _suite(_all(
+        _data('{"dialogue": "a", "summary1": "b", "summary2": "c"}\n'), _set("tasks.0.type", "summarization"),
+        _set("tasks.0.options", {}), _set("tasks.0.dataset.fields", {"source": "dialogue",
+                                                                     "reference": ["summary1", "sumary2"]}))),
+         2, "did you mean 'summary2'?"),
     Case("batch-size-zero", _suite(_set("runtime.batch_size", 0)), 2, "must be at least 1"),
     Case("batch-size-negative", _suite(_set("runtime.batch_size", -4)), 2, "must be at least 1"),
     Case("device-gpu", _suite(_set("runtime.device", "gpu")), 2, "is not one of"),
@@ -211,7 +241,7 @@ CASES = [
                                                                   "split": "validation"})), 1, "unavailable"),
     Case("empty-data-file", _suite(_data("")), 1, "is an empty file"),
     Case("broken-json-data", _suite(_data('{"text": "a", "label": \n')), 1, "is it valid jsonl"),
-    Case("data-without-the-column", _suite(_data('{"review": "a", "label": "x"}\n')), 1, "has no column 'text'"),
+
     Case("labels-no-choice-produces", _suite(_set("tasks.0.options", {"method": "choices",
                                                                      "choices": {"pos": " positive", "neg": " negative"}})),
          1, "that no choice produces"),

@@ -327,7 +327,7 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 
     try:
         source = resolve_source_path(model, Path.cwd(), "command line", "MODEL")
-        config, family = inspect_config(ModelSpec("model", source, trust_remote_code=trust_remote_code))
+        config, family = inspect_config(ModelSpec(model, source, trust_remote_code=trust_remote_code))
     except BenchbenchError as exc:
         _fail(exc)
     shape = model_shape(config)

@@ -89,3 +89,27 @@ def test_an_empty_selection_from_python_is_refused(tmp_path):
 
     with pytest.raises(SuiteError, match="selects nothing"):
         load_suite(_suite(tmp_path)).select(models=[])
+
+
+def test_estimate_of_a_hub_id_the_hub_cannot_serve_fails_at_once_naming_it(tmp_path):
+    """Without the hub (here: its endpoint a closed port), a hub id not in the local cache is
+    refused after one short connection, not after the hub client's half a minute of retries."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from serving import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env |= {"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": str(tmp_path / "hf")}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import benchbench.backends.hf.loading"], env=env, check=True, timeout=300)
+    imports = time.monotonic() - started  # what any estimate pays before it asks anything
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "benchbench.cli", "estimate", "no-such-org/never-existed"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "model 'no-such-org/never-existed' is a hub id that is not in the local hub cache" in done.stderr
+    assert "cannot be reached (Connection refused)" in done.stderr and "'model'" not in done.stderr
+    assert time.monotonic() - started < imports + 10, done.stderr

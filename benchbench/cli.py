@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import click
 
+from benchbench.cli_options import names_option, nonempty_option
 from benchbench.errors import BenchbenchError, SuiteError
 from benchbench.schema import key
 from benchbench.spec import DTYPES, BatchSize
@@ -42,18 +43,6 @@ class _BatchSizeType(click.ParamType):
 
 
 BATCH_SIZE = _BatchSizeType()
-
-
-def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str] | None:
-    """--models/--tasks: comma-separated names, the option repeatable (the union, in order);
-    None when not given. An empty name selects nothing, so it is refused, not read as "all"."""
-    if not values:
-        return None
-    names = [name.strip() for value in values for name in value.split(",")]
-    if not all(names):
-        raise click.BadParameter(f"{','.join(values)!r} names an empty {param.name[:-1]}; give names from the "
-                                 f"suite, or leave the option out to run every {param.name[:-1]}")
-    return list(dict.fromkeys(names))
 
 
 def _fail(exc: BenchbenchError) -> None:
@@ -124,9 +113,9 @@ def main() -> None:
 @click.option("--batch-size", type=BATCH_SIZE, metavar="N|auto",
               help="Override runtime.batch_size (and every task's): rows per pass, or auto.")
 @click.option("--dtype", type=click.Choice(DTYPES), help="Override runtime.dtype and every model's dtype.")
-@click.option("--models", multiple=True, callback=_names,
+@click.option("--models", multiple=True, callback=names_option,
               help="Comma-separated model names from the suite to run; repeatable (the union).")
-@click.option("--tasks", multiple=True, callback=_names,
+@click.option("--tasks", multiple=True, callback=names_option,
               help="Comma-separated task names from the suite to run; repeatable (the union).")
 @click.option("--fresh", is_flag=True,
               help="Recompute everything, even results already in the store with the same settings.")
@@ -139,8 +128,8 @@ def main() -> None:
 @click.option("--executor", type=click.Choice(["local", "ray"]),
               help="Override runtime.executor: 'local' runs models on this machine one at a time; 'ray' runs "
                    "each model in a Ray task on a cluster, in parallel (docs/distributed.md).")
-@click.option("--address", "ray_address", metavar="ADDR",
-              help="Override runtime.ray_address: the Ray cluster to join (with --executor ray).")
+@click.option("--address", "ray_address", metavar="ADDR", callback=nonempty_option,
+              help="Override runtime.ray_address: the Ray cluster to join; implies --executor ray.")
 @click.option("--gpus-per-model", type=click.FloatRange(min=0), metavar="N", callback=_finite,
               help="Override runtime.gpus_per_model: GPUs each model reserves on Ray.")
 @click.option("--cpus-per-model", type=click.FloatRange(min=0, min_open=True), metavar="N", callback=_finite,

@@ -143,6 +143,11 @@ class Suite:
                     t.dataset, limit=min(limit, t.dataset.limit or limit)))
                 for t in chosen_tasks)
         overrides = {name: value for name, value in runtime.items() if value is not None and value is not False}
+        if overrides.get("ray_address"):  # a cluster to join says where the models run
+            if overrides.setdefault("executor", "ray") != "ray":
+                raise SuiteError(self.path, "--address", f"names a Ray cluster, but --executor "
+                                                         f"{overrides['executor']} runs the models here",
+                                 "drop one of them (--address implies --executor ray)")
         if batch_size:
             overrides["batch_size"] = batch_size
             chosen_tasks = tuple(dataclasses.replace(t, batch_size=None) for t in chosen_tasks)

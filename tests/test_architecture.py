@@ -23,7 +23,7 @@ LAYERS = [
     {"suite", "run", "catalog"},
     {"comparable", "results", "comparisons", "estimate", "ranking", "decision", "recommendation"},
     {"report"},
-    {"cli", "__init__"},
+    {"cli", "cli_options", "__init__"},
 ]
 
 

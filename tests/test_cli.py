@@ -113,3 +113,20 @@ def test_estimate_of_a_hub_id_the_hub_cannot_serve_fails_at_once_naming_it(tmp_p
     assert "model 'no-such-org/never-existed' is a hub id that is not in the local hub cache" in done.stderr
     assert "cannot be reached (Connection refused)" in done.stderr and "'model'" not in done.stderr
     assert time.monotonic() - started < imports + 10, done.stderr
+
+
+def test_an_address_means_the_ray_executor(tmp_path, monkeypatch):
+    """--address without --executor ray runs on that cluster (the suite's own executor: local)."""
+    from benchbench.errors import ExecutorUnavailable
+
+    chosen = []
+
+    def executor_for(runtime):
+        chosen.append((runtime.executor, runtime.ray_address))
+        raise ExecutorUnavailable("stopped here by the test")
+
+    monkeypatch.setattr("benchbench.run.driver.executor_for", executor_for)
+    done = CliRunner().invoke(main, ["run", str(_suite(tmp_path)), "-o", str(tmp_path / "r"), "--no-progress",
+                                     "--address", "10.0.0.5:6379"])
+    assert done.exit_code == 2 and "stopped here by the test" in done.output, done.output
+    assert chosen == [("ray", "10.0.0.5:6379")]

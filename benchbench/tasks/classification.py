@@ -35,7 +35,7 @@ from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
 from benchbench.tasks.generation_options import generation_details
-from benchbench.tasks.prompts import render_prompt
+from benchbench.tasks.prompts import chat_wrapping, render_prompt
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
 _CHOICE_DEFAULT_METRICS = ("accuracy", "acc_norm", "macro_f1")
@@ -96,7 +96,8 @@ class Classification:
                     "label_map": _head_label_map(backend.class_labels(), options, labels)}
         choices = options["choices"] or {label: f" {label}" for label in labels}
         common = {"method": method, "labels": labels, "prompt": options["prompt"],
-                  "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"]}
+                  "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"],
+                  **chat_wrapping(backend, options["chat_template"], None)}
         if method == "generation":
             return common | {"answer_matching": _ANSWER_MATCHING, "max_new_tokens": _ANSWER_TOKENS, "stop": ["\n"],
                              **backend.describe_generation()}

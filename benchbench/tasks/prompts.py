@@ -23,3 +23,15 @@ def render_prompt(backend: ModelBackend, template: str, row: dict[str, Any], ext
     """The rendered template, wrapped in the model's chat format when asked."""
     prompt = render(template, row, extra)
     return backend.chat_prompt(prompt, system_prompt) if chat_template else prompt
+
+
+PROMPT_STAND_IN = "{prompt}"
+
+
+def chat_wrapping(backend: ModelBackend, chat_template: bool, system_prompt: str | None) -> dict[str, Any]:
+    """With chat_template on, what the model reads around every rendered prompt: the chat
+    template applied to a stand-in, `{prompt}`, recorded with the settings. A template may add
+    text of its own, e.g. SmolLM2's default system message when system_prompt is None, which the
+    settings would not show otherwise. A template the tokenizer lacks fails here, before any
+    example runs."""
+    return {"chat_prompt": backend.chat_prompt(PROMPT_STAND_IN, system_prompt)} if chat_template else {}

@@ -294,7 +294,7 @@ def _parse_dataset(raw: Any, file: str, path: str, base: Path,
     if names is not None:
         values["column_names"] = _column_names(names, values["format"], file, f"{path}.column_names")
     dataset = DatasetSpec(**values)
-    check_columns(dataset, task_fields, file, path)
+    _check_columns(dataset, task_fields, file, path)
     return dataset
 
 
@@ -337,7 +337,7 @@ def _check_task_options(model: ModelSpec, tasks: tuple[TaskSpec, ...], file: str
         check_mapping(options, TASK_TYPES[targets[target]].options, file, f"{path}.{target}")
 
 
-def check_columns(dataset: DatasetSpec, task_fields: dict[str, Key], file: str, path: str) -> None:
+def _check_columns(dataset: DatasetSpec, task_fields: dict[str, Key], file: str, path: str) -> None:
     """A local file's columns against the task's fields (mapped or by name), before anything
     runs: a misspelt column fails here, with a did-you-mean, not in the run. A CSV whose
     header row reads as data is said in a warning (the file may have no header row)."""
@@ -360,8 +360,8 @@ def check_columns(dataset: DatasetSpec, task_fields: dict[str, Key], file: str, 
         for column in [mapped] if isinstance(mapped, str) else mapped:
             if column in columns or column.split(".")[0] in columns or not (field.required or name in dataset.fields):
                 continue
-            key_path = f"{path}.fields.{name}" if name in dataset.fields else f"{path}.fields"
-            fix = did_you_mean(column, columns, "its columns")
-            raise SuiteError(file, key_path, f"{Path(dataset.path).name} has no column {column!r} for field {name!r}",
-                             f"{fix}; map it with fields: {{{name}: <column>}}" if "did you mean" in fix
-                             else f"{fix}. Map the field with fields: {{{name}: <column>}}")
+            mapped_here = name in dataset.fields
+            raise SuiteError(file, f"{path}.fields.{name}" if mapped_here else f"{path}.fields",
+                             f"{Path(dataset.path).name} has no column {column!r} for field {name!r}",
+                             did_you_mean(column, columns, "its columns")
+                             + ("" if mapped_here else f" (map the field with fields: {{{name}: <column>}})"))

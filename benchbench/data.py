@@ -8,7 +8,9 @@ the settings signature: a changed data file is a different result.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,9 @@ from benchbench.spec import DatasetSpec
 
 _BUILDERS = {"json": "json", "jsonl": "json", "csv": "csv", "tsv": "csv", "parquet": "parquet",
              "text": "text"}
+HEADER_FORMATS = ("csv", "tsv")  # the formats whose first row may be a header, or data (dataset.column_names)
+_PEEK_ROWS = 100  # JSON Lines rows read to tell a file's columns (its keys may differ from row to row)
+_PEEK_JSON_BYTES = 20 * 1024 * 1024  # a .json file (one document) is read whole to tell its columns up to this size
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,9 @@ def _load(spec: DatasetSpec, task_name: str) -> Any:
                                          revision=spec.revision)
         kwargs: dict[str, Any] = {}
         if spec.format == "tsv":
-            kwargs = {"delimiter": "\t", "quoting": 3}  # csv.QUOTE_NONE: TSV quotes are text
+            kwargs = {"delimiter": "\t", "quoting": csv.QUOTE_NONE}  # TSV quotes are text
+        if spec.column_names:  # a file without a header row: its first row is data
+            kwargs["column_names"] = list(spec.column_names)
         if spec.format == "text":
             kwargs = {"sample_by": "line"}
         return datasets.load_dataset(_BUILDERS[spec.format], data_files=spec.path, split="train",
@@ -94,18 +101,29 @@ def _rename(row: dict[str, Any], spec: DatasetSpec, task_fields: dict[str, Key],
             columns: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, field_spec in task_fields.items():
-        column = spec.fields.get(name, name)
-        found, value = _lookup(row, column)
-        if found:
-            out[name] = value
-        elif field_spec.required:
-            raise DatasetUnavailable(
-                f"task {task_name!r}: dataset {spec.path!r} has no column {column!r} for field "
-                f"{name!r}; its columns are {columns}. Map it in the suite: "
-                f"dataset.fields.{name}: <column>")
+        mapped = spec.fields.get(name, name)
+        for column in [mapped] if isinstance(mapped, str) else mapped:
+            if not _lookup(row, column)[0] and (field_spec.required or name in spec.fields):
+                raise DatasetUnavailable(
+                    f"task {task_name!r}: dataset {spec.path!r} has no column {column!r} for field "
+                    f"{name!r}; its columns are {columns}. Map it in the suite: "
+                    f"dataset.fields.{name}: <column>")
+        if isinstance(mapped, str):
+            found, value = _lookup(row, mapped)
+            out[name] = value if found else field_spec.default
         else:
-            out[name] = field_spec.default
+            out[name] = _gathered(row, mapped)
     return out
+
+
+def _gathered(row: dict[str, Any], columns: list[str]) -> list[Any]:
+    """A field mapped to several columns (summary1..3 as the references): their values in one
+    list, a column holding a list adding its items, an empty (None) cell adding nothing."""
+    values: list[Any] = []
+    for column in columns:
+        value = _lookup(row, column)[1]
+        values.extend(value if isinstance(value, (list, tuple)) else [] if value is None else [value])
+    return values
 
 
 def _lookup(row: dict[str, Any], column: str) -> tuple[bool, Any]:
@@ -118,3 +136,59 @@ def _lookup(row: dict[str, Any], column: str) -> tuple[bool, Any]:
             return False, None
         value = value[part]
     return True, value
+
+
+def file_columns(spec: DatasetSpec) -> list[str] | None:
+    """The columns of a local data file, told from its head without loading it (the suite is
+    checked against them before anything runs); None where that cannot be told cheaply (a hub
+    dataset, a JSON document that is not a list of records, an unreadable file: the run
+    itself then says what is wrong)."""
+    path = Path(spec.path)
+    if spec.format == "hub" or not path.is_file():
+        return None
+    if spec.format == "text":
+        return ["text"]
+    if spec.format in HEADER_FORMATS:
+        return list(spec.column_names) if spec.column_names else first_row(spec)
+    try:
+        if spec.format == "parquet":
+            import pyarrow.parquet
+
+            return list(pyarrow.parquet.read_schema(path).names)
+        records = _head_records(path, spec.format)
+    except (OSError, ValueError, ImportError):  # unreadable: loading it says why, in the run
+        return None
+    if not records or not all(isinstance(r, dict) for r in records):
+        return None
+    return list(dict.fromkeys(k for record in records for k in record))
+
+
+def first_row(spec: DatasetSpec) -> list[str] | None:
+    """The cells of a CSV/TSV file's first row (its header, unless the file has none)."""
+    try:
+        with open(spec.path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if spec.format == "tsv" \
+                else csv.reader(handle)
+            return next(reader, None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _head_records(path: Path, fmt: str) -> list[Any]:
+    """The first records of a JSON Lines file, or of a .json file holding a list (or JSON Lines)."""
+    with open(path, encoding="utf-8") as handle:
+        if fmt == "json" and path.stat().st_size <= _PEEK_JSON_BYTES and handle.read(1024).lstrip().startswith("["):
+            handle.seek(0)
+            return json.load(handle)[:_PEEK_ROWS]
+        handle.seek(0)
+        return [json.loads(line) for line in itertools.islice(handle, _PEEK_ROWS) if line.strip()]
+
+
+def looks_like_data(name: str) -> bool:
+    """Whether a header cell reads as a value rather than a column name: a number, or a
+    sentence (a CSV without a header row has its first example there)."""
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return len(name) > 40 or len(name.split()) > 5

@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from benchbench.errors import SuiteError
+from benchbench.errors import SuiteError, shown
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                dict: "a mapping", list: "a list"}
@@ -107,17 +107,17 @@ def check_mapping(value: Any, schema: dict[str, Key], file: str, path: str) -> d
         item = value[name]
         if not _matches(item, spec.types):
             raise SuiteError(file, key_path,
-                             f"expected {spec.describe_type()}, got {type(item).__name__} {item!r}",
+                             f"expected {spec.describe_type()}, got {type(item).__name__} {shown(item)}",
                              spec.help or f"give {spec.describe_type()}")
         if spec.out_of_bounds(item):
-            raise SuiteError(file, key_path, f"{item!r} is out of range: it must be {spec.describe_bounds()}",
+            raise SuiteError(file, key_path, f"{shown(item)} is out of range: it must be {spec.describe_bounds()}",
                              f"give a value {spec.describe_bounds()}" + (f" ({spec.help})" if spec.help else ""))
         if spec.choices and item not in spec.choices and not (spec.bounds and _is_number(item)):
             choices = ", ".join(str(c) for c in spec.choices)
             hint = did_you_mean(str(item), [str(c) for c in spec.choices])
             number = f"a number {spec.describe_bounds()}" if spec.bounds else ""
-            raise SuiteError(file, key_path, f"{item!r} is neither {number} nor one of: {choices}" if number
-                             else f"{item!r} is not one of: {choices}",
+            raise SuiteError(file, key_path, f"{shown(item)} is neither {number} nor one of: {choices}" if number
+                             else f"{shown(item)} is not one of: {choices}",
                              hint if "did you mean" in hint else f"use {number + ', or ' if number else 'one of: '}{choices}")
         checked[name] = item
     return checked

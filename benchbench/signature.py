@@ -23,14 +23,16 @@ from typing import Any
 
 from benchbench.spec import REMOTE_DEVICE, ModelSpec, TaskSpec
 
-# Options added after results were stored, at the value that reproduces the old behaviour:
-# left out of the signature at that value, so the results stored before them are still reused.
+# Options (and dataset keys) added after results were stored, at the value that reproduces the old
+# behaviour: left out of the signature at that value, so the results stored before them are still reused.
 _NEUTRAL_LATER_OPTIONS = {"min_new_tokens": None}
+_NEUTRAL_LATER_DATASET_KEYS = {"column_names": None}
 
 
 def signature_fields(model: ModelSpec, task: TaskSpec, options: dict[str, Any], data_fingerprint: str,
                      device: str, dtype: str, suite_folder: Path | None = None) -> dict[str, Any]:
-    dataset = asdict(task.dataset)
+    dataset = {k: v for k, v in asdict(task.dataset).items()
+               if k not in _NEUTRAL_LATER_DATASET_KEYS or v != _NEUTRAL_LATER_DATASET_KEYS[k]}
     if dataset["format"] != "hub":
         del dataset["path"]  # the content fingerprint stands for the file, wherever it lies
     identity = model.settings.identity(dtype, suite_folder)  # the model's backend says what names it

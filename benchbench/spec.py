@@ -182,10 +182,11 @@ class DatasetSpec:
     name: str | None = None
     split: str = "test"
     revision: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str | list[str]] = field(default_factory=dict)  # a list: several columns give one field
     limit: int | None = None
     sample: str = "first"
     seed: int | None = None
+    column_names: tuple[str, ...] | None = None  # a CSV/TSV without a header row: its columns, in order
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,11 @@ class Suite:
                     t.dataset, limit=min(limit, t.dataset.limit or limit)))
                 for t in chosen_tasks)
         overrides = {name: value for name, value in runtime.items() if value is not None and value is not False}
+        if overrides.get("ray_address"):  # a cluster to join says where the models run
+            if overrides.setdefault("executor", "ray") != "ray":
+                raise SuiteError(self.path, "--address", f"names a Ray cluster, but --executor "
+                                                         f"{overrides['executor']} runs the models here",
+                                 "drop one of them (--address implies --executor ray)")
         if batch_size:
             overrides["batch_size"] = batch_size
             chosen_tasks = tuple(dataclasses.replace(t, batch_size=None) for t in chosen_tasks)
@@ -233,8 +239,11 @@ class Suite:
 
 
 def _pick(items: tuple, names: list[str] | None, file: str, flag: str, what: str) -> tuple:
-    if not names:
+    """The items named (None: all of them; an empty selection is refused, not read as all)."""
+    if names is None:
         return items
+    if not names:
+        raise SuiteError(file, flag, "selects nothing", "name at least one, or leave it out to run all")
     known = [item.name for item in items]
     for name in names:
         if name not in known:

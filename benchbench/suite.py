@@ -8,20 +8,22 @@ anywhere. See docs/suites.md for the reference.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchbench.backends.entry import SuitePlace
 from benchbench.backends.registry import BACKENDS, PluginBroken, backend_entry, backend_names
-from benchbench.errors import SuiteError
+from benchbench.bounded_yaml import read_yaml
+from benchbench.data import HEADER_FORMATS, file_columns, first_row, looks_like_data
+from benchbench.errors import SuiteError, shown
 from benchbench.metrics import CATALOGUE, EVALUATE_PREFIX, METRICS
 from benchbench.paths import local_path
 from benchbench.schema import Key, check_mapping, did_you_mean, key
 from benchbench.spec import DTYPES, DatasetSpec, ModelSpec, RaceSpec, Runtime, Suite, TaskSpec
 from benchbench.tasks import TASK_TYPES
 
+log = logging.getLogger("benchbench")
 DEVICES = ("auto", "cpu", "cuda")
 ISOLATION = ("process", "none")
 EXECUTORS = ("local", "ray")
@@ -108,7 +110,10 @@ DATASET_SCHEMA = {
     "split": key(str, "test"),
     "revision": key(str, None),
     "format": key(str, "auto", choices=("auto", "hub") + LOCAL_FORMATS),
-    "fields": key(dict, dict, help="task field -> dataset column, e.g. {text: sentence}"),
+    "fields": key(dict, dict, help="task field -> dataset column, e.g. {text: sentence}; a list of columns "
+                                   "for a field that takes a list, e.g. {reference: [summary1, summary2]}"),
+    "column_names": key(list, None, help="a CSV/TSV file without a header row: its columns, in order (the "
+                                         "first row is then data)"),
     "limit": key(int, None, bounds="[1, inf)", help="use at most this many examples"),
     "sample": key(str, "first", choices=("first", "random")),
     "seed": key(int, None, bounds="[0, inf)", help="seed for sample: random (default: runtime.seed)"),
@@ -133,16 +138,7 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(file, "", "suite file not found",
                          "give the path of a .yaml suite, or the name of a bundled one: "
                          + ", ".join(bundled_suites()))
-    try:
-        raw = yaml.safe_load(suite_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SuiteError(file, where, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                         "check indentation and quoting at that line") from None
-    except UnicodeDecodeError:
-        raise SuiteError(file, "", "not a UTF-8 text file", "save the suite as UTF-8") from None
-    return parse_suite(raw, suite_path)
+    return parse_suite(read_yaml(suite_path, file), suite_path)
 
 
 def parse_suite(raw: Any, suite_path: Path) -> Suite:
@@ -259,16 +255,36 @@ def _parse_task(raw: Any, file: str, path: str, base: Path) -> TaskSpec:
 def _parse_dataset(raw: Any, file: str, path: str, base: Path,
                    task_fields: dict[str, Key]) -> DatasetSpec:
     values = check_mapping(raw, DATASET_SCHEMA, file, path)
-    fields = values["fields"]
-    for name, column in fields.items():
+    for name, column in values["fields"].items():
+        where = f"{path}.fields.{name}"
         if name not in task_fields:
-            raise SuiteError(file, f"{path}.fields.{name}", "not a field of this task type",
+            raise SuiteError(file, where, "not a field of this task type",
                              did_you_mean(str(name), list(task_fields), "fields"))
-        if not isinstance(column, str):
-            raise SuiteError(file, f"{path}.fields.{name}", "expected a column name (string)",
+        several = isinstance(column, list) and bool(column) and all(isinstance(c, str) for c in column)
+        if several and list not in task_fields[name].types:
+            raise SuiteError(file, where, f"field {name!r} holds one value, so it takes one column",
+                             f"write e.g. '{name}: {column[0]}'")
+        if not isinstance(column, str) and not several:
+            raise SuiteError(file, where, "expected a column name (string)" +
+                             (", or a list of them" if list in task_fields[name].types else ""),
                              f"write e.g. '{name}: sentence'")
     values["format"], values["path"] = _resolve_dataset_location(values, base, file, path)
-    return DatasetSpec(**values)
+    names = values["column_names"]
+    if names is not None:
+        values["column_names"] = _column_names(names, values["format"], file, f"{path}.column_names")
+    dataset = DatasetSpec(**values)
+    _check_columns(dataset, task_fields, file, path)
+    return dataset
+
+
+def _column_names(names: list[Any], fmt: str, file: str, path: str) -> tuple[str, ...]:
+    if fmt not in HEADER_FORMATS:
+        raise SuiteError(file, path, f"a {fmt} dataset names its own columns",
+                         f"remove it (column_names is for {' and '.join(HEADER_FORMATS)} files without a header row)")
+    if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) < len(names):
+        raise SuiteError(file, path, f"{shown(names)} is not a list of distinct column names",
+                         "e.g. column_names: [label, title, text], one per column of the file, in order")
+    return tuple(names)
 
 
 def _resolve_dataset_location(values: dict[str, Any], base: Path, file: str,
@@ -298,3 +314,33 @@ def _check_task_options(model: ModelSpec, tasks: tuple[TaskSpec, ...], file: str
             raise SuiteError(file, f"{path}.{target}", "names no task or task type in this suite",
                              did_you_mean(str(target), list(targets), "tasks and task types"))
         check_mapping(options, TASK_TYPES[targets[target]].options, file, f"{path}.{target}")
+
+
+def _check_columns(dataset: DatasetSpec, task_fields: dict[str, Key], file: str, path: str) -> None:
+    """A local file's columns against the task's fields (mapped or by name), before anything
+    runs: a misspelt column fails here, with a did-you-mean, not in the run. A CSV whose
+    header row reads as data is said in a warning (the file may have no header row)."""
+    columns = file_columns(dataset)
+    if columns is None:
+        return
+    where = f"{path}.column_names" if dataset.column_names else f"{path}.path"
+    if dataset.format in HEADER_FORMATS:
+        first = first_row(dataset) or []
+        if dataset.column_names and len(first) != len(columns):
+            raise SuiteError(file, where, f"names {len(columns)} columns; the file's first row has {len(first)}",
+                             "give one name per column, in order")
+        if not dataset.column_names and any(looks_like_data(name) for name in columns):
+            log.warning("warning: %s: %s: the first row of %s reads as data, not column names (%s); if the file "
+                        "has no header row, give its columns in order with column_names: [...], or the first "
+                        "example is taken for the header", file, where, Path(dataset.path).name,
+                        ", ".join(shown(name) for name in columns[:4]))
+    for name, field in task_fields.items():
+        mapped = dataset.fields.get(name, name)
+        for column in [mapped] if isinstance(mapped, str) else mapped:
+            if column in columns or column.split(".")[0] in columns or not (field.required or name in dataset.fields):
+                continue
+            mapped_here = name in dataset.fields
+            raise SuiteError(file, f"{path}.fields.{name}" if mapped_here else f"{path}.fields",
+                             f"{Path(dataset.path).name} has no column {column!r} for field {name!r}",
+                             did_you_mean(column, columns, "its columns")
+                             + ("" if mapped_here else f" (map the field with fields: {{{name}: <column>}})"))

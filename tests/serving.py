@@ -31,8 +31,8 @@ def free_port() -> int:
 class Server:
     """One `transformers serve` process pinned to one model folder."""
 
-    def __init__(self, model: Path, port: int, log: Path) -> None:
-        self.model, self.port, self.log = model, port, log
+    def __init__(self, model: Path | str, port: int, log: Path, cwd: Path | None = None) -> None:
+        self.model, self.port, self.log, self.cwd = model, port, log, cwd
         self.process: subprocess.Popen | None = None
 
     @property
@@ -44,7 +44,8 @@ class Server:
                    "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", str(self.model)]
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                            env=os.environ | {"HF_HUB_OFFLINE": "1"}, start_new_session=True)
+                                            env=os.environ | {"HF_HUB_OFFLINE": "1"}, start_new_session=True,
+                                            cwd=self.cwd)
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -69,10 +70,11 @@ class Server:
 
 
 @contextmanager
-def served(model: Path, log: Path, port: int | None = None) -> Iterator[Server]:
+def served(model: Path | str, log: Path, port: int | None = None, cwd: Path | None = None) -> Iterator[Server]:
+    """`transformers serve MODEL` (a relative MODEL is read from `cwd`), killed at the end."""
     pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
     pytest.importorskip("openai", reason="served models need the openai client (benchbench[api])")
-    server = Server(model, port or free_port(), log).start()
+    server = Server(model, port or free_port(), log, cwd).start()
     try:
         yield server
     finally:

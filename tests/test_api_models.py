@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from helpers import parse, write_suite
 from serving import free_port, served
@@ -195,8 +196,47 @@ def test_unreachable_server_is_an_unavailable_model(word_llama, tmp_path, monkey
     frame = load_results(out).set_index(["model", "task"])
     assert (frame.loc["served", "status"] == "unavailable").all()
     assert "did not answer" in frame.loc[("served", "mt"), "reason"]
+    assert f"connection refused: nothing listens at http://127.0.0.1:{closed}/v1" in frame.loc[("served", "mt"), "reason"]
     assert (frame.loc["local", "status"] == "ok").all()  # the others still run
     assert result.exit_code == 1 and SECRET not in result.output
+
+
+def _first_snippet(page: str) -> dict:
+    """The first YAML block of a docs page, parsed."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text()
+    return yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+
+
+def test_the_docs_served_model_runs_and_a_wrong_name_gives_the_servers_reason(word_llama, tmp_path, monkeypatch):
+    """docs/api-models.md's first snippet, served as its comment says (`transformers serve ./smollm2`,
+    here a tiny model in that folder) runs; the same entry naming the model otherwise is refused by
+    the server, and the server's reason is what the result says."""
+    monkeypatch.setenv("MY_KEY", SECRET)
+    entry = next(m for m in _first_snippet("api-models.md")["models"] if "api" in m)
+    (tmp_path / "smollm2").symlink_to(word_llama)
+    with served(entry["api"]["model"], tmp_path / "server.log", cwd=tmp_path) as server:  # spelt as in the docs
+        as_documented = {**entry, "api": {**entry["api"], "base_url": server.base_url}}
+        misnamed = {**as_documented, "name": "misnamed", "api": {**as_documented["api"], "model": "smollm2"}}
+        suite = write_suite(tmp_path, {"name": "docs", "models": [as_documented, misnamed],
+                                       "tasks": tasks(limit=2, max_new_tokens=4)})
+        out = tmp_path / "results"
+        result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress", "--tasks", "mt"])
+    frame = load_results(out).set_index("model")
+    assert frame.loc[entry["name"], "status"] == "ok", frame.loc[entry["name"], "reason"]
+    reason = frame.loc["misnamed", "reason"]
+    assert frame.loc["misnamed", "status"] == "unavailable" and "HTTP 400" in reason, reason
+    assert "Server is pinned to './smollm2'; requested 'smollm2'" in reason and reason in result.output
+    assert SECRET not in result.output
+
+
+def test_an_error_body_is_read_as_the_server_wrote_it():
+    from benchbench.backends.api.client import server_said
+
+    assert server_said({"message": "model not found", "type": "invalid_request_error"}) == "model not found"
+    assert server_said({"error": {"message": "too long"}}) == "too long"
+    assert server_said({"detail": "Server is pinned"}) == "Server is pinned"
+    assert server_said({"detail": [{"loc": ["body", "n"], "msg": "bad"}]}) == '[{"loc": ["body", "n"], "msg": "bad"}]'
+    assert server_said("upstream\n timed out") == "upstream timed out" and server_said(None) is None
 
 
 def test_missing_key_variable_is_named_never_shown(word_llama, tmp_path, monkeypatch):

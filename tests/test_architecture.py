@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "benchbench"
 
 # Each module may import its own layer and the layers before it (docs/architecture.md).
 LAYERS = [
-    {"errors", "schema", "paths", "numbers", "spec", "store"},
+    {"errors", "schema", "paths", "numbers", "spec", "store", "bounded_yaml"},
     {"data", "metrics", "measure", "signature"},
     {"backends"},
     {"tasks"},

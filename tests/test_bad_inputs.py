@@ -72,12 +72,40 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any], Path], None]:
     return mutate
 
 
+def _all(*mutations: Callable[[dict[str, Any], Path], Any]) -> Callable[[dict[str, Any], Path], None]:
+    def mutate(document: dict[str, Any], tmp: Path) -> None:
+        for change in mutations:
+            change(document, tmp)
+    return mutate
+
+
 def _data(content: str | bytes, suffix: str = ".jsonl") -> Callable[[dict[str, Any], Path], None]:
     def mutate(document: dict[str, Any], tmp: Path) -> None:
         path = tmp / f"data{suffix}"
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         document["tasks"][0]["dataset"]["path"] = str(path)
     return mutate
+
+
+def _yaml(mutate: Callable[[dict[str, Any], Path], Any], text: Callable[[str], str]) -> Callable[[Path], list[str]]:
+    """A `run` of the valid suite changed by `mutate`, whose YAML text `text` then rewrites
+    (for what a dumped document cannot hold: aliases, duplicate keys, raw nesting)."""
+    def build(tmp: Path) -> list[str]:
+        document = _valid(tmp)
+        mutate(document, tmp)
+        path = Path(_write(tmp, document))
+        path.write_text(text(path.read_text()))
+        return ["run", str(path)]
+    return build
+
+
+# A "billion laughs": nine lists of nine aliases of the list before, 9**9 strings once expanded.
+BOMB = "[" + ", ".join(["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
+    f"&{name} [{', '.join(['*' + before] * 9)}]" for before, name in zip("abcdefgh", "bcdefghi")]) + "]"
+
+
+def _bomb_in(key_path: str) -> Callable[[Path], list[str]]:
+    return _yaml(_set(key_path, "BOMB"), lambda text: text.replace("BOMB", BOMB))
 
 
 @dataclass
@@ -115,6 +143,29 @@ CASES = [
     Case("unknown-field", _suite(_set("tasks.0.dataset.fields", {"txt": "review"})), 2, "did you mean 'text'"),
     Case("field-not-a-column-name", _suite(_set("tasks.0.dataset.fields", {"text": 3})), 2, "expected a column"),
     Case("unknown-data-format", _suite(_data("x", ".xyz")), 2, "cannot tell the format"),
+    # data files' columns, checked against the fields before anything runs
+    Case("data-without-the-column", _suite(_data('{"review": "a", "label": "x"}\n')), 2,
+         "data.jsonl has no column 'text' for field 'text'"),
+    Case("misspelt-column", _suite(_set("tasks.0.dataset.fields", {"text": "txet"})), 2,
+         "fields.text: sentiment.jsonl has no column 'txet' for field 'text'\n  fix: did you mean 'text'?"),
+    Case("misspelt-csv-column", _suite(_all(_data("sentence,label\ngood film,positive\n", ".csv"),
+                                            _set("tasks.0.dataset.fields", {"text": "sentense"}))), 2,
+         "did you mean 'sentence'?"),
+    Case("column-names-of-a-jsonl", _suite(_set("tasks.0.dataset.column_names", ["text", "label"])), 2,
+         "a jsonl dataset names its own columns"),
+    Case("column-names-miscounted", _suite(_all(_data("good film,positive,x\n", ".csv"),
+                                                _set("tasks.0.dataset.column_names", ["text", "label"]))),
+         2, "names 2 columns; the file's first row has 3"),
+    Case("column-names-repeated", _suite(_all(_data("good film,positive\n", ".csv"),
+                                              _set("tasks.0.dataset.column_names", ["text", "text"]))),
+         2, "is not a list of distinct column names"),
+    Case("several-columns-for-one-value", _suite(_set("tasks.0.dataset.fields", {"text": ["text", "label"]})), 2,
+         "field 'text' holds one value, so it takes one column"),
+    Case("misspelt-reference-column", _suite(_all(
+        _data('{"dialogue": "a", "summary1": "b", "summary2": "c"}\n'), _set("tasks.0.type", "summarization"),
+        _set("tasks.0.options", {}), _set("tasks.0.dataset.fields", {"source": "dialogue",
+                                                                     "reference": ["summary1", "sumary2"]}))),
+         2, "did you mean 'summary2'?"),
     Case("batch-size-zero", _suite(_set("runtime.batch_size", 0)), 2, "must be at least 1"),
     Case("batch-size-negative", _suite(_set("runtime.batch_size", -4)), 2, "must be at least 1"),
     Case("device-gpu", _suite(_set("runtime.device", "gpu")), 2, "is not one of"),
@@ -138,9 +189,37 @@ CASES = [
     Case("task-batch-size-words", _suite(_set("tasks.0.batch_size", "eight")), 2,
          "'eight' is neither a number at least 1 nor one of: auto"),
     Case("batch-size-auto-typo", _suite(_set("runtime.batch_size", "atuo")), 2, "did you mean 'auto'"),
+    # hostile YAML: bounded before anything is built
+    Case("alias-bomb-in-description", _bomb_in("description"), 2, "with its aliases followed this value holds"),
+    Case("alias-bomb-in-stop", _bomb_in("tasks.0.options.stop"), 2, "a suite may hold at most 100,000"),
+    Case("alias-holding-itself", _yaml(_set("description", "LOOP"), lambda t: t.replace("LOOP", "&x [*x]")), 2,
+         "an alias refers to a list or mapping that holds it"),
+    Case("nested-20000-levels", _yaml(_set("description", "DEEP"), lambda t: t.replace("DEEP", "[" * 20000 + "]" * 20000)),
+         2, "nested more than 50 levels deep"),
+    Case("nested-60-levels", _yaml(_set("description", "DEEP"), lambda t: t.replace("DEEP", "[" * 60 + "]" * 60)),
+         2, "nested more than 50 levels deep"),
+    Case("duplicate-key", _yaml(lambda d, t: None, lambda text: text + "models:\n- {name: other, source: org/other}\n"),
+         2, "line 14: key 'models' is given a second time (first on line 4"),
+    Case("duplicate-option", _yaml(_set("tasks.0.options.method", "head"),
+                                   lambda text: text.replace("method: head", "method: head\n    method: choices")),
+         2, "key 'method' is given a second time"),
+    Case("ten-megabyte-prompt", _suite(_set("tasks.0.options.prompt", "{text} " + "x" * 10_000_000)), 2,
+         "a suite may hold at most 1,048,576"),
+    Case("long-prompt", _suite(_set("tasks.0.options.prompt", "{text} " + "x" * 200_000)), 2,
+         "values may hold at most 100,000"),
+    Case("long-value-of-the-wrong-type", _suite(_set("runtime.seed", "x" * 50_000)), 2,
+         "expected an integer, got str 'xxxxxxxx"),
     # options
     Case("unknown-model-flag", _args("--models", "nope"), 2, "models in the suite: m"),
     Case("unknown-task-flag", _args("--tasks", "nope"), 2, "tasks in the suite: t"),
+    Case("empty-models-flag", _args("--models", ""), 2, "names an empty model"),
+    Case("comma-models-flag", _args("--models", ","), 2, "names an empty model"),
+    Case("empty-models-flag-repeated", _args("--models", "m", "--models", ""), 2, "names an empty model"),
+    Case("empty-tasks-flag", _args("--tasks", " "), 2, "names an empty task"),
+    Case("comma-tasks-flag", _args("--tasks", "t,"), 2, "names an empty task"),
+    Case("address-with-local-executor", _args("--address", "10.0.0.5:6379", "--executor", "local"), 2,
+         "--address: names a Ray cluster, but --executor local runs the models here"),
+    Case("address-empty", _args("--address", " "), 2, "Invalid value for '--address': is empty"),
     Case("limit-flag-zero", _args("--limit", "0"), 2, "Invalid value for '--limit'"),
     Case("device-flag-tpu", _args("--device", "tpu"), 2, "Invalid value for '--device'"),
     Case("batch-size-flag-negative", _args("--batch-size", "-1"), 2, "Invalid value for '--batch-size'"),
@@ -165,7 +244,7 @@ CASES = [
                                                                   "split": "validation"})), 1, "unavailable"),
     Case("empty-data-file", _suite(_data("")), 1, "is an empty file"),
     Case("broken-json-data", _suite(_data('{"text": "a", "label": \n')), 1, "is it valid jsonl"),
-    Case("data-without-the-column", _suite(_data('{"review": "a", "label": "x"}\n')), 1, "has no column 'text'"),
+
     Case("labels-no-choice-produces", _suite(_set("tasks.0.options", {"method": "choices",
                                                                      "choices": {"pos": " positive", "neg": " negative"}})),
          1, "that no choice produces"),
@@ -195,7 +274,8 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(case, tmp_path, existing
         args += ["--results", str(existing_results), "--no-progress"]
     result = CliRunner().invoke(main, args, env=case.env)
     assert result.exit_code == case.code, result.output
-    assert case.says in result.output, result.output
+    assert case.says in result.output, result.output[-3000:]
+    assert len(result.output) < 3000, f"{len(result.output):,} characters on the terminal"
     assert "Traceback" not in result.output and not isinstance(result.exception, (KeyError, TypeError, ValueError))
     if case.code == 2:
         assert (existing_results / "benchbench.sqlite").read_bytes() == before
@@ -305,3 +385,15 @@ def test_a_full_results_disk_stops_the_run_with_a_clear_message(tmp_path, tmpfs,
     shutil.copytree(folder, tmp_path / "copy")  # what was stored is kept, and a later run resumes it
     with sqlite3.connect(tmp_path / "copy" / "benchbench.sqlite") as db:
         assert db.execute("SELECT status FROM results").fetchall() == [("running",)]
+
+
+def test_a_long_input_in_a_reason_is_cut_on_the_terminal_and_in_the_store(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+    document = _valid(tmp_path)
+    document["tasks"][0]["options"] = {"method": "choices", "prompt": "{txet} " + "x" * 90_000}  # a misspelt field
+    result = CliRunner().invoke(main, ["run", _write(tmp_path, document), "-o", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 1 and "uses 'txet', which is not available" in result.output, result.output[-3000:]
+    assert len(result.output) < 5000, f"{len(result.output):,} characters on the terminal"
+    with sqlite3.connect(tmp_path / "out" / "benchbench.sqlite") as db:
+        (reason,) = db.execute("SELECT reason FROM results").fetchone()
+    assert "uses 'txet'" in reason and len(reason) <= 1100, len(reason)

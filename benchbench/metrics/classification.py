@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from sklearn import metrics as sk
 
 from benchbench.metrics.base import MetricResult
 from benchbench.metrics.bootstrap import mean_of, with_count
@@ -41,6 +40,8 @@ def macro_f1(predictions: Sequence[Any], references: Sequence[Any], labels: Sequ
              **_: Any) -> MetricResult:
     """Macro-F1 over `labels` (default: every label seen); a label never predicted scores 0."""
     label_list = _label_list(predictions, references, labels)
+    from sklearn import metrics as sk  # here, not at import: scikit-learn takes ~1 s to import
+
     value = sk.f1_score([str(r) for r in references], [str(p) for p in predictions], labels=label_list,
                         average="macro", zero_division=0)
     stats = _confusion_stats(predictions, references, label_list)
@@ -50,6 +51,8 @@ def macro_f1(predictions: Sequence[Any], references: Sequence[Any], labels: Sequ
 
 def matthews_corrcoef(predictions: Sequence[Any], references: Sequence[Any],
                       labels: Sequence[Any] | None = None, **_: Any) -> MetricResult:
+    from sklearn import metrics as sk
+
     value = sk.matthews_corrcoef([str(r) for r in references], [str(p) for p in predictions])
     stats = _confusion_stats(predictions, references, _label_list(predictions, references, labels))
     return MetricResult({"mcc": float(value)}, "sklearn matthews_corrcoef", {"mcc": (stats, SumScore.of("mcc"))})

@@ -10,9 +10,10 @@ round, ``RoundFinished``: the task goes on in the next round).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Union
 
+from benchbench.errors import readable
 from benchbench.measure.segment import MeterSegment
 from benchbench.metrics.sums import ExampleStats
 from benchbench.store.records import Outcome, StoredStats
@@ -20,9 +21,12 @@ from benchbench.store.records import Outcome, StoredStats
 
 @dataclass(frozen=True)
 class Log:
-    """A line for the user (a model loaded, a task failed)."""
+    """A line for the user (a model loaded, a task failed), cut to a readable length."""
 
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", readable(self.message))
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,12 @@ class TaskFinished:
     outcome: Outcome
     stats: list[StoredStats] = field(default_factory=list)
     example_scores: dict[int, float | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Every reason a worker sends is stored and shown: cut it to a readable length here,
+        whatever raised it (a library's message may quote a whole input)."""
+        if self.outcome.reason is not None:
+            object.__setattr__(self, "outcome", replace(self.outcome, reason=readable(self.outcome.reason)))
 
 
 @dataclass(frozen=True)

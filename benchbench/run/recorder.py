@@ -10,6 +10,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
+from benchbench.errors import readable
 from benchbench.run.events import (
     Event,
     Log,
@@ -176,7 +177,6 @@ class Recorder:
             self.bar.update(examples)
 
 
-def shorten(reason: str | None, limit: int = REASON_SHOWN) -> str:
-    """A reason's first line, cut to a readable length (the store keeps it whole)."""
-    line = str(reason).splitlines()[0] if reason else ""
-    return line if len(line) <= limit else f"{line[:limit]}… [{len(line)} characters; the whole reason is stored]"
+def shorten(reason: str | None) -> str:
+    """A reason's first line, cut to a readable length for the terminal."""
+    return readable(str(reason).splitlines()[0], REASON_SHOWN) if reason else ""

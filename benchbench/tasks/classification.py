@@ -37,7 +37,7 @@ from benchbench.schema import key
 from benchbench.tasks.base import ExampleResult, Scoring, TaskScores, score_metrics
 from benchbench.tasks.flags import majority_share, one_label
 from benchbench.tasks.generation_options import generation_details
-from benchbench.tasks.prompts import check_chat_format, render_prompt
+from benchbench.tasks.prompts import chat_wrapping, check_chat_format, render_prompt
 
 _HEAD_DEFAULT_METRICS = ("accuracy", "macro_f1")
 _CHOICE_DEFAULT_METRICS = ("accuracy", "acc_norm", "macro_f1")
@@ -100,7 +100,8 @@ class Classification:
         check_chat_format(backend, options["chat_template"])
         choices = options["choices"] or {label: f" {label}" for label in labels}
         common = {"method": method, "labels": labels, "prompt": options["prompt"],
-                  "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"]}
+                  "choices": {str(k): v for k, v in choices.items()}, "chat_template": options["chat_template"],
+                  **chat_wrapping(backend, options["chat_template"], None)}
         if method == "generation":
             return common | {"answer_matching": _ANSWER_MATCHING, "max_new_tokens": _ANSWER_TOKENS, "stop": ["\n"],
                              **require(backend, Generator).describe_generation()}

@@ -14,6 +14,7 @@ from benchbench.backends.capabilities import Generator, require
 from benchbench.errors import TaskConfigError
 from benchbench.schema import key
 from benchbench.spec import DEFAULT_SEED
+from benchbench.tasks.prompts import chat_wrapping
 
 GENERATION_OPTIONS = {
     "max_new_tokens": key(int, None, bounds="[1, inf)", help="tokens to generate at most (default per task type)"),
@@ -47,6 +48,8 @@ def generation_settings(backend: ModelBackend, options: dict[str, Any], default_
         "seed": options["seed"] if options["seed"] is not None else DEFAULT_SEED,
         "stop": list(options["stop"]) if options["stop"] is not None else default_stop,
         "chat_template": options["chat_template"], "system_prompt": options["system_prompt"],
+        **chat_wrapping(backend, options["chat_template"] and backend.profile.family == "decoder-only",
+                        options["system_prompt"]),
         **require(backend, Generator).describe_generation(),
     }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from benchbench.backends.base import ModelBackend
 from benchbench.backends.capabilities import ChatPrompts, require
-from benchbench.errors import TaskConfigError
+from benchbench.errors import TaskConfigError, shown
 
 
 def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
@@ -15,7 +15,7 @@ def render(template: str, row: dict[str, Any], extra: dict[str, Any]) -> str:
         return template.format(**{**extra, **row})
     except (KeyError, IndexError) as exc:
         names = ", ".join("{" + n + "}" for n in [*row, *extra])
-        raise TaskConfigError(f"prompt {template!r} uses {exc}, which is not available; "
+        raise TaskConfigError(f"prompt {shown(template)} uses {exc}, which is not available; "
                               f"available: {names}") from None
 
 
@@ -31,3 +31,16 @@ def render_prompt(backend: ModelBackend, template: str, row: dict[str, Any], ext
     """The rendered template, wrapped in the model's chat format when asked."""
     prompt = render(template, row, extra)
     return require(backend, ChatPrompts).chat_prompt(prompt, system_prompt) if chat_template else prompt
+
+
+PROMPT_STAND_IN = "{prompt}"
+
+
+def chat_wrapping(backend: ModelBackend, chat_template: bool, system_prompt: str | None) -> dict[str, Any]:
+    """With chat_template on, what the model reads around every rendered prompt: the chat
+    template applied to a stand-in, `{prompt}`, recorded with the settings. A template may add
+    text of its own, e.g. SmolLM2's default system message when system_prompt is None, which the
+    settings would not show otherwise. A template the tokenizer lacks fails here, before any
+    example runs."""
+    return {"chat_prompt": require(backend, ChatPrompts).chat_prompt(PROMPT_STAND_IN, system_prompt)} \
+        if chat_template else {}

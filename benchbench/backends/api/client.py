@@ -8,6 +8,7 @@ it is never part of a message, a record or an exception text benchbench writes.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from benchbench.backends.api.retry import backoff_seconds, retry_after_seconds, retryable_status
-from benchbench.errors import ModelUnavailable, first_line
+from benchbench.errors import ModelUnavailable, first_line, readable
 from benchbench.spec import ApiSpec
 
 T = TypeVar("T")
@@ -56,6 +57,29 @@ def read_api_key(api: ApiSpec) -> str:
         raise ModelUnavailable(f"api.api_key_env names the environment variable {api.api_key_env}, which is not set "
                                f"or empty; export {api.api_key_env}=... before the run")
     return key
+
+
+def server_said(body: Any) -> str | None:
+    """What an error body says, in one line: OpenAI's {"error": {"message": ...}} (or the inner
+    mapping the client keeps), FastAPI's {"detail": ...}, a plain text, else the body as JSON."""
+    if body is None or body == "":
+        return None
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            if body.get(key):
+                return server_said(body[key])
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    return " ".join(text.split())
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error comes from a refused connection (the port is closed)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class ApiClient:
@@ -105,13 +129,17 @@ class ApiClient:
         return None, False
 
     def describe(self, exc: Exception) -> str:
-        """A one-line reason without secrets (the client's messages carry no key)."""
+        """A one-line reason without secrets (the client's messages carry no key): the server's
+        own words where it gave any (the openai client's message is only "Error code: 400")."""
         status = getattr(exc, "status_code", None)
+        if isinstance(exc, self._openai.APIConnectionError) and _refused(exc):
+            return (f"connection refused: nothing listens at {self.api.base_url} (is the server running, on that "
+                    f"host and port?)")
         text = first_line(exc)
-        body = getattr(exc, "body", None)  # an error event's own text ("An error occurred during streaming": why)
-        if isinstance(body, str) and body not in text:
-            text = f"{text}: {body}"
-        text = text[:300]
+        said = server_said(getattr(exc, "body", None))  # a JSON error's message, or an error event's own text
+        if said and said not in text:
+            text = f"{text}: {said}"
+        text = readable(text, 300)
         return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
 
     def stream_generation(self, endpoint_input: str | list[dict[str, str]], params: dict[str, Any]) -> Streamed:

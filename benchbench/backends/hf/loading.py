@@ -18,6 +18,7 @@ import torch
 
 from benchbench.backends.base import ModelInfo
 from benchbench.backends.hf.gguf_cache import converted_folder
+from benchbench.backends.hf.hub import hub_unreachable
 from benchbench.backends.reference import ModelLocation, locate
 from benchbench.errors import ModelUnavailable, first_line
 from benchbench.measure.allocator import keep_freed_memory
@@ -105,14 +106,30 @@ def materialize(checkpoint: CheckpointSpec, name: str = "model") -> ModelLocatio
 
 
 def inspect_config(checkpoint: CheckpointSpec, name: str = "model") -> tuple[Any, str]:
-    """The model's config and family, read without loading weights."""
+    """The model's config and family, read without loading weights. A hub id that is neither
+    in the local cache nor reachable fails at once (hub.py), not after the client's retries."""
     from transformers import AutoConfig
 
     where = materialize(checkpoint, name)
+    kwargs = _pretrained_kwargs(checkpoint, where)
     try:
-        config = AutoConfig.from_pretrained(where.pretrained, **_pretrained_kwargs(checkpoint, where))
+        if where.kind == "hub":
+            try:
+                return _with_family(AutoConfig.from_pretrained(where.pretrained, local_files_only=True, **kwargs))
+            except _LOAD_ERRORS:
+                why = hub_unreachable()
+                if why:
+                    named = repr(checkpoint.source) if name == checkpoint.source else f"{name!r} ({checkpoint.source!r})"
+                    raise ModelUnavailable(
+                        f"model {named} is a hub id that is not in the local hub cache, and the hub cannot be "
+                        f"reached: {why}; give a local folder, a .gguf file or packaged:NAME, or run where the "
+                        f"hub is reachable") from None
+        return _with_family(AutoConfig.from_pretrained(where.pretrained, **kwargs))
     except _LOAD_ERRORS as exc:
         raise _unavailable(name, checkpoint.source, "config", exc) from exc
+
+
+def _with_family(config: Any) -> tuple[Any, str]:
     return config, family_of(config)
 
 

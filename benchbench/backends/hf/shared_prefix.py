@@ -16,6 +16,7 @@ would run (context + continuation per choice), so memory stays within what `batc
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
@@ -90,6 +91,12 @@ def _batches(groups: list[Group], batch_size: int) -> Iterator[list[Group]]:
         yield batch
 
 
+def _cache_argument(model: torch.nn.Module) -> str:
+    """The name a model's forward takes its KV cache under: `cache` since transformers 5.2x, which
+    warns (a FutureWarning on every run) when given the older `past_key_values`."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 @torch.inference_mode()
 def _score_batch(loaded: LoadedModel, scorer: TokenScorer, groups: list[Group]) -> dict[int, tuple[float, int]]:
     device, pad = loaded.device, loaded.tokenizer.pad_token_id or 0
@@ -101,13 +108,13 @@ def _score_batch(loaded: LoadedModel, scorer: TokenScorer, groups: list[Group]) 
     members = [m for group in groups for m in group.members]
     first = scorer.from_hidden(prefix.last_hidden_state[owner, length - 1],
                                torch.tensor([c[0] for _, c in members], device=device))
-    cache = prefix.past_key_values
+    cache = prefix["cache"] if "cache" in prefix else prefix["past_key_values"]
     cache.batch_select_indices(owner)
     rest, rest_mask = right_padded([c[:-1] for _, c in members], pad, device)
     positions = length + torch.arange(rest.shape[1], device=device).expand(len(members), -1)
     mask = torch.cat([torch.ones((len(members), length), dtype=rest_mask.dtype, device=device), rest_mask], 1)
     hidden = scorer.model.base_model(input_ids=rest, attention_mask=mask, position_ids=positions,
-                                     past_key_values=cache, use_cache=True).last_hidden_state
+                                     **{_cache_argument(scorer.model.base_model): cache}, use_cache=True).last_hidden_state
     rows = torch.tensor([r for r, (_, c) in enumerate(members) for _ in c[1:]], device=device)
     steps = torch.tensor([j for _, c in members for j in range(len(c) - 1)], device=device)
     later = scorer.from_hidden(hidden[rows, steps], torch.tensor([t for _, c in members for t in c[1:]], device=device))

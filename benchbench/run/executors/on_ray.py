@@ -28,6 +28,7 @@ import logging
 import os
 import queue
 import socket
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -101,6 +102,7 @@ class RayExecutor:
                     f"could not join or start a Ray cluster ({address or 'this machine'}): {first_line(exc)}; "
                     f"start one with `ray start --head` and pass its address with --address "
                     f"(docs/distributed.md)") from None
+        warn_if_open(self.ray.get_runtime_context().gcs_address)
         self.gpus_per_model = 0.0
         self.workers: set[RayWorker] = set()  # the actors alive, to stop on an interrupt
         self.streams = 0  # calls whose events a driver thread is still reading
@@ -250,9 +252,11 @@ class ModelActor:
 
 
 def _use_token_if_any() -> None:
-    """A cluster from `ray start` uses token authentication by default (Ray >= 2.5x) and
-    writes its token to ~/.ray/auth_token; but a driver that joins it sends the token only
-    when RAY_AUTH_MODE=token, and otherwise fails with "InvalidAuthToken". Where the user has
+    """Ray 2.60 checks tokens only on a cluster started with one: `ray start --head` with
+    RAY_AUTH_MODE=token or a token already in ~/.ray/auth_token (`ray get-auth-token
+    --generate` writes one), or a new local cluster from `ray.init()`, which makes one. A
+    driver that joins such a cluster by its address sends the token only when
+    RAY_AUTH_MODE=token, and otherwise fails with "InvalidAuthToken". Where the user has
     chosen no mode and a token is at hand, send it. Ray reads the mode when it is imported
     (or when its config is initialised again, which is what Ray itself does on a change)."""
     token_at_hand = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
@@ -267,6 +271,39 @@ def _use_token_if_any() -> None:
             Config.initialize("")
         except (ImportError, AttributeError):  # another Ray: it reads the mode its own way
             pass
+
+
+# Run in a child process with RAY_AUTH_MODE=disabled: connects to the cluster's GCS without a token.
+_CONNECT_WITHOUT_TOKEN = """
+import sys
+from ray._raylet import GcsClient
+GcsClient(address=sys.argv[1]).internal_kv_get(b"benchbench-authentication-probe", None, timeout=20)
+print("accepted")
+"""
+PROBE_SECONDS = 60
+
+
+def accepts_without_token(gcs_address: str) -> bool | None:
+    """Whether the cluster at `gcs_address` lets a client in that sends no token: True, False
+    (it asks for one), or None when that cannot be told (another Ray, a probe that timed out).
+    Asked from a child process, since a process's authentication mode is Ray's global setting."""
+    try:
+        probe = subprocess.run([sys.executable, "-c", _CONNECT_WITHOUT_TOKEN, gcs_address], capture_output=True,
+                               text=True, timeout=PROBE_SECONDS, env=os.environ | {"RAY_AUTH_MODE": "disabled"})
+    except subprocess.TimeoutExpired:
+        return None
+    if probe.returncode == 0 and "accepted" in probe.stdout:
+        return True
+    return False if "InvalidAuthToken" in probe.stdout + probe.stderr else None
+
+
+def warn_if_open(gcs_address: str) -> None:
+    """Say so when the cluster the run is on checks no token: its nodes run whatever anyone who
+    reaches their ports sends (Ray 2.60 listens on every interface, whatever the node's IP)."""
+    if accepts_without_token(gcs_address):
+        log.warning("warning: the Ray cluster at %s runs without authentication: anyone who can reach its ports can "
+                    "run code on its nodes. Start its head with token authentication (docs/distributed.md, "
+                    "'Starting a cluster')", gcs_address)
 
 
 def crash_reason(errors: Any, exc: Exception, worker: WorkerIdentity | None) -> str:

@@ -1,4 +1,5 @@
-"""The `benchbench` command: run, validate, list."""
+"""The `benchbench` command (click wiring over the Python API): run, validate, list, recommend,
+report, estimate. Option types and callbacks shared by commands live in options.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 import click
 
+from benchbench.cli.options import names_option, nonempty_option
 from benchbench.errors import BenchbenchError, SuiteError
 from benchbench.schema import key
 from benchbench.spec import DTYPES, BatchSize
@@ -42,10 +44,6 @@ class _BatchSizeType(click.ParamType):
 
 
 BATCH_SIZE = _BatchSizeType()
-
-
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _fail(exc: BenchbenchError) -> None:
@@ -123,8 +121,10 @@ def main() -> None:
 @click.option("--batch-size", type=BATCH_SIZE, metavar="N|auto",
               help="Override runtime.batch_size (and every task's): rows per pass, or auto.")
 @click.option("--dtype", type=click.Choice(DTYPES), help="Override runtime.dtype and every model's dtype.")
-@click.option("--models", help="Comma-separated model names from the suite to run.")
-@click.option("--tasks", help="Comma-separated task names from the suite to run.")
+@click.option("--models", multiple=True, callback=names_option,
+              help="Comma-separated model names from the suite to run; repeatable (the union).")
+@click.option("--tasks", multiple=True, callback=names_option,
+              help="Comma-separated task names from the suite to run; repeatable (the union).")
 @click.option("--fresh", is_flag=True,
               help="Recompute everything, even results already in the store with the same settings.")
 @click.option("--no-weights", is_flag=True,
@@ -136,8 +136,8 @@ def main() -> None:
 @click.option("--executor", type=click.Choice(["local", "ray"]),
               help="Override runtime.executor: 'local' runs models on this machine one at a time; 'ray' runs "
                    "each model in a Ray task on a cluster, in parallel (docs/distributed.md).")
-@click.option("--address", "ray_address", metavar="ADDR",
-              help="Override runtime.ray_address: the Ray cluster to join (with --executor ray).")
+@click.option("--address", "ray_address", metavar="ADDR", callback=nonempty_option,
+              help="Override runtime.ray_address: the Ray cluster to join; implies --executor ray.")
 @click.option("--gpus-per-model", type=click.FloatRange(min=0), metavar="N", callback=_finite,
               help="Override runtime.gpus_per_model: GPUs each model reserves on Ray.")
 @click.option("--cpus-per-model", type=click.FloatRange(min=0, min_open=True), metavar="N", callback=_finite,
@@ -147,7 +147,7 @@ def main() -> None:
                    "cannot win (runtime.race; its defaults unless the suite sets it; docs/statistics.md).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def run(suite: str, output: str, limit: int | None, device: str | None, batch_size: BatchSize | None, dtype: str | None,
-        models: str | None, tasks: str | None, fresh: bool, no_weights: bool, isolation: str | None,
+        models: list[str] | None, tasks: list[str] | None, fresh: bool, no_weights: bool, isolation: str | None,
         executor: str | None, ray_address: str | None, gpus_per_model: float | None, cpus_per_model: float | None,
         race: bool, progress: bool) -> None:
     """Run SUITE (a YAML file) and print a comparison table.
@@ -171,7 +171,7 @@ def run(suite: str, output: str, limit: int | None, device: str | None, batch_si
     try:
         loaded = load_suite(suite)
         chosen = loaded.select(
-            _split(models), _split(tasks), limit, batch_size, dtype, device=device, no_weights=no_weights,
+            models, tasks, limit, batch_size, dtype, device=device, no_weights=no_weights,
             isolation=isolation, executor=executor, ray_address=ray_address, gpus_per_model=gpus_per_model,
             cpus_per_model=cpus_per_model, race=(loaded.runtime.race or RaceSpec()) if race else None)
         budget = chosen.runtime.race and chosen.runtime.race.max_memory_gb
@@ -314,7 +314,7 @@ def estimate(model: str, dtype: str, batch_size: int, seq_len: int, scoring: boo
 
     try:
         source = resolve_source_path(model, Path.cwd(), "command line", "MODEL")
-        config, family = inspect_config(CheckpointSpec(source, trust_remote_code=trust_remote_code))
+        config, family = inspect_config(CheckpointSpec(source, trust_remote_code=trust_remote_code), model)
     except BenchbenchError as exc:
         _fail(exc)
     shape = model_shape(config)
@@ -382,6 +382,3 @@ def list_(fmt: str) -> None:
     data = catalog()
     click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else catalog_text(data))
 
-
-if __name__ == "__main__":
-    main()

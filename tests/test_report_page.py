@@ -223,3 +223,28 @@ def test_long_task_names_fit_a_phone_and_the_side_by_side_columns_stay_readable(
     rem = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert widths[1] >= 15 * rem - 1 and widths[3] >= 10 * rem - 1 and widths[5] >= 10 * rem - 1, widths  # input, A, B
     assert not page.errors, page.errors
+
+
+def test_the_collapsed_input_shows_what_differs_not_the_shared_boilerplate(tmp_path, browser, monkeypatch):
+    import json
+
+    from fake_backend import FakeBackend
+    from helpers import write_suite
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"source": f"{'good' if i % 2 else 'bad'} film number {i}. " + "It runs long. " * 8,
+                                        "reference": "a film"}) + "\n" for i in range(4)))
+    boilerplate = ("You are a careful translator of film reviews. Read the review below and translate it into "
+                   "German, keeping its tone.\n\n")  # what a chat template's system message looks like
+    suite = write_suite(tmp_path, {"name": "b", "runtime": {"bootstrap_resamples": 20},
+                                   "models": [{"name": "a", "source": "org/a"}, {"name": "b", "source": "org/b"}],
+                                   "tasks": [{"name": "s", "type": "translation", "dataset": {"path": str(data)},
+                                              "options": {"prompt": boilerplate + "Review: {source}"}}]})
+    monkeypatch.setattr("benchbench.run.worker.open_backend", lambda spec, runtime, device: FakeBackend(spec.name))
+    assert CliRunner().invoke(main, ["run", str(suite), "-o", str(tmp_path / "r"), "--no-progress"]).exit_code == 0
+    page = Page(browser, tmp_path / "r" / "report.html")
+    summaries = page.evaluate("[...document.querySelectorAll('#compare summary')].map(s => s.innerText)")
+    # every input starts "...German, keeping its tone.\n\nReview: ": the summary starts where the example does
+    assert [s[:18] for s in summaries] == ["…bad film number 0", "…good film number ", "…bad film number 2",
+                                           "…good film number "], summaries
+    assert not page.errors, page.errors

@@ -118,3 +118,52 @@ def test_the_random_permutation_test_agrees_with_scipys_beyond_12_examples():
     theirs = permutation_test((a, b), lambda x, y: np.mean(x) - np.mean(y), permutation_type="samples",
                               alternative="two-sided", n_resamples=20000, random_state=2).pvalue
     assert ours == pytest.approx(theirs, abs=0.01)  # two Monte Carlo estimates of one p-value
+
+
+def test_comparing_many_models_with_one_reference_at_once_gives_each_pair_s_figures():
+    """compare_with shares the reference's resamples and one pass over the swaps between every
+    model compared with it; each model's figures are those of compare on that pair alone."""
+    from benchbench.metrics.sums import SumScore
+    from benchbench.selection.statistics import compare, compare_with
+
+    rng = np.random.default_rng(7)
+    n = 300
+    perplexity = SumScore.of("perplexity", name="bits_per_byte")  # float statistics: log-likelihood, units
+
+    def model(shift):
+        tokens = rng.integers(5, 40, n).astype(float)
+        return np.column_stack([-(1.0 + shift) * tokens + rng.normal(0, 2, n), tokens, tokens / 2, tokens * 4]), \
+            perplexity
+
+    reference, others = model(0.0), [model(s) for s in (0.0, 0.02, 0.1, 0.5)]
+    together = compare_with(reference, others, 200, 1234)
+    for other, shared in zip(others, together):
+        alone = compare(other, reference, 200, 1234)
+        assert shared.test == alone.test == "paired permutation"
+        assert shared.p_value == pytest.approx(alone.p_value, abs=1e-12)
+        assert (shared.difference, shared.low, shared.high) == pytest.approx((alone.difference, alone.low, alone.high))
+    accuracy = SumScore.of("mean")
+    right = [(np.column_stack([rng.random(n) < p, np.ones(n)]).astype(float), accuracy) for p in (0.5, 0.6, 0.9)]
+    assert [d.test for d in compare_with(right[0], right[1:], 200, 1)] == ["McNemar exact"] * 2
+
+
+def test_integral_statistics_take_the_float32_path_with_the_same_p_values():
+    """Counts (BLEU's n-grams) are multiplied by the swaps in float32, where every such product
+    is exact: the p-values equal those of the float64 computation."""
+    from benchbench.metrics.sums import SumScore
+    from benchbench.selection.statistics import _small_integers, compare_with, paired_permutation
+
+    rng = np.random.default_rng(3)
+    n, order = 400, 4
+    bleu = SumScore.of("bleu", max_ngram_order=order, smooth_method="exp", smooth_value=None, effective_order=False)
+
+    def system(quality):
+        length = rng.integers(8, 30, n)
+        total = np.column_stack([np.maximum(length - k, 0) for k in range(order)])
+        correct = np.floor(total * np.clip(quality + rng.normal(0, 0.1, (n, 1)), 0, 1))
+        return np.column_stack([length, length + rng.integers(-2, 3, n), correct, total]).astype(float), bleu
+
+    reference, other = system(0.5), system(0.45)
+    assert _small_integers({0: reference[0] - other[0]})
+    shared = compare_with(reference, [other], 100, 99)[0]
+    assert shared.p_value == paired_permutation(other, reference, 99)

@@ -45,8 +45,7 @@ def examples_of(selection: Selection, tasks: list[str]) -> dict[str, Any]:
 
 
 def _task_examples(selection: Selection, records: list[ResultRecord], share: int) -> dict[str, Any]:
-    stored = {r.model: (r, found) for r in records if r.task_type in TASK_TYPES and (found := selection.predictions(r))}
-    scores = {model: selection.example_scores(record, found) for model, (record, found) in stored.items()}
+    stored = {r.model: (r, found) for r in records if r.task_type in TASK_TYPES and (found := selection.example_rows(r))}
     by_index: dict[int, dict[str, dict[str, Any]]] = {}
     for model, (_, predictions) in stored.items():
         for p in predictions:
@@ -63,10 +62,11 @@ def _task_examples(selection: Selection, records: list[ResultRecord], share: int
             if text not in inputs:
                 inputs[text] = len(inputs)
                 used += len(text)
-            output = clip(as_text(p["prediction"]), OUTPUT_CHARACTERS)
-            per_model[model].append([index, inputs[text], output, scores[model][index]])
+            output = clip(as_text(json.loads(p["prediction"])), OUTPUT_CHARACTERS)  # decoded only when embedded
+            per_model[model].append([index, inputs[text], output, p["score"]])
             used += len(output) + 24
-            references.setdefault(index, clip(as_text(p["reference"]), OUTPUT_CHARACTERS))
+            if index not in references:
+                references[index] = clip(as_text(json.loads(p["reference"])), OUTPUT_CHARACTERS)
         used += len(references[index])
     kind = TASK_TYPES[records[0].task_type].example_score_name if stored else ""
     return {"score": kind, "total": len(by_index), "embedded": len(references), "limit_characters": share,

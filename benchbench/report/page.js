@@ -247,9 +247,13 @@ function drawComparison() {
   if (key) indices.sort((x, y) => (key(x) || 0) - (key(y) || 0) || x - y);
   box.append(el("p", {class: "muted", id: "cmp-count"}, `${indices.length} example(s) shown; ${data.embedded} of the task's ${data.total} examples are in this page` +
     (data.embedded < data.total ? ` (the report embeds about ${Math.round(data.limit_characters / 1e3)} thousand characters of examples per task; every example is in the store)` : "")));
-  const input = (text, row) => {
-    const full = text ?? "";
-    return full.length > 160 ? el("details", {}, el("summary", {}, full.slice(0, 120) + "…"), el("pre", {}, full)) : el("pre", {}, full);
+  // what every input of the task starts with (a chat template's system message, the prompt's
+  // instructions) is left out of the collapsed view, so it shows what differs: the example itself
+  const shared = sharedStart(data.inputs);
+  const input = text => {
+    const full = text ?? "", own = shared > 20 ? "…" + full.slice(shared) : full;
+    return full.length > 160 ? el("details", {}, el("summary", {}, own.slice(0, 120) + (own.length > 120 ? "…" : "")), el("pre", {}, full))
+      : el("pre", {}, full);
   };
   const shown = indices.slice(0, 1000);
   const body = shown.map(i => {
@@ -261,6 +265,15 @@ function drawComparison() {
   });
   box.append(el("div", {class: "scroll"}, el("table", {class: "examples"}, el("thead", {}, el("tr", {}, ["#", "input", "reference", `A: ${a}`, `A ${data.score}`, `B: ${b}`, `B ${data.score}`, "B - A"].map(h => el("th", {}, h)))), el("tbody", {}, body))));
   if (shown.length < indices.length) box.append(el("p", {class: "muted"}, `The first 1000 of ${indices.length} are listed; filter or sort to see others.`));
+}
+
+function sharedStart(texts) {
+  // the length of the start all of `texts` share, cut back to a word boundary
+  if (texts.length < 2) return 0;
+  let n = 0;
+  while (texts.every(t => n < t.length && t[n] === texts[0][n])) n++;
+  while (n > 0 && !/\s/.test(texts[0][n - 1])) n--;
+  return n;
 }
 
 // --- the static tables: sort by a column --------------------------------------------------------

@@ -58,6 +58,6 @@ def _pairs(selection: Selection, candidates: list[Candidate], evidence: TaskEvid
     """For each model some constraints can make the pick: every other eligible model's paired
     difference from it (raw p-value; the page adjusts by Holm over the models its inputs leave)."""
     eligible = [c.model for c in candidates if not c.excluded]
-    return {best.model: {other: d.to_dict() for other in eligible if other != best.model
-                         and (d := evidence.compare(other, best.model, metric)) is not None}
+    return {best.model: {other: d.to_dict() for other, d in evidence.compare_with(
+        [m for m in eligible if m != best.model], best.model, metric).items() if d is not None}
             for best in possible_picks(candidates, selection.catalogue)}

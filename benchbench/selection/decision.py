@@ -93,7 +93,8 @@ def decision_map(base: dict[str, list[Candidate]], limits: Limits, catalogue: Ca
     for constraint in constraints_of(base, limits, catalogue):
         figures = [f for cs in base.values() for c in cs if not c.excluded and (f := constraint.figure(c)) is not None]
         values = _sweep(constraint, figures)
-        chosen = [picks(rank_under(base, constraint.with_value(limits, value), catalogue)) for value in values]
+        chosen = [picks(rank_under(base, constraint.with_value(limits, value), catalogue, order_only=True))
+                  for value in values]
         flips = [{"task": task, "at": at, "pick": model, "then": after[task],
                   "text": flip_text(constraint.stricter, at, constraint.unit, task, after[task])}
                  for at, before, after in zip(values, chosen, chosen[1:])
@@ -115,7 +116,7 @@ def possible_picks(candidates: list[Candidate], catalogue: Catalogue) -> list[Ca
     """The candidates that some setting of the constraints makes the pick: those with no better
     ranked candidate that fits whenever they fit. The report pairs every other model with
     each of them, so the page can judge ties for whichever one its inputs make the pick."""
-    ranked = [c for c in rank_under({"": candidates}, Limits(), catalogue)[""] if c.rank is not None]
+    ranked = [c for c in rank_under({"": candidates}, Limits(), catalogue, order_only=True)[""] if c.rank is not None]
     return [b for i, b in enumerate(ranked) if not any(_fits_whenever(a, b, catalogue) for a in ranked[:i])]
 
 

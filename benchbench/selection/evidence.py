@@ -18,7 +18,7 @@ import numpy as np
 
 from benchbench.metrics.catalogue import Catalogue
 from benchbench.metrics.sums import ExampleStats
-from benchbench.selection.statistics import ALPHA, PairedDifference, compare, holm
+from benchbench.selection.statistics import ALPHA, PairedDifference, compare_with, holm
 from benchbench.spec import DEFAULT_SEED
 
 TIE_RULE = f"paired: tied unless the Holm-adjusted p-value of the difference from the best is below {ALPHA:.2g}"
@@ -48,20 +48,35 @@ class TaskEvidence:
     def compare(self, model: str, reference: str, metric: str,
                 among: tuple[int, ...] | None = None) -> PairedDifference | None:
         """`model` minus `reference` on `metric`, over the examples both scored (of `among`,
-        when given); None when they share fewer than 2 or either lacks the metric's statistics.
-        Kept: recommend and the report's pairs ask for the same comparisons."""
-        a, b = self.stats.get(model, {}).get(metric), self.stats.get(reference, {}).get(metric)
-        if a is None or b is None:
-            return None
-        common = np.intersect1d(a.indices, b.indices)
-        if among is not None:
-            common = np.intersect1d(common, np.asarray(among, dtype=np.int64))
-        key = (model, reference, metric, common.tobytes())
-        if key not in self._compared:
-            resamples, seed = self.bootstrap.get(reference, (DEFAULT_RESAMPLES, DEFAULT_SEED))
-            self._compared[key] = None if len(common) < 2 else compare(
-                (a.rows(common), a.scorer), (b.rows(common), b.scorer), resamples or DEFAULT_RESAMPLES, seed)
-        return self._compared[key]
+        when given); None when they share fewer than 2 or either lacks the metric's statistics."""
+        return self.compare_with([model], reference, metric, among)[model]
+
+    def compare_with(self, models: list[str], reference: str, metric: str,
+                     among: tuple[int, ...] | None = None) -> dict[str, PairedDifference | None]:
+        """Each of `models` against `reference`, as `compare` does one (models that share their
+        examples with the reference are compared together: statistics.compare_with). Kept:
+        recommend, the decision map and the report's pairs ask for the same comparisons."""
+        wanted = [m for m in models if (m, reference, metric, among) not in self._compared]
+        b = self.stats.get(reference, {}).get(metric)
+        groups: dict[bytes, list[tuple[str, np.ndarray]]] = {}
+        for model in wanted:
+            a = self.stats.get(model, {}).get(metric)
+            if a is None or b is None:
+                self._compared[(model, reference, metric, among)] = None
+                continue
+            common = np.intersect1d(a.indices, b.indices)
+            if among is not None:
+                common = np.intersect1d(common, np.asarray(among, dtype=np.int64))
+            groups.setdefault(common.tobytes(), []).append((model, common))
+        resamples, seed = self.bootstrap.get(reference, (DEFAULT_RESAMPLES, DEFAULT_SEED))
+        for members in groups.values():
+            common = members[0][1]
+            found = [None] * len(members) if len(common) < 2 else compare_with(
+                (b.rows(common), b.scorer), [(self.stats[m][metric].rows(common), self.stats[m][metric].scorer)
+                                             for m, _ in members], resamples or DEFAULT_RESAMPLES, seed)
+            for (model, _), difference in zip(members, found):
+                self._compared[(model, reference, metric, among)] = difference
+        return {m: self._compared[(m, reference, metric, among)] for m in models}
 
     def score(self, model: str, metric: str, indices: tuple[int, ...]) -> float | None:
         """The model's `metric` over the examples `indices` (all must be among its statistics;
@@ -79,7 +94,7 @@ def versus_best(evidence: TaskEvidence, ranked: list[str], metric: str) -> dict[
     if not ranked:
         return {}
     best = ranked[0]
-    paired = {model: d for model in ranked[1:] if (d := evidence.compare(model, best, metric)) is not None}
+    paired = {model: d for model, d in evidence.compare_with(ranked[1:], best, metric).items() if d is not None}
     adjusted = dict(zip(paired, holm([d.p_value for d in paired.values()])))
     out = {model: {**d.to_dict(), "best": best, "p_holm": adjusted[model], "tied": adjusted[model] >= ALPHA}
            for model, d in paired.items()}

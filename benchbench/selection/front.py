@@ -226,13 +226,17 @@ class Selection:
     def predictions(self, record: ResultRecord) -> list[dict[str, Any]]:
         return self.store.predictions(record.result_id)
 
-    def example_scores(self, record: ResultRecord, stored: list[dict[str, Any]]) -> dict[int, float]:
-        """Each stored example's own score: its `score` column, else the task's example_score
-        (written back for the next reader)."""
-        task_type = TASK_TYPES[record.task_type]
-        missing = {p["example_index"]: task_type.example_score(p["prediction"], p["reference"], p["details"] or {})
-                   for p in stored if p.get("score") is None}
-        if missing:
+    def example_rows(self, record: ResultRecord) -> list[dict[str, Any]]:
+        """A result's examples for display: index, input, prediction and reference (still JSON
+        text) and each one's own score (its `score` column; where an older run did not store it,
+        the task's example_score, written back for the next reader)."""
+        rows = [dict(row) for row in self.store.example_rows(record.result_id)]
+        if any(row["score"] is None for row in rows):
+            task_type = TASK_TYPES[record.task_type]
+            missing = {p["example_index"]: task_type.example_score(p["prediction"], p["reference"], p["details"] or {})
+                       for p in self.predictions(record)}
             self._write_back(scores={record.result_id: missing})
-        return {p["example_index"]: p["score"] for p in stored if p.get("score") is not None} | missing
+            for row in rows:
+                row["score"] = missing[row["example_index"]]
+        return rows
 

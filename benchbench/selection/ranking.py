@@ -14,7 +14,8 @@ only beyond its noise (figures.py; docs/methodology.md).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from copy import copy
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchbench.metrics.catalogue import Catalogue
@@ -101,14 +102,20 @@ def _dominates(a: Candidate, b: Candidate, higher: bool) -> bool:
     return all(o >= 0 for o in orders) and any(o > 0 for o in orders)
 
 
-def rank(candidates: list[Candidate], catalogue: Catalogue, evidence: TaskEvidence | None = None) -> list[Candidate]:
+def rank(candidates: list[Candidate], catalogue: Catalogue, evidence: TaskEvidence | None = None,
+         order_only: bool = False) -> list[Candidate]:
     """Order eligible candidates best first, mark ties with the best (paired, from `evidence`,
-    where the models' examples can be paired) and the Pareto set; the excluded follow."""
+    where the models' examples can be paired) and the Pareto set; the excluded follow.
+    `order_only`: ranks alone (what a pick needs: the decision map's sweeps)."""
     eligible = [c for c in candidates if not c.excluded]
     if not eligible:
         return candidates
     higher = catalogue.higher_is_better(eligible[0].metric)
     eligible.sort(key=lambda c: order_key(c, higher))
+    if order_only:
+        for position, c in enumerate(eligible, start=1):
+            c.rank = position
+        return eligible + [c for c in candidates if c.excluded]
     best = eligible[0]
     paired = versus_best(evidence, [c.model for c in eligible], best.metric) if evidence else {}
     for position, c in enumerate(eligible, start=1):
@@ -130,14 +137,14 @@ def _overlap(a: Candidate, b: Candidate) -> bool:
 
 
 def rank_under(base: dict[str, list[Candidate]], limits: Limits, catalogue: Catalogue,
-               evidence: dict[str, TaskEvidence] | None = None) -> dict[str, list[Candidate]]:
+               evidence: dict[str, TaskEvidence] | None = None, order_only: bool = False) -> dict[str, list[Candidate]]:
     """`base` (each task's candidates before any limit) ranked under `limits`, on copies."""
     per_task = {}
     for name, candidates in base.items():
-        copies = [replace(c, excluded=list(c.excluded)) for c in candidates]
+        copies = [copy(c) for c in candidates]
         for c in copies:
-            c.excluded += exclusions(c, limits, catalogue)
-        per_task[name] = rank(copies, catalogue, (evidence or {}).get(name))
+            c.excluded = c.excluded + exclusions(c, limits, catalogue)
+        per_task[name] = rank(copies, catalogue, (evidence or {}).get(name), order_only)
     return per_task
 
 

@@ -75,22 +75,42 @@ def paired_bootstrap(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, S
     examples in the same order), each scored by its own function (a macro-F1's confusion
     matrix is laid out by the labels its model saw). None with fewer than 2 examples or no
     finite resample."""
-    score_a, score_b = a[1], b[1]
     stats_a, stats_b = _columns(a[0]), _columns(b[0])
     if len(stats_a) != len(stats_b):
         raise ValueError(f"paired statistics need the same examples: {len(stats_a)} rows vs {len(stats_b)}")
     if len(stats_a) < 2:
         return None
-    point = float(score_a(stats_a.sum(axis=0)[None, :])[0] - score_b(stats_b.sum(axis=0)[None, :])[0])
-    counts = resample_counts(len(stats_a), resamples, seed).astype(np.float64)
-    differences = np.asarray(score_a(counts @ stats_a), dtype=np.float64) - \
-        np.asarray(score_b(counts @ stats_b), dtype=np.float64)
+    counts = _resample_matrix(len(stats_b), resamples, seed)
+    return _bootstrapped(stats_a, a[1], _point(stats_b, b[1]), np.asarray(b[1](counts @ stats_b), dtype=np.float64),
+                         counts)
+
+
+def _point(stats: np.ndarray, score: ScoreFromSums) -> float:
+    return float(score(stats.sum(axis=0)[None, :])[0])
+
+
+def _bootstrapped(stats_a: np.ndarray, score_a: ScoreFromSums, point_b: float, resampled_b: np.ndarray,
+                  counts: np.ndarray, resampled_sums_a: np.ndarray | None = None) -> tuple[float, float, float] | None:
+    """`a` against a reference whose point score and resampled scores are given (shared by
+    every model compared with it): the difference and its percentile interval
+    (`resampled_sums_a`: counts @ stats_a, when computed with other models' already)."""
+    point = _point(stats_a, score_a) - point_b
+    sums = counts @ stats_a if resampled_sums_a is None else resampled_sums_a
+    differences = np.asarray(score_a(sums), dtype=np.float64) - resampled_b
     differences = differences[np.isfinite(differences)]
     if not len(differences) or not math.isfinite(point):
         return None
     tail = ALPHA / 2 * 100
     low, high = np.percentile(differences, [tail, 100 - tail])
     return point, float(low), float(high)
+
+
+@lru_cache(maxsize=4)
+def _resample_matrix(n: int, resamples: int, seed: int) -> np.ndarray:
+    """The bootstrap's resample counts as floats, kept: every model of a task is resampled alike."""
+    counts = resample_counts(n, resamples, seed).astype(np.float64)
+    counts.flags.writeable = False
+    return counts
 
 
 def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromSums],
@@ -100,41 +120,63 @@ def paired_permutation(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray,
     else `permutations` random ones, seeded), the difference recomputed from the swapped
     sums, and the share at least as far from 0 as the observed difference (+1 in both counts)."""
     stats_a, stats_b = _columns(a[0]), _columns(b[0])
-    n = len(stats_a)
+    return _permutation_p(stats_a, a[1], stats_b, b[1], _swaps(len(stats_a), seed, permutations) @ (stats_b - stats_a))
+
+
+def _swaps(n: int, seed: int, permutations: int = PERMUTATIONS, exact_in_float32: bool = False) -> np.ndarray:
+    """Every swap up to EXACT_UP_TO examples, else the seeded random ones (one row each, 1: swap).
+    `exact_in_float32`: the swaps as float32, for statistics whose products are exact in it."""
+    dtype = np.float32 if exact_in_float32 else np.float64
     if n <= EXACT_UP_TO:
-        swaps = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
-    else:
-        swaps = _random_swaps(seed, permutations, n)
-    moved = swaps @ (stats_b - stats_a)  # what the swapped examples move from b to a
+        return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(dtype)
+    return _random_swaps(seed, permutations, n, dtype)
+
+
+FLOAT32_EXACT = 2 ** 24  # integers up to this are exact in float32, and so are sums that stay below it
+
+
+def _small_integers(columns: dict[int, np.ndarray]) -> bool:
+    """Whether every product of 0/1 swaps with these columns is exact in float32: integral
+    statistics (counts: BLEU's n-grams, a confusion matrix) whose absolute column sums stay
+    below 2^24. Such products are the same numbers in float32, at half the memory traffic."""
+    return bool(columns) and all(np.array_equal(c, np.round(c)) and np.abs(c).sum(axis=0).max() < FLOAT32_EXACT
+                                 for c in columns.values())
+
+
+def _permutation_p(stats_a: np.ndarray, score_a: ScoreFromSums, stats_b: np.ndarray, score_b: ScoreFromSums,
+                   moved: np.ndarray) -> float:
+    """The permutation test's p-value, given what each swap moves from b to a (`moved`)."""
     sum_a, sum_b = stats_a.sum(axis=0), stats_b.sum(axis=0)
-    observed = abs(float(a[1](sum_a[None, :])[0] - b[1](sum_b[None, :])[0]))
-    differences = np.abs(np.asarray(a[1](sum_a + moved), dtype=np.float64) - np.asarray(b[1](sum_b - moved),
-                                                                                          dtype=np.float64))
+    observed = abs(float(score_a(sum_a[None, :])[0] - score_b(sum_b[None, :])[0]))
+    differences = np.abs(np.asarray(score_a(sum_a + moved), dtype=np.float64) -
+                         np.asarray(score_b(sum_b - moved), dtype=np.float64))
     at_least = int((differences >= observed - 1e-12 * max(1.0, observed)).sum())
-    if n <= EXACT_UP_TO:  # the observed assignment is one of the enumerated ones
+    if len(stats_a) <= EXACT_UP_TO:  # the observed assignment is one of the enumerated ones
         return at_least / len(differences)
     return (at_least + 1) / (len(differences) + 1)
 
 
-KEPT_SWAPS = 12_500_000  # swaps kept for the next test up to this many (100 MB of float64)
+KEPT_SWAPS = 12_500_000  # swaps kept for the next test up to this many (100 MB of float64, 50 of float32)
 
 
-def _random_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
+def _random_swaps(seed: int, permutations: int, n: int, dtype: type = np.float64) -> np.ndarray:
     """The seeded random swaps (one row per permutation, 1: swap that example). Every model
     of a task is compared on the same examples with the same seed, so they are kept for the
     next test, unless keeping them would hold more than KEPT_SWAPS in memory."""
-    return _kept_swaps(seed, permutations, n) if permutations * n <= KEPT_SWAPS else _draw_swaps(seed, permutations, n)
+    if permutations * n <= KEPT_SWAPS:
+        return _kept_swaps(seed, permutations, n, dtype)
+    return _draw_swaps(seed, permutations, n, dtype)
 
 
-@lru_cache(maxsize=1)
-def _kept_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
-    swaps = _draw_swaps(seed, permutations, n)
+@lru_cache(maxsize=2)  # the float64 and the float32 copy of one task's swaps
+def _kept_swaps(seed: int, permutations: int, n: int, dtype: type) -> np.ndarray:
+    swaps = _draw_swaps(seed, permutations, n, dtype)
     swaps.flags.writeable = False
     return swaps
 
 
-def _draw_swaps(seed: int, permutations: int, n: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(np.float64)
+def _draw_swaps(seed: int, permutations: int, n: int, dtype: type) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 2, size=(permutations, n)).astype(dtype)
 
 
 def mcnemar_exact(right_a: Sequence[bool], right_b: Sequence[bool]) -> float:
@@ -180,17 +222,60 @@ def compare(a: tuple[np.ndarray, ScoreFromSums], b: tuple[np.ndarray, ScoreFromS
     scoring function): the paired bootstrap difference and interval, with McNemar's exact
     p-value where both have right/wrong outcomes, else the paired permutation test's. Both
     sides' statistics must share a layout (the same metric and options)."""
-    if _columns(a[0]).shape != _columns(b[0]).shape:  # different layouts cannot be swapped or compared
-        return None
-    bootstrapped = paired_bootstrap(a, b, resamples, seed)
-    if bootstrapped is None:
-        return None
-    difference, low, high = bootstrapped
-    right_a, right_b = binary_outcomes(a[0]), binary_outcomes(b[0])
-    if right_a is not None and right_b is not None:
-        return PairedDifference(difference, low, high, mcnemar_exact(right_a, right_b), MCNEMAR, len(right_a))
-    return PairedDifference(difference, low, high, paired_permutation(a, b, seed), PERMUTATION,
-                            len(_columns(a[0])))
+    return compare_with(b, [a], resamples, seed)[0]
+
+
+MOVED_COLUMNS = 1024  # columns per matrix product of compare_with (bounds its memory)
+
+
+def compare_with(reference: tuple[np.ndarray, ScoreFromSums], others: list[tuple[np.ndarray, ScoreFromSums]],
+                 resamples: int, seed: int) -> list[PairedDifference | None]:
+    """Each of `others` against `reference`, as `compare` does one pair, on the same examples
+    in the same order: the reference's resampled scores are computed once, and the permutation
+    test's swaps are multiplied with every model's differences at once (one pass over the swaps
+    instead of one per model). None where a model's statistics have another layout."""
+    stats_b = _columns(reference[0])
+    out: list[PairedDifference | None] = [None] * len(others)
+    usable = [i for i, other in enumerate(others) if _columns(other[0]).shape == stats_b.shape]
+    if len(stats_b) < 2 or not usable:
+        return out
+    counts = _resample_matrix(len(stats_b), resamples, seed)
+    point_b, resampled_b = _point(stats_b, reference[1]), np.asarray(reference[1](counts @ stats_b), dtype=np.float64)
+    right_b = binary_outcomes(stats_b)
+    graded = [i for i in usable if right_b is None or binary_outcomes(others[i][0]) is None]
+    differences = {i: stats_b - _columns(others[i][0]) for i in graded}
+    moved = _products(_swaps(len(stats_b), seed, exact_in_float32=_small_integers(differences)), differences)
+    resampled = _products(counts, {i: _columns(others[i][0]) for i in usable})
+    for i in usable:
+        stats_a = _columns(others[i][0])
+        bootstrapped = _bootstrapped(stats_a, others[i][1], point_b, resampled_b, counts, resampled[i])
+        if bootstrapped is None:
+            continue
+        right_a = binary_outcomes(stats_a)
+        if i in moved:
+            p_value, test = _permutation_p(stats_a, others[i][1], stats_b, reference[1], moved[i]), PERMUTATION
+        else:
+            p_value, test = mcnemar_exact(right_a, right_b), MCNEMAR
+        out[i] = PairedDifference(*bootstrapped, p_value, test, len(stats_b))
+    return out
+
+
+def _products(swaps: np.ndarray, columns: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """`swaps @ columns[key]` for every key (same-width matrices), from one product with all of
+    them side by side (in chunks of MOVED_COLUMNS columns): one pass over a large left matrix
+    (the permutations' swaps, the bootstrap's counts) instead of one per model."""
+    if not columns:
+        return {}
+    keys = list(columns)
+    width = columns[keys[0]].shape[1]
+    per_chunk = max(1, MOVED_COLUMNS // width)
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(keys), per_chunk):
+        chunk = keys[start:start + per_chunk]
+        product = (swaps @ np.hstack([columns[key] for key in chunk]).astype(swaps.dtype)).astype(np.float64)
+        for offset, key in enumerate(chunk):
+            out[key] = product[:, offset * width:(offset + 1) * width]
+    return out
 
 
 def _columns(stats: np.ndarray) -> np.ndarray:

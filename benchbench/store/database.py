@@ -244,15 +244,19 @@ class Store:
         return [{**dict(row), **{k: json.loads(row[k]) for k in ("prediction", "reference", "details")}}
                 for row in rows]
 
+    def example_rows(self, result_id: int) -> list[sqlite3.Row]:
+        """A result's examples for display, undecoded (example_index, input, and prediction and
+        reference as JSON text) with their score (None where it was not stored), in example order:
+        a report of thousands of examples decodes only those it embeds."""
+        score = "score" if (self.version or SCHEMA_VERSION) >= 3 else "NULL AS score"
+        return self.db.execute(f"SELECT example_index, input, prediction, reference, {score} FROM predictions "
+                               f"WHERE result_id=? ORDER BY example_index", (_integer(result_id),)).fetchall()
+
     def set_example_scores(self, result_id: int, scores: dict[int, float | None]) -> None:
         """Each example's own score (the report's side-by-side view), stored when the task is scored."""
         with self.db:
             self.db.executemany("UPDATE predictions SET score=? WHERE result_id=? AND example_index=?",
                                 [(score, result_id, index) for index, score in scores.items()])
-
-    def example_scores(self, result_id: int) -> dict[int, float | None]:
-        return {row[0]: row[1] for row in self.db.execute(
-            "SELECT example_index, score FROM predictions WHERE result_id=?", (_integer(result_id),))}
 
     def add_example_stats(self, result_id: int, stats: Iterable[StoredStats]) -> None:
         """A result's per-example statistics, one row per metric (replacing what was there)."""

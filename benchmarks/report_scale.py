@@ -138,19 +138,24 @@ print(time.perf_counter() - started)
 """ % {"budget": BUDGET}
 
 
-def _timed(code: str, pythonpath: Path, *args: str) -> float:
-    """Seconds a fresh process reports for one build or recommend (its imports not counted)."""
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+def _run_code(code: str, pythonpath: Path, *args: str) -> str:
+    """Run `code` in a fresh process from the code's own folder, so that it imports that code; its output."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=pythonpath,
                           env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
         raise SystemExit(f"timing failed:\n{done.stderr[-3000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+    return done.stdout
+
+
+def _timed(code: str, pythonpath: Path, *args: str) -> float:
+    """Seconds a fresh process reports for one report or recommend (its imports not counted)."""
+    return float(_run_code(code, pythonpath, *args).strip().splitlines()[-1])
 
 
 def _command_seconds(pythonpath: Path, *args: str) -> float:
     """Wall time of a whole `benchbench` command (interpreter start and imports included)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "benchbench.cli", *args], capture_output=True, check=False,
+    subprocess.run([sys.executable, "-m", "benchbench.cli", *args], capture_output=True, check=False, cwd=pythonpath,
                    env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     return time.perf_counter() - started
 
@@ -182,7 +187,7 @@ def _baseline(ref: str, work: Path, sizes: list[str]) -> dict[str, float]:
                    capture_output=True)
     try:
         folder = work / "baseline-store"
-        _timed(OLD_TIMING, old, str(folder), "build", str(old / "benchmarks" / "report_scale.py"), *sizes)
+        _run_code(OLD_TIMING, old, str(folder), "build", str(old / "benchmarks" / "report_scale.py"), *sizes)
         return {"report": _timed(OLD_TIMING, old, str(folder), "report"),
                 "recommend": _timed(OLD_TIMING, old, str(folder), "recommend"),
                 "recommend command": _command_seconds(old, "recommend", "--results", str(folder), "--budget-gb",

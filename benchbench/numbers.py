@@ -12,8 +12,13 @@ def finite_or_none(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+_LEAVES = (str, int, bool, type(None))  # kept as they are, checked first: most of a page's values are text
+
+
 def finite_tree(value: Any) -> Any:
     """`value` with every non-finite float inside dicts and lists replaced by None."""
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, dict):
         return {str(k): finite_tree(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -118,9 +118,9 @@ print(time.perf_counter() - started)
 OLD_TIMING = """
 import runpy, sys, time
 from pathlib import Path
-folder, what, script = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+folder, what = Path(sys.argv[1]), sys.argv[2]
 if what == "build":
-    runpy.run_path(script)["build_store"](folder, *map(int, sys.argv[4:7]))
+    runpy.run_path(sys.argv[3])["build_store"](folder, *map(int, sys.argv[4:7]))
     sys.exit()
 from benchbench.ranking import Limits
 started = time.perf_counter()

@@ -26,26 +26,23 @@ def bleu_from_sums(sums: np.ndarray, max_ngram_order: int, smooth_method: str, s
     sys_len, ref_len = np.trunc(sums[:, 0]), np.trunc(sums[:, 1])
     correct, total = sums[:, 2:2 + order].copy(), sums[:, 2 + order:2 + 2 * order].copy()
     any_correct = (correct != 0).any(axis=1)
+    if smooth_method == "add-k":  # every order but the first
+        correct[:, 1:] += value
+        total[:, 1:] += value
+    alive = np.cumprod(total != 0, axis=1).astype(bool)  # sacrebleu stops at the first order with no n-grams
+    reached = alive.sum(axis=1)
+    effective = np.where(reached > 0, reached, order) if effective_order else np.full(len(sums), order)
+    missed, hit = alive & (correct == 0), alive & (correct != 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         bp = np.where(sys_len < ref_len, np.where(sys_len > 0, np.exp(1 - ref_len / sys_len), 0.0), 1.0)
-        precisions = np.zeros_like(correct)
-        smooth = np.ones(len(sums))
-        effective = np.full(len(sums), order)
-        alive = np.ones(len(sums), dtype=bool)  # sacrebleu stops at the first order with no n-grams
-        for n in range(order):
-            if smooth_method == "add-k" and n > 0:
-                correct[:, n] += value
-                total[:, n] += value
-            alive &= total[:, n] != 0
-            if effective_order:
-                effective = np.where(alive, n + 1, effective)
-            missed, hit = alive & (correct[:, n] == 0), alive & (correct[:, n] != 0)
-            if smooth_method == "exp":
-                smooth = np.where(missed, smooth * 2, smooth)
-                precisions[:, n] = np.where(missed, 100.0 / (smooth * total[:, n]), precisions[:, n])
-            elif smooth_method == "floor":
-                precisions[:, n] = np.where(missed, 100.0 * value / total[:, n], precisions[:, n])
-            precisions[:, n] = np.where(hit, 100.0 * correct[:, n] / total[:, n], precisions[:, n])
+        if smooth_method == "exp":  # each order without a match halves the smoothed precision again
+            smooth = np.exp2(np.cumsum(missed, axis=1))
+            precisions = np.where(missed, 100.0 / (smooth * total), 0.0)
+        elif smooth_method == "floor":
+            precisions = np.where(missed, 100.0 * value / total, 0.0)
+        else:
+            precisions = np.zeros_like(correct)
+        precisions = np.where(hit, 100.0 * correct / total, precisions)
         logs = np.where(precisions == 0, LOG_OF_ZERO, np.log(np.where(precisions == 0, 1.0, precisions)))
         used = np.arange(order)[None, :] < effective[:, None]
         mean_log = np.where(used, logs, 0.0).sum(axis=1) / effective

@@ -10,7 +10,7 @@ the task's examples it holds. The store keeps them all (docs/results.md)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 from benchbench.selection import Selection
 from benchbench.store import ResultRecord, Status
@@ -44,20 +44,31 @@ def examples_of(selection: Selection, tasks: list[str]) -> dict[str, Any]:
             for task in tasks}
 
 
+EXAMPLES_PER_READ = 256  # examples read from the store at a time, until the page's share is full
+
+
+def _in_order(selection: Selection, stored: dict[str, ResultRecord], end: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each example index with every model's stored row for it, in index order, read a slice
+    of indices at a time: the page embeds the first examples only."""
+    for start in range(0, end, EXAMPLES_PER_READ):
+        by_index: dict[int, dict[str, dict[str, Any]]] = {}
+        for model, record in stored.items():
+            for row in selection.example_rows(record, start, start + EXAMPLES_PER_READ):
+                by_index.setdefault(row["example_index"], {})[model] = row
+        yield from sorted(by_index.items())
+
+
 def _task_examples(selection: Selection, records: list[ResultRecord], share: int) -> dict[str, Any]:
-    stored = {r.model: (r, found) for r in records if r.task_type in TASK_TYPES and (found := selection.example_rows(r))}
-    by_index: dict[int, dict[str, dict[str, Any]]] = {}
-    for model, (_, predictions) in stored.items():
-        for p in predictions:
-            by_index.setdefault(p["example_index"], {})[model] = p
+    holding, total, end = selection.store.example_extent(r.result_id for r in records if r.task_type in TASK_TYPES)
+    stored = {r.model: r for r in records if r.result_id in holding}
     inputs: dict[str, int] = {}
     references: dict[int, str] = {}
     per_model: dict[str, list[list[Any]]] = {model: [] for model in stored}
     used = 0
-    for index in sorted(by_index):
+    for index, rows in _in_order(selection, stored, end):
         if used >= share:
             break
-        for model, p in by_index[index].items():
+        for model, p in rows.items():
             text = clip(as_text(p["input"]), INPUT_CHARACTERS)
             if text not in inputs:
                 inputs[text] = len(inputs)
@@ -69,6 +80,6 @@ def _task_examples(selection: Selection, records: list[ResultRecord], share: int
                 references[index] = clip(as_text(json.loads(p["reference"])), OUTPUT_CHARACTERS)
         used += len(references[index])
     kind = TASK_TYPES[records[0].task_type].example_score_name if stored else ""
-    return {"score": kind, "total": len(by_index), "embedded": len(references), "limit_characters": share,
+    return {"score": kind, "total": total, "embedded": len(references), "limit_characters": share,
             "inputs": list(inputs), "references": {str(i): text for i, text in references.items()},
             "rows": per_model}

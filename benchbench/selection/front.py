@@ -226,11 +226,12 @@ class Selection:
     def predictions(self, record: ResultRecord) -> list[dict[str, Any]]:
         return self.store.predictions(record.result_id)
 
-    def example_rows(self, record: ResultRecord) -> list[dict[str, Any]]:
-        """A result's examples for display: index, input, prediction and reference (still JSON
-        text) and each one's own score (its `score` column; where an older run did not store it,
-        the task's example_score, written back for the next reader)."""
-        rows = [dict(row) for row in self.store.example_rows(record.result_id)]
+    def example_rows(self, record: ResultRecord, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """A result's examples with an index in [start, stop) for display: index, input,
+        prediction and reference (still JSON text) and each one's own score (its `score` column;
+        where an older run did not store it, the task's example_score, written back for the next
+        reader)."""
+        rows = [dict(row) for row in self.store.example_rows(record.result_id, start, stop)]
         if any(row["score"] is None for row in rows):
             task_type = TASK_TYPES[record.task_type]
             missing = {p["example_index"]: task_type.example_score(p["prediction"], p["reference"], p["details"] or {})

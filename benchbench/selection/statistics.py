@@ -170,9 +170,14 @@ def _random_swaps(seed: int, permutations: int, n: int, dtype: type = np.float64
 
 @lru_cache(maxsize=2)  # the float64 and the float32 copy of one task's swaps
 def _kept_swaps(seed: int, permutations: int, n: int, dtype: type) -> np.ndarray:
-    swaps = _draw_swaps(seed, permutations, n, dtype)
+    swaps = _kept_bits(seed, permutations, n).astype(dtype)
     swaps.flags.writeable = False
     return swaps
+
+
+@lru_cache(maxsize=1)  # drawn once for both copies (the draw costs more than the copy)
+def _kept_bits(seed: int, permutations: int, n: int) -> np.ndarray:
+    return _draw_swaps(seed, permutations, n, np.int8)
 
 
 def _draw_swaps(seed: int, permutations: int, n: int, dtype: type) -> np.ndarray:

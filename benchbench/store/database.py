@@ -244,13 +244,28 @@ class Store:
         return [{**dict(row), **{k: json.loads(row[k]) for k in ("prediction", "reference", "details")}}
                 for row in rows]
 
-    def example_rows(self, result_id: int) -> list[sqlite3.Row]:
-        """A result's examples for display, undecoded (example_index, input, and prediction and
-        reference as JSON text) with their score (None where it was not stored), in example order:
-        a report of thousands of examples decodes only those it embeds."""
+    def example_rows(self, result_id: int, start: int = 0, stop: int | None = None) -> list[sqlite3.Row]:
+        """A result's examples with an index in [start, stop) for display, undecoded (example_index,
+        input, and prediction and reference as JSON text) with their score (None where it was not
+        stored), in example order: a report of thousands of examples reads and decodes only those
+        it embeds."""
         score = "score" if (self.version or SCHEMA_VERSION) >= 3 else "NULL AS score"
         return self.db.execute(f"SELECT example_index, input, prediction, reference, {score} FROM predictions "
-                               f"WHERE result_id=? ORDER BY example_index", (_integer(result_id),)).fetchall()
+                               f"WHERE result_id=? AND example_index>=? AND example_index<? ORDER BY example_index",
+                               (_integer(result_id), start, 2 ** 62 if stop is None else stop)).fetchall()
+
+    def example_extent(self, result_ids: Iterable[int]) -> tuple[set[int], int, int]:
+        """Of these results: those with stored examples, how many distinct example indices they
+        hold together, and one past the largest."""
+        ids = [_integer(i) for i in result_ids]
+        if not ids:
+            return set(), 0, 0
+        marks = ",".join("?" * len(ids))
+        holding = {row[0] for row in self.db.execute(
+            f"SELECT DISTINCT result_id FROM predictions WHERE result_id IN ({marks})", ids)}
+        distinct, largest = self.db.execute(f"SELECT COUNT(DISTINCT example_index), MAX(example_index) FROM predictions "
+                                            f"WHERE result_id IN ({marks})", ids).fetchone()
+        return holding, distinct, 0 if largest is None else largest + 1
 
     def set_example_scores(self, result_id: int, scores: dict[int, float | None]) -> None:
         """Each example's own score (the report's side-by-side view), stored when the task is scored."""
